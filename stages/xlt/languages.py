@@ -1,0 +1,28 @@
+"""Languages of the targets, their scripts, and XTREME's Tatoeba code map."""
+
+from __future__ import annotations
+
+XQUAD_LANGUAGES: tuple[str, ...] = ("en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+
+# The writing system of each language's text in XQuAD / Tatoeba (drives script-aware perturbations).
+SCRIPTS: dict[str, str] = {
+    "en": "Latn", "de": "Latn", "es": "Latn", "ro": "Latn", "tr": "Latn", "vi": "Latn", "fr": "Latn",
+    "af": "Latn", "et": "Latn", "eu": "Latn", "fi": "Latn", "hu": "Latn", "id": "Latn", "it": "Latn",
+    "jv": "Latn", "nl": "Latn", "pt": "Latn", "sw": "Latn", "tl": "Latn",
+    "ar": "Arab", "fa": "Arab", "ur": "Arab",
+    "el": "Grek",
+    "ru": "Cyrl", "bg": "Cyrl", "kk": "Cyrl",
+    "hi": "Deva", "mr": "Deva",
+    "th": "Thai",
+    "zh": "Hani", "ja": "Jpan", "ko": "Hang",
+    "he": "Hebr", "ka": "Geor", "bn": "Beng", "ta": "Taml", "te": "Telu", "ml": "Mlym",
+}
+
+# XTREME's 36 Tatoeba languages (two-letter) and the three-letter codes of LASER's file names.
+TATOEBA_XTREME: dict[str, str] = {
+    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
+    "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
+    "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
+    "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
+    "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+}

@@ -1,0 +1,108 @@
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from stages.xlt.data.squad import check_same_ids, read_squad, read_xquad
+from stages.xlt.languages import XQUAD_LANGUAGES
+
+MIRROR = Path("/work/shared/data/xquad")
+
+
+def _squad(articles):
+    return {"version": "1.1", "data": articles}
+
+
+def _article(title, paragraphs):
+    article = {"paragraphs": paragraphs}
+    if title is not None:
+        article["title"] = title
+    return article
+
+
+def _paragraph(context, qas):
+    return {"context": context, "qas": qas}
+
+
+def _qa(qid, question, text, start):
+    return {"id": qid, "question": question, "answers": [{"text": text, "answer_start": start}]}
+
+
+CTX = "Paris is the capital of France. It lies on the Seine."
+
+
+def _write(tmp_path: Path, payload, name="f.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def test_reads_examples_with_title_article_keys(tmp_path):
+    payload = _squad([
+        _article("France", [_paragraph(CTX, [_qa("q1", "Capital?", "Paris", 0), _qa("q2", "River?", "Seine", 47)])]),
+        _article("Other", [_paragraph("Bob is 7.", [_qa("q3", "Age?", "7", 7)])]),
+    ])
+    examples = read_squad(_write(tmp_path, payload), "en")
+    assert [e["id"] for e in examples] == ["q1", "q2", "q3"]
+    assert [e["article"] for e in examples] == ["France", "France", "Other"]
+    assert examples[1] == {"id": "q2", "article": "France", "lang": "en", "context": CTX, "question": "River?",
+                           "answers": {"text": ["Seine"], "answer_start": [47]}}
+
+
+def test_missing_titles_fall_back_to_position_keys(tmp_path):
+    payload = _squad([_article(None, [_paragraph(CTX, [_qa("q1", "Capital?", "Paris", 0)])]),
+                      _article(None, [_paragraph(CTX, [_qa("q2", "River?", "Seine", 47)])])])
+    examples = read_squad(_write(tmp_path, payload), "de")
+    assert [e["article"] for e in examples] == ["article-000", "article-001"]
+    titled = _squad([_article("A", [_paragraph(CTX, [_qa("q1", "Capital?", "Paris", 0)])])])
+    assert read_squad(_write(tmp_path, titled, "t.json"), "en", article_keys="position")[0]["article"] == "article-000"
+    with pytest.raises(ValueError, match="titles"):
+        read_squad(_write(tmp_path, payload), "de", article_keys="title")
+
+
+def test_truncated_json_names_the_file(tmp_path):
+    path = tmp_path / "xquad.de.json"
+    path.write_text(json.dumps(_squad([]))[:-3], encoding="utf-8")
+    with pytest.raises(ValueError, match="xquad.de.json"):
+        read_squad(path, "de")
+
+
+def test_misaligned_answer_raises_naming_the_question_or_is_dropped(tmp_path, caplog):
+    payload = _squad([_article("France", [_paragraph(CTX, [_qa("good", "Capital?", "Paris", 0),
+                                                           _qa("bad-id", "River?", "Seine", 10)])])])
+    path = _write(tmp_path, payload)
+    with pytest.raises(ValueError, match="bad-id"):
+        read_squad(path, "en")
+    with caplog.at_level(logging.WARNING):
+        examples = read_squad(path, "en", on_bad_answer="drop")
+    assert [e["id"] for e in examples] == ["good"]
+    assert "bad-id" in caplog.text
+
+
+def test_empty_language_raises(tmp_path):
+    with pytest.raises(ValueError, match="no questions"):
+        read_squad(_write(tmp_path, _squad([_article("A", [_paragraph(CTX, [])])])), "th")
+
+
+def test_check_same_ids_detects_a_missing_question():
+    a = [{"id": "1", "article": "A"}, {"id": "2", "article": "A"}]
+    check_same_ids({"en": a, "de": list(a)})
+    with pytest.raises(ValueError, match="'de'"):
+        check_same_ids({"en": a, "de": a[:1]})
+
+
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="XQuAD mirror /work/shared/data/xquad absent")
+def test_real_xquad_mirror():
+    per_lang = read_xquad(MIRROR, XQUAD_LANGUAGES)
+    assert sorted(per_lang) == sorted(XQUAD_LANGUAGES) and len(per_lang) == 12
+    ids = {lang: [e["id"] for e in examples] for lang, examples in per_lang.items()}
+    assert all(v == ids["en"] for v in ids.values())
+    assert len(ids["en"]) == len(set(ids["en"])) == 1190
+    articles = {lang: [e["article"] for e in examples] for lang, examples in per_lang.items()}
+    assert all(v == articles["en"] for v in articles.values())
+    assert len(set(articles["en"])) == 48
+    # positional keys give the same grouping as titles (same article order in every language)
+    positional = read_squad(MIRROR / "xquad.zh.json", "zh", article_keys="position")
+    title_to_pos = {e["article"]: p["article"] for e, p in zip(per_lang["zh"], positional)}
+    assert len(set(title_to_pos.values())) == 48
