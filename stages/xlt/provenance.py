@@ -42,7 +42,7 @@ def sha256_tree(folder: str | os.PathLike) -> str:
     """
     folder = Path(folder)
     digest = hashlib.sha256()
-    for relpath, path in list((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file()):
+    for relpath, path in sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file()):
         digest.update(f"{relpath}\0{sha256_file(path)}\n".encode())
     return digest.hexdigest()
 
