@@ -69,3 +69,14 @@ def test_cap_fills_exactly_when_paragraphs_do_not_divide_n():
     assert cap(examples, 10_000, seed=0) == examples
     with pytest.raises(ValueError):
         cap(examples, -1, seed=0)
+
+
+def test_cap_keeps_question_pairs_together_and_samples_singletons_at_random():
+    pairs = [{"id": f"q{i}-{side}", "lang": "en", "text_a": f"question {i}", "text_b": side, "label": int(side == "neg")}
+             for i in range(50) for side in ("pos", "neg")]
+    capped = cap(pairs, 20, seed=1)
+    assert len(capped) == 20 and sum(p["label"] for p in capped) == 10
+    assert {p["text_a"] for p in capped} != {f"question {i}" for i in range(10)}  # not just the first ones
+    singles = [{"id": str(i), "source": f"s{i}", "target": f"t{i}"} for i in range(100)]
+    picked = [int(e["id"]) for e in cap(singles, 10, seed=0)]
+    assert len(picked) == 10 and picked != list(range(10)) and picked == sorted(picked)

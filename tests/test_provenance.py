@@ -40,7 +40,8 @@ def test_record_is_byte_identical_across_calls(inputs: dict[str, Path], tmp_path
 def test_record_contents(inputs: dict[str, Path]) -> None:
     record = provenance(params=PARAMS, inputs=inputs)
     assert "created_utc" not in record and "extra" not in record
-    assert record["inputs"]["model"] == {"kind": "file", "sha256": hashlib.sha256(inputs["model"].read_bytes()).hexdigest()}
+    model_sha = hashlib.sha256(inputs["model"].read_bytes()).hexdigest()
+    assert record["inputs"]["model"] == {"kind": "file", "sha256": model_sha}
     assert record["inputs"]["data"]["kind"] == "folder" and record["inputs"]["data"]["files"] == 2
     assert record["params"] == PARAMS and record["params_sha256"] == params_hash(PARAMS)
     assert {"python", "numpy", "torch"} <= set(record["packages"])
@@ -92,9 +93,19 @@ def test_folder_hash_is_independent_of_creation_order_and_location(tmp_path: Pat
     assert sha256_tree(one) == sha256_tree(two)
 
 
+def test_folder_hash_does_not_depend_on_directory_listing_order(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Listing order depends on the file system; creation order alone may not change it, so reverse it directly.
+    tree = _make_tree(tmp_path / "t", ["a.txt", "b/c.txt", "d.txt"])
+    expected = sha256_tree(tree)
+    listing = Path.rglob
+    monkeypatch.setattr(Path, "rglob", lambda self, pattern: reversed(list(listing(self, pattern))))
+    assert sha256_tree(tree) == expected
+
+
 def test_folder_hash_sees_renames_additions_and_empty_files(tmp_path: Path) -> None:
     base = sha256_tree(_make_tree(tmp_path / "t", ["a.txt", "b.txt"]))
-    (tmp_path / "t" / "a.txt").rename(tmp_path / "t" / "c.txt")
+    (tmp_path / "t" / "a.txt").rename(tmp_path / "t" / "a2.txt")  # same bytes, same sort position
     renamed = sha256_tree(tmp_path / "t")
     (tmp_path / "t" / "empty").touch()
     added = sha256_tree(tmp_path / "t")
@@ -113,7 +124,7 @@ def test_missing_input_names_it(tmp_path: Path) -> None:
         provenance(params={}, inputs={"xquad": tmp_path / "nope"})
 
 
-def test_missing_packages_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_packages_are_skipped() -> None:
     versions = prov.package_versions(("numpy", "surely-not-installed-xyz"))
     assert set(versions) == {"python", "numpy"}
 

@@ -26,3 +26,7 @@ TATOEBA_XTREME: dict[str, str] = {
     "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
     "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
 }
+
+# Every language the project reads Tatoeba pairs for: XTREME's 36 plus XQuAD's Romanian, whose pairs feed the
+# bilingual lexicon used for word-level code-switching (Romanian is in LASER's 112 but not XTREME's 36).
+TATOEBA_CODES: dict[str, str] = {**TATOEBA_XTREME, "ro": "ron"}

@@ -19,7 +19,7 @@ PROFILES = ("tiny", "small", "paper")
 # Offline intermediate tasks (derived from XQuAD-en training articles) and the paper's Hub tasks.
 OFFLINE_INTERMEDIATE_TASKS = ("squad", "qnli", "sentence_choice")
 HUB_INTERMEDIATE_TASKS = ("squad", "mnli", "hellaswag", "anli", "commonsenseqa", "cosmosqa", "qqp", "sst2")
-PERTURBATION_FAMILIES = ("typos", "distractor", "codeswitch_crosslingual", "codeswitch_lexicon")
+PERTURBATION_FAMILIES = ("typos", "distractor", "codeswitch_question", "codeswitch_words")
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -164,11 +164,27 @@ class EvaluateParams(Strict):
 
 
 class Condition(Strict):
-    family: Literal["typos", "distractor", "codeswitch_crosslingual", "codeswitch_lexicon"]
+    """One perturbed copy of the test set: a family and its strength (unset knobs take the family's default)."""
+
+    family: Literal["typos", "distractor", "codeswitch_question", "codeswitch_words"]
     rate: Rate | None = None
     position: Literal["start", "end", "random"] | None = None
-    question_lang: str | None = None
+    question_lang: str | None = None  # codeswitch_question: the language the question is asked in
+    target_lang: str | None = None  # codeswitch_words: the language words are switched into
     fields: list[Literal["question", "context"]] | None = None
+
+    def strength(self) -> dict:
+        return self.model_dump(exclude={"family"}, exclude_none=True)
+
+    @model_validator(mode="after")
+    def _knobs_belong_to_family(self) -> Condition:
+        from .perturbations import family_parameters  # the family's signature is the source of truth
+
+        allowed = family_parameters(self.family)
+        foreign = sorted(set(self.strength()) - set(allowed))
+        if foreign:
+            raise ValueError(f"family {self.family!r} has no knob(s) {foreign}; its knobs are {sorted(allowed)}")
+        return self
 
 
 class PerturbParams(Strict):
@@ -241,11 +257,13 @@ class Params(Strict):
                 f"evaluate.tatoeba_languages {missing} are not downloaded: add them to download.tatoeba_languages"
             )
         for name, cond in self.perturb.conditions.items():
-            if cond.question_lang is not None and cond.question_lang not in self.download.xquad_languages:
-                raise ValueError(
-                    f"perturb.conditions.{name}.question_lang {cond.question_lang!r} is not downloaded: "
-                    f"use one of {self.download.xquad_languages}"
-                )
+            for knob in ("question_lang", "target_lang"):
+                lang = getattr(cond, knob)
+                if lang is not None and lang not in self.download.xquad_languages:
+                    raise ValueError(
+                        f"perturb.conditions.{name}.{knob} {lang!r} is not downloaded: "
+                        f"use one of {self.download.xquad_languages}"
+                    )
         for a, b in self.score.comparisons:
             for arm in (a, b):
                 if arm not in self.intermediate.arms:

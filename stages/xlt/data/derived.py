@@ -122,6 +122,11 @@ def _article_sentences(examples: Sequence[dict]) -> dict[str, dict[str, list[str
     return table
 
 
+def _distractors(pool, answer: str, example: dict) -> list[str]:
+    """Sentences that cannot be mistaken for the answer sentence."""
+    return [s for s in pool if s != answer and not _contains_answer(s, example)]
+
+
 def sentence_choice_from_squad(examples: Sequence[dict], k: int, seed: int) -> list[dict]:
     """k-way choice ``{"id", "lang", "context": question, "choices": [k sentences], "label": int}``."""
     if k < 2:
@@ -136,14 +141,13 @@ def sentence_choice_from_squad(examples: Sequence[dict], k: int, seed: int) -> l
             continue
         sentences = [example["context"][s:e] for s, e in spans]
         answer = sentences[answer_index]
-        usable = lambda pool: [s for s in pool if s != answer and not _contains_answer(s, example)]  # noqa: E731
-        own = usable(s for i, s in enumerate(sentences) if i != answer_index)
+        own = _distractors(dict.fromkeys(s for i, s in enumerate(sentences) if i != answer_index), answer, example)
         if len(own) >= k - 1:
             distractors = rng.sample(own, k - 1)
         else:
             others = [s for ctx, sents in by_article[example.get("article", "")].items()
                       if ctx != example["context"] for s in sents]
-            others = usable(dict.fromkeys(others))
+            others = _distractors(dict.fromkeys(others), answer, example)
             if len(own) + len(others) < k - 1:
                 continue
             distractors = own + rng.sample(others, k - 1 - len(own))

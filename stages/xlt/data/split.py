@@ -76,26 +76,36 @@ def select_all_languages(per_lang: dict[str, list[dict]], split: ArticleSplit, p
     return chosen
 
 
-def _paragraphs(examples: Sequence[dict]) -> list[list[int]]:
-    """Indices of the examples grouped by (article, context), in order of first appearance."""
-    groups: dict[tuple[str, str], list[int]] = {}
+def unit_key(example: dict, index: int) -> tuple:
+    """What ``cap`` keeps together: a QA paragraph (article + context); the pairs of one question (sentence
+    pairs with the same ``text_a``, e.g. a derived QNLI positive and its negative); otherwise the example."""
+    if "article" in example and "context" in example:
+        return ("paragraph", example["article"], example["context"])
+    if "text_a" in example:
+        return ("pair", example["text_a"])
+    return ("single", index)
+
+
+def _units(examples: Sequence[dict]) -> list[list[int]]:
+    """Indices of the examples grouped by ``unit_key``, in order of first appearance."""
+    groups: dict[tuple, list[int]] = {}
     for i, example in enumerate(examples):
-        groups.setdefault((example.get("article", ""), example.get("context", "")), []).append(i)
+        groups.setdefault(unit_key(example, i), []).append(i)
     return list(groups.values())
 
 
 def cap(examples: Sequence[dict], n: int | None, seed: int) -> list[dict]:
-    """At most ``n`` examples, chosen by whole paragraphs in a seeded random order.
+    """At most ``n`` examples, chosen by whole units (``unit_key``: paragraphs for QA) in a seeded random order.
 
-    Paragraphs are taken whole while they fit; the last slots are filled with the first questions of the
-    next paragraph, so the result has exactly ``min(n, len(examples))`` examples. Input order is kept.
+    Units are taken whole while they fit; the last slots are filled with the first examples of the next
+    unit, so the result has exactly ``min(n, len(examples))`` examples. Input order is kept.
     ``n=None`` keeps everything.
     """
     if n is None or n >= len(examples):
         return list(examples)
     if n < 0:
         raise ValueError(f"cap must be >= 0 or None, got {n}")
-    paragraphs = _paragraphs(examples)
+    paragraphs = _units(examples)
     random.Random(seed).shuffle(paragraphs)
     kept: list[int] = []
     for indices in paragraphs:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.xlt.languages import TATOEBA_XTREME
+from stages.xlt.languages import TATOEBA_CODES
 
 
 def tatoeba_paths(folder: str | Path, lang2: str) -> tuple[Path, Path]:
-    if lang2 not in TATOEBA_XTREME:
-        raise ValueError(f"no Tatoeba file code for language {lang2!r}; known: {sorted(TATOEBA_XTREME)}")
-    code = TATOEBA_XTREME[lang2]
+    if lang2 not in TATOEBA_CODES:
+        raise ValueError(f"no Tatoeba file code for language {lang2!r}; known: {sorted(TATOEBA_CODES)}")
+    code = TATOEBA_CODES[lang2]
     folder = Path(folder)
     return folder / f"tatoeba.{code}-eng.{code}", folder / f"tatoeba.{code}-eng.eng"
 

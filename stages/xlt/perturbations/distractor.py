@@ -24,7 +24,7 @@ from .rng import example_rng
 from .sentences import sentence_spans, split_sentences
 from .spans import check_answers, insert_text, insertion_points
 from .strength import with_record
-from .text_units import uses_spaces
+from .text_units import cluster_boundaries, uses_spaces
 
 FAMILY = "distractor"
 POSITIONS = ("start", "end", "random")
@@ -86,6 +86,16 @@ class SentenceIndex:
         return self.candidates[rng.choice(tied)[1]], top
 
 
+def random_insertion_points(example: dict) -> list[int]:
+    """Sentence starts (and both ends) that are grapheme-cluster starts and not inside a gold answer.
+
+    Cluster starts only: a mark right after 。 belongs to the 。's cluster and must not be cut off from it.
+    """
+    context = example["context"]
+    starts = set(s for s, _ in sentence_spans(context, example["lang"])) & set(cluster_boundaries(context))
+    return insertion_points(context, example["answers"], sorted(starts | {0, len(context)}))
+
+
 def _insertion(example: dict, sentence: str, position: str, rng: random.Random) -> tuple[int, str]:
     """Where to insert, and the text to insert there (sentence plus the language's separator)."""
     context, lang = example["context"], example["lang"]
@@ -95,8 +105,7 @@ def _insertion(example: dict, sentence: str, position: str, rng: random.Random) 
     if position == "end":
         needs_space = bool(context) and not context[-1].isspace()
         return len(context), (separator if needs_space else "") + sentence
-    starts = [s for s, _ in sentence_spans(context, lang)] + [len(context)]
-    point = rng.choice(insertion_points(context, example["answers"], sorted(set(starts + [0]))))
+    point = rng.choice(random_insertion_points(example))
     if point == len(context):
         return point, (separator if context and not context[-1].isspace() else "") + sentence
     return point, sentence + separator

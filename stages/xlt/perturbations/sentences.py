@@ -12,7 +12,11 @@ from __future__ import annotations
 import regex
 
 THAI_MIN_CHARS = 40
-_BOUNDARY = regex.compile(r"""(?:[.!?\u061F\u0964\u0965]['"\u201D\u2019)\]]*\s+)|(?:[\u3002\uFF01\uFF1F]['"\u201D\u2019\u300D\u300F)\]]*\s*)""")
+_CLOSERS = "'\"\u201D\u2019\u300D\u300F)\\]"
+_BOUNDARY = regex.compile(
+    rf"(?:[.!?\u061F\u0964\u0965][{_CLOSERS}]*\s+)"  # . ! ? ؟ । ॥ need following whitespace
+    rf"|(?:[\u3002\uFF01\uFF1F][{_CLOSERS}]*\s*)"  # 。！？ do not
+)
 _SPACES = regex.compile(r"\s+")
 
 

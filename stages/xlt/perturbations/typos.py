@@ -148,8 +148,8 @@ def typo_text(text: str, rate: float, rng: random.Random, counts: dict[str, int]
     return "".join(pieces)
 
 
-def _check_fields(fields: Iterable[str]) -> tuple[str, ...]:
-    fields = tuple(fields)
+def _check_fields(fields: Iterable[str] | str) -> tuple[str, ...]:
+    fields = (fields,) if isinstance(fields, str) else tuple(fields)
     unknown = [f for f in fields if f not in FIELDS]
     if unknown or not fields:
         raise ValueError(f"typos: fields must be a non-empty subset of {FIELDS}, got {fields!r}")
@@ -170,7 +170,7 @@ def typo_example(example: dict, *, seed: int, rate: float, fields: tuple[str, ..
 
 
 def perturb_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                  rate: float = 0.15, fields: Iterable[str] = FIELDS) -> list[dict]:
+                  rate: float = 0.15, fields: Iterable[str] | str = FIELDS) -> list[dict]:
     """Typos at ``rate`` (fraction of eligible words edited) in the chosen ``fields``."""
     rate, fields = check_rate(rate), _check_fields(fields)
     for example in examples:

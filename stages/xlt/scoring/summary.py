@@ -262,8 +262,9 @@ def strength_table(scores: pd.DataFrame, settings: SummarySettings) -> pd.DataFr
     clean = scores[scores["condition"] == CLEAN][["task", "metric", "arm", "seed", "lang", "id", "value"]]
     joined = perturbed.merge(clean.rename(columns={"value": "clean_value"}),
                              on=["task", "metric", "arm", "seed", "lang", "id"], how="left")
-    bins = pd.cut(joined["chrf"], edges, include_lowest=True)
-    joined = joined.assign(chrf_bin=bins.astype(str), chrf_mid=bins.map(lambda b: (b.left + b.right) / 2).astype(float))
+    codes = pd.cut(joined["chrf"], edges, include_lowest=True, labels=False).to_numpy(dtype=int)
+    labels = np.array([f"{low:g}-{high:g}" for low, high in zip(edges[:-1], edges[1:])])
+    joined = joined.assign(chrf_bin=labels[codes], chrf_mid=((edges[:-1] + edges[1:]) / 2)[codes])
     table = (
         joined.groupby(["task", "metric", "arm", "condition", "chrf_bin", "chrf_mid"], observed=True)
         .agg(score=("value", "mean"), clean_score=("clean_value", "mean"), n_examples=("id", "size"))
@@ -341,21 +342,43 @@ def headline(summary: Summary) -> dict[str, float | str | None]:
     return dict(sorted(out.items()))
 
 
-def _records(table: pd.DataFrame) -> list[dict]:
-    records = []
+def _json_value(value):
+    if isinstance(value, (float, np.floating)):
+        return _finite(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _nest(table: pd.DataFrame, keys: list[str]) -> dict:
+    """Rows -> nested dict keyed by `keys` (in order); leaves hold the remaining columns, NaN as null."""
+    out: dict = {}
+    if table.empty:
+        return out
+    values = [c for c in table.columns if c not in keys]
     for record in table.to_dict(orient="records"):
-        records.append({k: (_finite(v) if isinstance(v, (float, np.floating)) else
-                            int(v) if isinstance(v, (np.integer,)) else v) for k, v in record.items()})
-    return records
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(str(record[key]), {})
+        node[str(record[keys[-1]])] = {c: _json_value(record[c]) for c in values
+                                       if not (isinstance(record[c], float) and math.isnan(record[c]))}
+    return out
 
 
-def detailed(summary: Summary) -> dict[str, list[dict]]:
-    """Every row of every table (per language and 'avg'), JSON-ready, for the second metrics file."""
+def detailed(summary: Summary) -> dict:
+    """Every per-language and 'avg' number, nested for a second DVC metrics file (DVC flattens with dots):
+    arms.{task}.{metric}.{arm}.{condition}.{lang}.{clean|perturbed|drop|drop_ci_low|...|mean_chrf|n_examples}
+    comparisons.{task}.{metric}.{A}_vs_{B}.{condition}.{lang}.{delta|ci_low|ci_high|p_value|verdict|...}
+    attacks.{task}.{arm}.{lang}.{success_rate|words_changed|queries|n_examples|n_seeds}
+    """
+    comparisons = summary.comparisons
+    if not comparisons.empty:
+        comparisons = comparisons.assign(comparison=comparisons["arm_a"] + "_vs_" + comparisons["arm_b"]).drop(
+            columns=["arm_a", "arm_b"])
     return {
-        "arms": _records(summary.arms),
-        "comparisons": _records(summary.comparisons),
-        "attacks": _records(summary.attacks),
-        "strength": _records(summary.strength),
+        "arms": _nest(summary.arms, ["task", "metric", "arm", "condition", "lang"]),
+        "comparisons": _nest(comparisons, ["task", "metric", "comparison", "condition", "lang"]),
+        "attacks": _nest(summary.attacks, ["task", "arm", "lang"]),
     }
 
 
@@ -374,7 +397,16 @@ def plot_tables(summary: Summary) -> dict[str, pd.DataFrame]:
     delta = comparisons.assign(comparison=comparisons["arm_a"] + "_vs_" + comparisons["arm_b"])[
         ["task", "metric", "comparison", "arm_a", "arm_b", "lang", "condition", "delta", "ci_low", "ci_high",
          "p_value", "verdict"]] if not comparisons.empty else comparisons
-    return {"drop": drop, "delta": delta, "strength": primary(summary.strength)}
+    strength = primary(summary.strength)
+    # One self-describing label per row, so `dvc plots diff` can draw every row as its own bar or point
+    # (DVC's templates colour by revision, not by a data column).
+    drop = drop.assign(cell=drop["task"] + " " + drop["condition"] + " " + drop["lang"] + " | " + drop["arm"])
+    if not delta.empty:
+        delta = delta.assign(cell=delta["task"] + " " + delta["condition"] + " " + delta["lang"] + " | "
+                             + delta["comparison"])
+    if not strength.empty:
+        strength = strength.assign(cell=strength["task"] + " " + strength["condition"] + " | " + strength["arm"])
+    return {"drop": drop, "delta": delta, "strength": strength}
 
 
 def write_plot_tables(summary: Summary, directory: str | Path) -> list[Path]:

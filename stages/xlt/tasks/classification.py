@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .qa import uses_token_type_ids
+
 FAMILY = "classification"
 
 
@@ -30,10 +32,11 @@ def prepare_features(examples: Sequence[dict], tokenizer, max_length: int, *, wi
             continue
         texts_a = [examples[i]["text_a"] for i in indices]
         texts_b = [examples[i]["text_b"] for i in indices] if is_pair else None
-        encoded = tokenizer(texts_a, texts_b, truncation=True, max_length=max_length, padding=False)
+        encoded = tokenizer(texts_a, texts_b, truncation=True, max_length=max_length, padding=False,
+                            return_token_type_ids=uses_token_type_ids(tokenizer))
         for row, i in enumerate(indices):
             feature = {"input_ids": encoded["input_ids"][row], "example_id": examples[i]["id"]}
-            if "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in encoded:
+            if uses_token_type_ids(tokenizer):
                 feature["token_type_ids"] = encoded["token_type_ids"][row]
             if with_labels:
                 feature["labels"] = examples[i]["label"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .qa import uses_token_type_ids
+
 FAMILY = "multiple_choice"
 
 
@@ -27,8 +29,9 @@ def prepare_features(examples: Sequence[dict], tokenizer, max_length: int, *, wi
     contexts = [e["context"] for e in examples for _ in e["choices"]]
     choices = [c for e in examples for c in e["choices"]]
     # Truncate the context, never the (short) choice that distinguishes the options.
-    encoded = tokenizer(contexts, choices, truncation="only_first", max_length=max_length, padding=False)
-    with_types = "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in encoded
+    encoded = tokenizer(contexts, choices, truncation="only_first", max_length=max_length, padding=False,
+                            return_token_type_ids=uses_token_type_ids(tokenizer))
+    with_types = uses_token_type_ids(tokenizer)
     features, row = [], 0
     for example in examples:
         rows = range(row, row + len(example["choices"]))

@@ -35,12 +35,20 @@ def tokenize_windows(examples: Sequence[dict], tokenizer, max_length: int, doc_s
     return tokenizer(
         questions, contexts, truncation="only_second", max_length=max_length, stride=doc_stride,
         return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
+        return_token_type_ids=uses_token_type_ids(tokenizer),
     )
+
+
+def uses_token_type_ids(tokenizer) -> bool:
+    """Segment ids only when the tokenizer declares them (BERT's does; XLM-R's and transformers 5's generic fast
+    tokenizer don't). Forcing them is unsafe: for overflowing windows `tokenizers` 0.23 marks the context as type 1
+    even when the template says 0, so later windows would see embeddings the first window never does."""
+    return "token_type_ids" in tokenizer.model_input_names
 
 
 def _model_inputs(encoded, index: int, tokenizer) -> dict[str, list[int]]:
     inputs = {"input_ids": encoded["input_ids"][index]}
-    if "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in encoded:
+    if uses_token_type_ids(tokenizer):
         inputs["token_type_ids"] = encoded["token_type_ids"][index]
     return inputs
 

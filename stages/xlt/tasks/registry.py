@@ -1,6 +1,6 @@
 """Every task of the study, declared once.
 
-Two profiles:
+Two task sets (profiles ``tiny`` and ``small`` share the first):
 * ``small``: runs offline on the mirror. ``squad`` is SQuAD-format English QA from the XQuAD articles of the
   ``intermediate`` / ``target_train`` parts of the article split (``data.split``); ``qnli`` and
   ``sentence_choice`` are derived from the intermediate articles (``data.derived``); targets ``xquad``
@@ -12,7 +12,7 @@ Two profiles:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from stages.xlt.languages import TATOEBA_XTREME, XQUAD_LANGUAGES
@@ -124,7 +124,8 @@ PAPER: dict[str, TaskSpec] = {
                       hub_config="udpos.{lang}", notes="token classification: no loader yet", implemented=False),
 }
 
-PROFILES: dict[str, dict[str, TaskSpec]] = {"small": SMALL, "paper": PAPER}
+# "tiny" (the smoke-test preset) runs the small profile's tasks on fewer examples.
+PROFILES: dict[str, dict[str, TaskSpec]] = {"tiny": SMALL, "small": SMALL, "paper": PAPER}
 
 
 def get_task(name: str, profile: str = "small") -> TaskSpec:
@@ -139,7 +140,6 @@ def get_task(name: str, profile: str = "small") -> TaskSpec:
 
 def task_names(profile: str = "small", *, role: Role | None = None) -> list[str]:
     """Task names of a profile, optionally only those usable in ``role`` ("both" counts for either)."""
-    get_task_profile = PROFILES.get(profile)
-    if get_task_profile is None:
+    if profile not in PROFILES:
         raise ValueError(f"unknown task profile {profile!r}; known: {sorted(PROFILES)}")
-    return [n for n, s in get_task_profile.items() if role is None or s.role in (role, "both")]
+    return [n for n, s in PROFILES[profile].items() if role is None or s.role in (role, "both")]

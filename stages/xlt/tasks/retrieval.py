@@ -42,6 +42,9 @@ def embed(
         raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n_states = model.config.num_hidden_layers + 1  # embeddings + every layer
+    if not -n_states <= layer < n_states:
+        raise ValueError(f"layer {layer} does not exist: the encoder has hidden states 0..{n_states - 1} (or -1)")
     sentences = list(sentences)
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     device = next(model.parameters()).device

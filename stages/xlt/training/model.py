@@ -6,6 +6,7 @@ Heads and losses mirror transformers' `*ForQuestionAnswering` / RoBERTa-style `*
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 
@@ -72,6 +73,8 @@ class MultiTaskModel(nn.Module):
             raise ValueError("MultiTaskModel needs at least one task head, e.g. {'squad': ('qa', 2)}")
         self.encoder = load_encoder(encoder_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        self.input_names = tuple(k for k in ("input_ids", "attention_mask", "token_type_ids")
+                                 if k in inspect.signature(self.encoder.forward).parameters)
         self.task_families = {task: family for task, (family, _) in task_heads.items()}
         self.heads = nn.ModuleDict({task: self._build_head(task, family, n) for task, (family, n) in task_heads.items()})
         self._init_heads(seed)
@@ -118,7 +121,7 @@ class MultiTaskModel(nn.Module):
         return self.task_families[task]
 
     def _encode(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        inputs = {k: batch[k] for k in self.input_names if k in batch}
         return self.encoder(**inputs).last_hidden_state
 
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor]:

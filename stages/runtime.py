@@ -1,0 +1,70 @@
+"""What every stage does first: go offline where nothing must be downloaded, validate params, fix threads."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from stages.xlt.params import Params, ParamsError, load
+
+
+def offline_hub(allow_downloads: bool = False) -> None:
+    """Stages that must not touch the network say so before transformers/datasets are imported."""
+    if not allow_downloads:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Validate the whole file before any work; exit 2 with the schema's message on bad input."""
+    try:
+        return load(path)
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--arm", required=True, help="an arm declared in intermediate.arms")
+    parser.add_argument("--seed", required=True, type=int, help="a training seed listed in seeds")
+    return parser
+
+
+def check_run(params: Params, arm: str, seed: int) -> None:
+    if arm not in params.intermediate.arms:
+        print(f"error: arm {arm!r} is not declared in params.yaml intermediate.arms "
+              f"({sorted(params.intermediate.arms)})", file=sys.stderr)
+        raise SystemExit(2)
+    if seed not in params.seeds:
+        print(f"error: seed {seed} is not in params.yaml seeds {params.seeds}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def set_threads(num_threads: int) -> None:
+    import torch
+
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+
+
+def main_guard(main: Callable[[], None]) -> None:
+    """Bad data or inputs end with one line naming the problem, not a traceback."""
+    try:
+        main()
+    except (ValueError, FileNotFoundError, ConnectionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def record_provenance(output: Path, *, params: dict, inputs: dict[str, Path], extra: dict | None = None) -> None:
+    """Write what made ``output`` (versions, input hashes, params hash) to ``<output>.provenance.json``."""
+    from stages.layout import provenance_of
+    from stages.xlt.provenance import provenance, write_provenance
+
+    write_provenance(provenance_of(Path(output)), provenance(params=params, inputs=inputs, extra=extra))

@@ -1,0 +1,126 @@
+"""The training loop: every step a sampler picks a task, then the next batch of that task (nanoGPT-style).
+
+Speed on CPU comes from tokenising once, length-grouped batches and padding each batch only to its longest
+sequence; determinism from seeding once and drawing every batch as a pure function of (seed, task, number),
+which is also what lets a run resume from a checkpoint bit-identically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..tasks import classification, multiple_choice, qa
+from .batching import TaskBatches, collate
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .model import MultiTaskModel
+from .sampler import TaskSampler
+
+Logger = Callable[[int, dict[str, float]], None]
+FEATURIZERS = {"qa": qa.prepare_train_features, "classification": classification.prepare_train_features,
+               "multiple_choice": multiple_choice.prepare_train_features}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # dropout draws from torch's global generator
+
+
+def as_features(model: MultiTaskModel, task: str, data: Sequence[dict], cfg: TrainConfig) -> Sequence[dict]:
+    """Examples are tokenised here, once; already-featurised data (dicts with `input_ids`) passes through."""
+    if not data:
+        raise ValueError(f"task {task!r} has no training data")
+    if "input_ids" in data[0]:
+        return data
+    return FEATURIZERS[model.family(task)](data, model.tokenizer, cfg.max_seq_length, cfg.doc_stride)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over trainable parameters; like HF's Trainer, no weight decay on biases and LayerNorm weights."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=True)
+
+
+def count_steps(streams: dict[str, TaskBatches], cfg: TrainConfig) -> int:
+    if cfg.max_steps is not None:
+        return cfg.max_steps
+    batches = sum(s.batches_per_epoch for s in streams.values())
+    return max(1, math.ceil(cfg.epochs * batches / cfg.grad_accum_steps))
+
+
+def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: TrainConfig, *,
+          checkpoint_dir: str | os.PathLike | None = None, logger: Logger | None = None,
+          progress: bool = True) -> dict:
+    """Train in place; returns run statistics. Resumes from `checkpoint_dir/last` when it exists."""
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    tasks = sorted(task_data)
+    features = {task: as_features(model, task, task_data[task], cfg) for task in tasks}
+    streams = {t: TaskBatches(features[t], cfg.batch_size, cfg.mega_batch_factor, cfg.seed, i) for i, t in enumerate(tasks)}
+    total_steps = count_steps(streams, cfg)
+    accum = cfg.grad_accum_steps
+    sampler = TaskSampler({t: len(features[t]) for t in tasks}, cfg.sampler, temperature=cfg.temperature,
+                          cap=cfg.sampler_cap, seed=cfg.seed)
+    schedule = sampler.schedule(total_steps * accum)  # one task per micro-batch
+    optimizer = build_optimizer(model, cfg)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    run_config = {**cfg.trajectory_dict(), "total_steps": total_steps,
+                  "tasks": {t: [model.family(t), len(features[t])] for t in tasks}}
+    start = 0
+    if checkpoint_dir is not None:
+        start = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
+                                run_config=run_config)
+    consumed = Counter(schedule[: start * accum])  # batches each task has used so far
+    pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
+
+    model.train()
+    window: dict[str, list[float]] = {}
+    last_metrics: dict[str, float] = {}
+    seen, began = 0, time.perf_counter()
+    bar = tqdm(range(start, total_steps), initial=start, total=total_steps, disable=not progress, desc="train")
+    for step in bar:
+        for micro in range(accum):
+            task = schedule[step * accum + micro]
+            batch_features = streams[task][consumed[task]]
+            consumed[task] += 1
+            loss, _ = model(task, collate(batch_features, pad_id))
+            (loss / accum).backward()
+            window.setdefault(task, []).append(loss.item())
+            seen += len(batch_features)
+        if cfg.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == total_steps:
+            metrics = {"loss": float(np.mean([v for vs in window.values() for v in vs])),
+                       "learning_rate": scheduler.get_last_lr()[0],
+                       **{f"loss/{t}": float(np.mean(vs)) for t, vs in window.items()}}
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            if logger is not None:
+                logger(done, metrics)
+            last_metrics, window = metrics, {}
+        if checkpoint_dir is not None and cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < total_steps:
+            save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done,
+                            run_config=run_config)
+    model.eval()
+    seconds = time.perf_counter() - began
+    return {"steps": total_steps, "resumed_from": start, "features_seen": seen, "seconds": seconds,
+            "features_per_second": seen / seconds if seconds > 0 else float("nan"),
+            "final_loss": last_metrics.get("loss", float("nan")),
+            "batches_per_task": dict(consumed), "features_per_task": {t: len(features[t]) for t in tasks}}

@@ -1,0 +1,72 @@
+"""MLQA-style normalisation, EM and F1 on hand-computed cases in several languages."""
+
+import pytest
+
+from stages.xlt.scoring.metrics import accuracy, exact_match, f1, mixed_segmentation, normalize_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("The Eiffel Tower!", "en", "eiffel tower"),
+        ("an apple, a pear", "en", "apple pear"),
+        ("Der große Hund", "de", "große hund"),
+        ("einem Haus des Volkes", "de", "haus volkes"),
+        ("los Reyes Católicos", "es", "reyes católicos"),
+        ("¿Qué?", "es", "qué"),  # Unicode punctuation (¿) goes too
+        ("lo mejor", "es", "lo mejor"),  # MLQA's Spanish list has no "lo"
+        ("الكتاب الأحمر", "ar", "كتاب أحمر"),  # MLQA removes every "ال"
+        ("những cái bàn", "vi", "bàn"),
+        ("भारत का संविधान।", "hi", "भारत का संविधान"),  # danda is punctuation; Hindi has no articles
+        ("北京大学，2008年", "zh", "北 京 大 学 2008 年"),  # mixed segmentation: ideographs alone, digits whole
+        ("«Москва»", "ru", "москва"),
+        ("The", "de", "the"),  # articles are per language
+    ],
+)
+def test_normalize_answer(text, lang, expected):
+    assert normalize_answer(text, lang) == expected
+
+
+def test_thai_is_segmented_per_character():
+    assert normalize_answer("กรุงเทพ มหานคร", "th").split() == list("กรุงเทพมหานคร")
+
+
+def test_mixed_segmentation_keeps_latin_runs():
+    assert mixed_segmentation("在GPU上") == ["在", "GPU", "上"]
+
+
+def test_exact_match_takes_any_gold():
+    assert exact_match("the Eiffel tower.", ["Louvre", "Eiffel Tower"], "en") == 1.0
+    assert exact_match("Eiffel", ["Eiffel Tower"], "en") == 0.0
+    assert exact_match("Die Katze", "katze", "de") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("prediction", "golds", "lang", "expected"),
+    [
+        ("the big cat", ["a big dog"], "en", 0.5),  # {big,cat} vs {big,dog}: P=R=1/2
+        ("big cat", ["big", "big cat sat"], "en", 0.8),  # max(2/3, 0.8)
+        ("Der große Hund", ["großer Hund"], "de", 0.5),
+        ("el rey de España", ["rey"], "es", 0.5),  # {rey,de,españa} vs {rey}: P=1/3, R=1
+        ("北京大学", ["北京"], "zh", 2 / 3),  # 4 vs 2 characters, overlap 2
+        ("กรุงเทพ", ["กรุง"], "th", 8 / 11),  # 7 vs 4 code points, overlap 4
+        ("في الكتاب", ["الكتاب"], "ar", 2 / 3),  # {في,كتاب} vs {كتاب}
+        ("những ngôi nhà", ["ngôi nhà đẹp"], "vi", 0.8),  # 2 vs 3 tokens, overlap 2
+        ("भारत का संविधान", ["संविधान"], "hi", 0.5),
+        ("nothing", ["else"], "en", 0.0),
+        ("the", ["a"], "en", 0.0),  # both normalise to nothing: no overlap
+    ],
+)
+def test_f1(prediction, golds, lang, expected):
+    assert f1(prediction, golds, lang) == pytest.approx(expected)
+
+
+def test_accuracy():
+    assert accuracy(2, 2) == 1.0 and accuracy(1, 2) == 0.0
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="unknown language"):
+        normalize_answer("x", "xx")
+    with pytest.raises(ValueError, match="no gold answers"):
+        f1("x", [], "en")
