@@ -48,16 +48,23 @@ def main() -> None:
         # No pooler: retrieval mean-pools hidden states, and e5 ships no pooler weights to load.
         encoder = AutoModel.from_pretrained(encoder_dir, add_pooling_layer=False)
         tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-        jobs = [(cond, lang) for cond in conditions.retrieval_conditions(params) for lang in cfg.tatoeba_languages]
-        for cond, lang in tqdm(jobs, desc=f"evaluate {args.arm}-{args.seed} tatoeba", unit="set"):
-            pairs = read_jsonl(conditions.retrieval_path(cond, lang))
-            vectors = {side: embed(encoder, tokenizer, [p[side] for p in pairs], pooling=cfg.retrieval_pooling,
-                                   layer=cfg.retrieval_layer, batch_size=cfg.batch_size)
-                       for side in ("source", "target")}
-            hits = retrieval_hits(vectors["source"], vectors["target"])
-            write_jsonl(out / "tatoeba" / cond / f"{lang}.jsonl", (
-                {"id": p["id"], "src2tgt": bool(hits["src2tgt"][i]), "tgt2src": bool(hits["tgt2src"][i])}
-                for i, p in enumerate(pairs)))
+        def vectors(sentences: list[str]):
+            return embed(encoder, tokenizer, sentences, pooling=cfg.retrieval_pooling, layer=cfg.retrieval_layer,
+                         batch_size=cfg.batch_size)
+
+        for lang in tqdm(cfg.tatoeba_languages, desc=f"evaluate {args.arm}-{args.seed} tatoeba", unit="lang"):
+            # Perturbations touch the non-English side only: embed the English side once per language.
+            english = [p["target"] for p in read_jsonl(conditions.retrieval_path(conditions.CLEAN, lang))]
+            targets = vectors(english)
+            for cond in conditions.retrieval_conditions(params):
+                pairs = read_jsonl(conditions.retrieval_path(cond, lang))
+                if [p["target"] for p in pairs] != english:
+                    raise ValueError(f"{conditions.retrieval_path(cond, lang)}: the English side differs from the "
+                                     "clean set; re-run `dvc repro perturb`")
+                hits = retrieval_hits(vectors([p["source"] for p in pairs]), targets)
+                write_jsonl(out / "tatoeba" / cond / f"{lang}.jsonl", (
+                    {"id": p["id"], "src2tgt": bool(hits["src2tgt"][i]), "tgt2src": bool(hits["tgt2src"][i])}
+                    for i, p in enumerate(pairs)))
 
 
 if __name__ == "__main__":

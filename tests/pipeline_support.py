@@ -1,0 +1,150 @@
+"""Shared helpers for the pipeline-level tests: a temp copy of the repo, dvc/stage subprocesses, log parsing.
+
+The copy holds the project's tracked and untracked-not-ignored files (never data/ outputs, the venv or
+caches), is its own git repository, and runs `python -m stages.<x>` / `dvc` with cwd = the copy, so the
+copy's `stages` package is the one that runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's bin: dvc runs `python` from PATH, which must be this one
+DVC = str(BIN / "dvc")
+_RUNNING_STAGE = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
+_SKIP_DIRS = {"data", ".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks"}
+
+
+def mirror_dir() -> Path | None:
+    """XLT_MIRROR if set, else ../shared/data beside the repo, else None (tests that need data skip)."""
+    env = os.environ.get("XLT_MIRROR")
+    if env:
+        return Path(env)
+    candidate = REPO.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+def require_mirror() -> Path:
+    mirror = mirror_dir()
+    if mirror is None or not (mirror / "xquad").is_dir():
+        pytest.skip("no offline data mirror: set XLT_MIRROR to a folder laid out like ../shared/data "
+                    "(xquad/, tatoeba/v1/)")
+    return mirror
+
+
+def stage_env(tmp: Path, mirror: Path | None) -> dict[str, str]:
+    """Offline, analytics off, HF caches inside ``tmp``, the venv first on PATH."""
+    env = dict(os.environ)
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1",
+               HF_HOME=str(tmp / "hf_home"), TOKENIZERS_PARALLELISM="false",
+               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)  # the copy's `stages`, never /work/main's
+    if mirror is None:
+        env.pop("XLT_MIRROR", None)
+    else:
+        env["XLT_MIRROR"] = str(mirror)
+    return env
+
+
+def project_files() -> list[str]:
+    """Tracked plus untracked-not-ignored files of the real repo, minus data outputs and caches."""
+    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    keep = []
+    for rel in sorted(set(out)):
+        parts = Path(rel).parts
+        if rel == "data/README.md" or not (set(parts) & _SKIP_DIRS):
+            if (REPO / rel).is_file():
+                keep.append(rel)
+    return keep
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check)
+
+
+def copy_repo(dest: Path, profile: str | None = "tiny", commit: bool = True) -> Path:
+    """A fresh git repo at ``dest`` holding the project's files, switched to ``profile`` and committed."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, target)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "config", "user.name", "pipeline-tests")
+    git(dest, "config", "user.email", "pipeline-tests@example.invalid")
+    git(dest, "config", "commit.gpgsign", "false")
+    if profile is not None:
+        python(dest, "-m", "stages.preset", profile, env=stage_env(dest.parent, None), check=True)
+    if commit:
+        git(dest, "add", "-A")
+        git(dest, "commit", "-q", "-m", f"project files, {profile} profile")
+    return dest
+
+
+def python(repo: Path, *args: str, env: dict[str, str], check: bool = False,
+           timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *args], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"python {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def dvc(repo: Path, *args: str, env: dict[str, str], check: bool = True,
+        timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run([DVC, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def stages_run(proc: subprocess.CompletedProcess) -> list[str]:
+    """Names of the stages a `dvc repro` executed (its "Running stage '<name>':" lines)."""
+    return _RUNNING_STAGE.findall(proc.stdout + proc.stderr)
+
+
+def read_params(repo: Path) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
+
+
+def write_params(repo: Path, params: dict) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def edit_params(repo: Path, dotted: str, value: object) -> None:
+    """Set one key (``a.b.c``) of the copy's params.yaml, leaving every other value as it was."""
+    params = read_params(repo)
+    node = params
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    write_params(repo, params)
+
+
+def read_json(path: Path) -> object:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def clone_tree(source: Path, dest: Path) -> Path:
+    """A full copy (git history, DVC cache and outputs): a cheap way to branch off a finished run."""
+    shutil.copytree(source, dest, symlinks=True)
+    return dest
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temporary siblings (``.<name>.*.tmp``) an interrupted atomic write would have left behind."""
+    if not root.exists():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp"))
