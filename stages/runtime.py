@@ -54,10 +54,12 @@ def set_threads(num_threads: int) -> None:
 
 
 def main_guard(main: Callable[[], None]) -> None:
-    """Bad data or inputs end with one line naming the problem, not a traceback."""
+    """Bad data or inputs end with one line naming the problem, not a traceback (XLT_DEBUG=1 shows it)."""
     try:
         main()
     except (ValueError, FileNotFoundError, ConnectionError) as err:
+        if os.environ.get("XLT_DEBUG"):
+            raise
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
 

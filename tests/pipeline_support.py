@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: dvc runs `python` from PATH, which must be this one
 DVC = str(BIN / "dvc")
 _RUNNING_STAGE = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
-_SKIP_DIRS = {"data", ".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks"}
+_SKIP_DIRS = {".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", ".dvc/cache", ".dvc/tmp"}
 
 
 def mirror_dir() -> Path | None:
@@ -63,7 +63,9 @@ def project_files() -> list[str]:
     keep = []
     for rel in sorted(set(out)):
         parts = Path(rel).parts
-        if rel == "data/README.md" or not (set(parts) & _SKIP_DIRS):
+        outputs = parts[0] == "data" and rel != "data/README.md"  # DVC outputs, never the project's files
+        cached = bool({*parts, "/".join(parts[:2])} & _SKIP_DIRS)
+        if not outputs and not cached:
             if (REPO / rel).is_file():
                 keep.append(rel)
     return keep

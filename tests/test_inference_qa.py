@@ -78,7 +78,8 @@ def reference_pipeline(model, tokenizer, question, context, max_seq_len, doc_str
             p_mask[span_idx][cls_index] = 0
     answers = []
     for span in range(num_spans):
-        inputs = {k: torch.tensor(encoded[k][span]).unsqueeze(0) for k in ("input_ids", "attention_mask", "token_type_ids")}
+        inputs = {k: torch.tensor(encoded[k][span]).unsqueeze(0)
+                  for k in ("input_ids", "attention_mask", "token_type_ids")}
         with torch.inference_mode():
             out = model(**inputs)
         starts, ends, scores = _select_starts_ends(out.start_logits.numpy(), out.end_logits.numpy(),
@@ -145,8 +146,8 @@ def test_predict_qa_same_from_folder_model_object_and_multitask_head(qa_dir, exa
     folder, multitask = qa_dir
     kwargs = dict(max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=4)
     from_folder = predict_qa(folder, None, examples, **kwargs)
-    from_object = predict_qa(AutoModelForQuestionAnswering.from_pretrained(folder), AutoTokenizer.from_pretrained(folder),
-                             examples, **kwargs)
+    from_object = predict_qa(AutoModelForQuestionAnswering.from_pretrained(folder),
+                             AutoTokenizer.from_pretrained(folder), examples, **kwargs)
     from_head = predict_qa(multitask, multitask.tokenizer, examples, task="squad", **kwargs)
     one_by_one = predict_qa(folder, None, examples, max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=1)
     assert from_folder == from_object == from_head == one_by_one

@@ -138,3 +138,13 @@ def test_config_rejects_bad_values():
         TrainConfig(max_seq_length=64, doc_stride=64)
     with pytest.raises(ValueError, match="unknown TrainConfig keys"):
         TrainConfig.from_dict({"learning_rate": 1e-4, "lr": 1e-4})
+
+
+def test_epochs_set_the_step_count_when_max_steps_is_absent(encoder_dir, data):
+    from stages.xlt.tasks import classification
+
+    model = MultiTaskModel(encoder_dir, {"nli": HEADS["nli"]})
+    features = classification.prepare_train_features(data["nli"], model.tokenizer, 64)
+    cfg = dataclasses.replace(CFG, max_steps=None, epochs=2, grad_accum_steps=2)  # 32 features / 8 = 4 batches
+    stats = train(model, {"nli": features}, cfg, progress=False)  # pre-tokenised features pass straight through
+    assert stats["steps"] == 4 and stats["batches_per_task"] == {"nli": 8}

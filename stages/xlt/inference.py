@@ -100,9 +100,11 @@ def predict_qa_scored(model_or_dir, tokenizer, examples: Sequence[dict], *, max_
     encoded = qa.tokenize_windows(examples, tokenizer, max_length, doc_stride)
     n = len(encoded["input_ids"])
     cls_id = tokenizer.cls_token_id
-    allowed = [np.array([seq == 1 or tok == cls_id for seq, tok in zip(encoded.sequence_ids(i), encoded["input_ids"][i])])
-               for i in range(n)]
-    keys = ["input_ids"] + (["token_type_ids"] if "token_type_ids" in encoded and _accepts_token_types(model, task) else [])
+    # Answer positions the pipeline allows: context tokens, plus CLS (which it keeps in the softmax).
+    allowed = [np.array([seq == 1 or token == cls_id
+                         for seq, token in zip(encoded.sequence_ids(i), encoded["input_ids"][i])]) for i in range(n)]
+    with_types = "token_type_ids" in encoded and _accepts_token_types(model, task)
+    keys = ["input_ids"] + (["token_type_ids"] if with_types else [])
     features = [{k: encoded[k][i] for k in keys} for i in range(n)]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     window_best: list[tuple[int, int, float] | None] = [None] * n

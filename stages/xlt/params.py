@@ -36,6 +36,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _distinct(key: str, values: list[str]) -> list[str]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{key} lists {repeated} more than once; list each language once")
+    return values
+
+
 class TinyEncoder(Strict):
     hidden_size: PositiveInt = 64
     num_hidden_layers: PositiveInt = 2
@@ -90,7 +97,7 @@ class DownloadParams(Strict):
             raise ValueError(f"unknown XQuAD language(s) {unknown}; XQuAD has {list(XQUAD_LANGUAGES)}")
         if "en" not in v:
             raise ValueError("'en' must be in xquad_languages: English is the training language")
-        return v
+        return _distinct("download.xquad_languages", v)
 
     @field_validator("tatoeba_languages")
     @classmethod
@@ -98,7 +105,7 @@ class DownloadParams(Strict):
         unknown = sorted(set(v) - set(TATOEBA_XTREME))
         if unknown:
             raise ValueError(f"unknown Tatoeba language(s) {unknown}; XTREME's are {sorted(TATOEBA_XTREME)}")
-        return v
+        return _distinct("download.tatoeba_languages", v)
 
 
 class TrainParams(Strict):
@@ -161,6 +168,26 @@ class EvaluateParams(Strict):
     batch_size: PositiveInt = 32
     retrieval_pooling: Literal["mean", "cls"] = "mean"
     retrieval_layer: int = -1
+
+    @field_validator("languages")
+    @classmethod
+    def _known_test_languages(cls, v: list[str]) -> list[str]:
+        # Checked here, not only against download.xquad_languages: "add 'xx' to the download list" would be a
+        # fix that fails next.
+        if not v:
+            raise ValueError("evaluate.languages needs at least one XQuAD language, e.g. [en, de]")
+        unknown = sorted(set(v) - set(XQUAD_LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown XQuAD language(s) {unknown}; XQuAD has {list(XQUAD_LANGUAGES)}")
+        return _distinct("evaluate.languages", v)
+
+    @field_validator("tatoeba_languages")
+    @classmethod
+    def _known_retrieval_languages(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(TATOEBA_XTREME))
+        if unknown:
+            raise ValueError(f"unknown Tatoeba language(s) {unknown}; XTREME's are {sorted(TATOEBA_XTREME)}")
+        return _distinct("evaluate.tatoeba_languages", v)
 
 
 class Condition(Strict):
@@ -265,6 +292,9 @@ class Params(Strict):
                         f"use one of {self.download.xquad_languages}"
                     )
         for a, b in self.score.comparisons:
+            if a == b:
+                raise ValueError(f"score.comparisons compares arm {a!r} with itself; pair two different arms, "
+                                 "e.g. [multi, squad]")
             for arm in (a, b):
                 if arm not in self.intermediate.arms:
                     raise ValueError(

@@ -50,7 +50,8 @@ class TaskBatches:
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         if epoch != self._epoch:
             rng = np.random.default_rng([self.seed, self.task_index, epoch])
-            self._epoch, self._batches = epoch, length_grouped_batches(self.lengths, self.batch_size, self.mega_batch, rng)
+            self._batches = length_grouped_batches(self.lengths, self.batch_size, self.mega_batch, rng)
+            self._epoch = epoch
         return self._batches
 
     def __getitem__(self, n: int) -> list[dict]:
@@ -66,18 +67,23 @@ def _pad(rows: Sequence[Sequence[int]], length: int, value: int) -> torch.Tensor
 
 
 def collate(features: Sequence[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Pad to the longest sequence in this batch. Multiple-choice features (lists of per-choice lists) give (B, C, L)."""
+    """Pad to the longest sequence in this batch.
+
+    Multiple-choice features (lists of per-choice token lists) give tensors of shape (B, C, L).
+    """
     multiple_choice = isinstance(features[0]["input_ids"][0], list)
     if multiple_choice:
         n_choices = {len(f["input_ids"]) for f in features}
         if len(n_choices) != 1:
-            raise ValueError(f"multiple-choice batch mixes examples with {sorted(n_choices)} choices; use one count per task")
+            raise ValueError(f"multiple-choice batch mixes examples with {sorted(n_choices)} choices; "
+                             "give every example of a task the same number of choices")
         flatten = lambda key: [row for f in features for row in f[key]]  # noqa: E731
     else:
         flatten = lambda key: [f[key] for f in features]  # noqa: E731
     ids = flatten("input_ids")
     length = max(len(row) for row in ids)
-    batch = {"input_ids": _pad(ids, length, pad_token_id), "attention_mask": _pad([[1] * len(r) for r in ids], length, 0)}
+    batch = {"input_ids": _pad(ids, length, pad_token_id),
+             "attention_mask": _pad([[1] * len(row) for row in ids], length, 0)}
     if "token_type_ids" in features[0]:
         batch["token_type_ids"] = _pad(flatten("token_type_ids"), length, 0)
     if multiple_choice:

@@ -58,7 +58,8 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module
         return 0
     state = read_json(source / "state.json")
     if state["config"] != run_config:
-        changed = sorted(k for k in set(state["config"]) | set(run_config) if state["config"].get(k) != run_config.get(k))
+        keys = set(state["config"]) | set(run_config)
+        changed = sorted(k for k in keys if state["config"].get(k) != run_config.get(k))
         raise ValueError(f"checkpoint {source} was written by a run with different settings {changed}; "
                          f"delete {source} to start afresh or restore those settings to resume")
     model.load_state_dict(load_file(source / "model.safetensors"))

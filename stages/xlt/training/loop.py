@@ -70,7 +70,8 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
     seed_everything(cfg.seed)
     tasks = sorted(task_data)
     features = {task: as_features(model, task, task_data[task], cfg) for task in tasks}
-    streams = {t: TaskBatches(features[t], cfg.batch_size, cfg.mega_batch_factor, cfg.seed, i) for i, t in enumerate(tasks)}
+    streams = {t: TaskBatches(features[t], cfg.batch_size, cfg.mega_batch_factor, cfg.seed, i)
+               for i, t in enumerate(tasks)}
     total_steps = count_steps(streams, cfg)
     accum = cfg.grad_accum_steps
     sampler = TaskSampler({t: len(features[t]) for t in tasks}, cfg.sampler, temperature=cfg.temperature,
@@ -115,7 +116,8 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
             if logger is not None:
                 logger(done, metrics)
             last_metrics, window = metrics, {}
-        if checkpoint_dir is not None and cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < total_steps:
+        due = cfg.checkpoint_every and done % cfg.checkpoint_every == 0
+        if checkpoint_dir is not None and due and done < total_steps:
             save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done,
                             run_config=run_config)
     model.eval()

@@ -76,7 +76,8 @@ class MultiTaskModel(nn.Module):
         self.input_names = tuple(k for k in ("input_ids", "attention_mask", "token_type_ids")
                                  if k in inspect.signature(self.encoder.forward).parameters)
         self.task_families = {task: family for task, (family, _) in task_heads.items()}
-        self.heads = nn.ModuleDict({task: self._build_head(task, family, n) for task, (family, n) in task_heads.items()})
+        self.heads = nn.ModuleDict({task: self._build_head(task, family, n)
+                                    for task, (family, n) in task_heads.items()})
         self._init_heads(seed)
         self._freeze(freeze_embeddings, freeze_layers)
 
@@ -141,8 +142,9 @@ class MultiTaskModel(nn.Module):
         hidden = self._encode(batch)
         if family == "qa":
             logits = head(hidden)
-            loss = qa_loss(logits, batch["start_positions"], batch["end_positions"]) if "start_positions" in batch else None
-            return loss, logits
+            if "start_positions" not in batch:
+                return None, logits
+            return qa_loss(logits, batch["start_positions"], batch["end_positions"]), logits
         logits = head(hidden[:, 0])
         if "labels" not in batch:
             return None, logits

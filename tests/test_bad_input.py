@@ -1,0 +1,308 @@
+"""Bad input fails fast, with ONE message naming the offending key/file and the fix, and leaves no output.
+
+Params cases run the real stage entry point (`python -m stages.download`, or `stages.preset`) in a fresh temp
+copy of the project whose params.yaml was corrupted in one place; validation must stop it before any work.
+Data cases run the download stage against a temp mirror with one file broken, or call the reader / fetcher
+directly where a stage cannot reach the case (a corrupt file with a valid checksum cannot exist).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline_support import REPO, leftovers, mirror_dir, python, read_params, require_mirror, stage_env
+
+from stages.xlt.data.squad import read_squad
+from stages.xlt.sources.fetch import DownloadError, fetch
+
+TINY = yaml.safe_load((REPO / "stages" / "presets" / "tiny.yaml").read_text(encoding="utf-8"))
+VALIDATION_SECONDS = 30  # generous on a busy 2-core machine; a stage that starts real work takes far longer
+
+
+def _project_copy(dest: Path) -> Path:
+    """The parts a stage needs before it does any work: the package and a tiny params.yaml (no git, no DVC)."""
+    shutil.copytree(REPO / "stages", dest / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "params.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False), encoding="utf-8")
+    (dest / "data").mkdir()
+    return dest
+
+
+def _at(params: dict, dotted: str) -> tuple[dict, str]:
+    *parents, last = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    return node, last
+
+
+def set_key(dotted: str, value: object) -> Callable[[Path], None]:
+    def mutate(repo: Path) -> None:
+        params = read_params(repo)
+        node, last = _at(params, dotted)
+        node[last] = value
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return mutate
+
+
+def rename_key(dotted: str, new_name: str) -> Callable[[Path], None]:
+    def mutate(repo: Path) -> None:
+        params = read_params(repo)
+        node, last = _at(params, dotted)
+        node[new_name] = node.pop(last)
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return mutate
+
+
+def add_condition(name: str, condition: dict) -> Callable[[Path], None]:
+    return set_key(f"perturb.conditions.{name}", condition)
+
+
+def write_raw(text: str) -> Callable[[Path], None]:
+    def mutate(repo: Path) -> None:
+        (repo / "params.yaml").write_text(text, encoding="utf-8")
+    return mutate
+
+
+def remove_params(repo: Path) -> None:
+    (repo / "params.yaml").unlink()
+
+
+def unchanged(repo: Path) -> None:
+    return None
+
+
+TATOEBA_LANGS = ["de", "ru"]
+# (id, mutation, stage argv, substrings the one message must contain: the key/file and the fix)
+PARAMS_CASES = [
+    ("arm-unknown-task", set_key("intermediate.arms.multi", ["squad", "mnlx"]),
+     ["stages.download"], ["intermediate.arms", "mnlx", "known tasks"]),
+    ("arm-duplicate-task", set_key("intermediate.arms.multi", ["squad", "qnli", "squad"]),
+     ["stages.download"], ["arm 'multi'", "twice"]),
+    ("arm-hub-task-offline", set_key("intermediate.arms.multi", ["squad", "mnli"]),
+     ["stages.download"], ["intermediate.arms.multi", "download.source: hub"]),
+    ("arm-bad-name", set_key("intermediate.arms.multi-task", ["squad"]),
+     ["stages.download"], ["multi-task", "letters, digits and '_'"]),
+    ("xquad-language-unknown", set_key("download.xquad_languages", ["en", "de", "xx"]),
+     ["stages.download"], ["download.xquad_languages", "'xx'", "XQuAD has"]),
+    ("tatoeba-language-unknown", set_key("download.tatoeba_languages", ["de", "ru", "xx"]),
+     ["stages.download"], ["download.tatoeba_languages", "'xx'", "XTREME"]),
+    ("evaluate-language-unknown", set_key("evaluate.languages", ["en", "de", "xx"]),
+     ["stages.download"], ["evaluate.languages", "'xx'", "XQuAD has"]),
+    ("evaluate-language-not-downloaded", set_key("download.xquad_languages", ["en", "ru", "zh"]),
+     ["stages.download"], ["evaluate.languages", "'de'", "add them to download.xquad_languages"]),
+    ("evaluate-tatoeba-unknown", set_key("evaluate.tatoeba_languages", TATOEBA_LANGS + ["xx"]),
+     ["stages.download"], ["evaluate.tatoeba_languages", "'xx'"]),
+    ("evaluate-language-duplicate", set_key("evaluate.languages", ["en", "de", "de"]),
+     ["stages.download"], ["evaluate.languages", "'de'", "once"]),
+    ("evaluate-languages-empty", set_key("evaluate.languages", []),
+     ["stages.download"], ["evaluate.languages", "at least one"]),
+    ("comparison-unknown-arm", set_key("score.comparisons", [["multi", "squadd"]]),
+     ["stages.download"], ["score.comparisons", "'squadd'", "intermediate.arms"]),
+    ("comparison-arm-with-itself", set_key("score.comparisons", [["multi", "multi"]]),
+     ["stages.download"], ["score.comparisons", "'multi'", "itself"]),
+    ("perturbation-family-unknown", add_condition("shuffled", {"family": "shuffle", "rate": 0.1}),
+     ["stages.download"], ["perturb.conditions.shuffled.family", "'typos'"]),
+    ("perturbation-knob-foreign", set_key("perturb.conditions.typos.position", "start"),
+     ["stages.download"], ["perturb.conditions.typos", "position", "its knobs are"]),
+    ("condition-named-clean", add_condition("clean", {"family": "typos", "rate": 0.1}),
+     ["stages.download"], ["perturb.conditions", "'clean' is reserved", "rename"]),
+    ("rate-negative", set_key("perturb.conditions.typos.rate", -0.1),
+     ["stages.download"], ["perturb.conditions.typos.rate", "greater than or equal to 0"]),
+    ("rate-above-one", set_key("perturb.conditions.codeswitch_words.rate", 1.5),
+     ["stages.download"], ["perturb.conditions.codeswitch_words.rate", "less than or equal to 1"]),
+    ("question-lang-not-downloaded", set_key("perturb.conditions.codeswitch_en_question.question_lang", "fi"),
+     ["stages.download"], ["codeswitch_en_question.question_lang", "'fi'", "use one of"]),
+    ("key-misspelt", rename_key("intermediate.train.learning_rate", "learning_rat"),
+     ["stages.download"], ["intermediate.train.learning_rat", "unknown key", "misspelt"]),
+    ("section-misspelt", rename_key("evaluate", "evalute"),
+     ["stages.download"], ["evalute", "unknown key"]),
+    ("section-missing", rename_key("score", "score_"),
+     ["stages.download"], ["score", "Field required"]),
+    ("string-where-int", set_key("intermediate.train.max_steps", "many"),
+     ["stages.download"], ["intermediate.train.max_steps", "valid integer"]),
+    ("fraction-where-int", set_key("transfer.train.batch_size", 2.5),
+     ["stages.download"], ["transfer.train.batch_size", "valid integer"]),
+    ("learning-rate-zero", set_key("intermediate.train.learning_rate", 0.0),
+     ["stages.download"], ["intermediate.train.learning_rate", "greater than 0"]),
+    ("learning-rate-negative", set_key("transfer.train.learning_rate", -1e-3),
+     ["stages.download"], ["transfer.train.learning_rate", "greater than 0"]),
+    ("seed-negative", set_key("seeds", [0, -1]), ["stages.download"], ["seeds.1", "greater than or equal to 0"]),
+    ("seeds-empty", set_key("seeds", []), ["stages.download"], ["seeds", "non-empty"]),
+    ("seeds-duplicate", set_key("seeds", [0, 1, 0]), ["stages.download"], ["seeds", "distinct"]),
+    ("seeds-scalar", set_key("seeds", 0), ["stages.download"], ["seeds", "valid list"]),
+    ("doc-stride-too-large", set_key("transfer.train.doc_stride", 128),
+     ["stages.download"], ["transfer.train", "doc_stride (128) must be smaller than max_seq_length (128)"]),
+    ("hub-without-name", set_key("encoder.source", "hub"),
+     ["stages.download"], ["encoder", "name_or_path"]),
+    ("encoder-source-unknown", set_key("encoder.source", "bert"), ["stages.download"], ["encoder.source", "'tiny'"]),
+    ("tiny-heads-do-not-divide", set_key("encoder.tiny.num_attention_heads", 3),
+     ["stages.download"], ["encoder.tiny", "multiple of num_attention_heads"]),
+    ("bootstrap-confidence-above-one", set_key("score.bootstrap.confidence", 1.5),
+     ["stages.download"], ["score.bootstrap.confidence", "less than 1"]),
+    ("yaml-syntax-error", write_raw("profile: tiny\nseeds: [0, 1\nencoder: {source: tiny}\n"),
+     ["stages.download"], ["params.yaml", "not valid YAML"]),
+    ("yaml-not-a-mapping", write_raw("- tiny\n- small\n"), ["stages.download"], ["params.yaml", "mapping"]),
+    ("params-missing", remove_params, ["stages.download"], ["params.yaml not found", "stages.preset"]),
+    ("preset-unknown", unchanged, ["stages.preset", "huge"], ["unknown preset 'huge'", "tiny"]),
+    ("stage-arm-undeclared", unchanged, ["stages.intermediate", "--arm", "mega", "--seed", "0"],
+     ["'mega'", "intermediate.arms"]),
+    ("stage-seed-undeclared", unchanged, ["stages.transfer", "--arm", "multi", "--seed", "7"],
+     ["seed 7", "seeds"]),
+]
+
+
+def _assert_one_clear_error(proc, expected: list[str]) -> None:
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"exit 0 on bad input:\n{output}"
+    assert "Traceback" not in output, f"a traceback instead of one message:\n{output}"
+    assert output.count("error:") == 1, f"expected exactly one error message:\n{output}"
+    for text in expected:
+        assert text in output, f"the message does not mention {text!r}:\n{output}"
+
+
+@pytest.mark.parametrize(("mutate", "argv", "expected"), [c[1:] for c in PARAMS_CASES],
+                         ids=[c[0] for c in PARAMS_CASES])
+def test_bad_params_fail_before_any_work(tmp_path: Path, mutate, argv: list[str], expected: list[str]) -> None:
+    repo = _project_copy(tmp_path / "repo")
+    mutate(repo)
+    before = (repo / "params.yaml").read_bytes() if (repo / "params.yaml").exists() else None
+    start = time.monotonic()
+    proc = python(repo, "-m", *argv, env=stage_env(tmp_path, mirror_dir()), timeout=120)
+    elapsed = time.monotonic() - start
+    _assert_one_clear_error(proc, expected)
+    assert elapsed < VALIDATION_SECONDS, f"validation took {elapsed:.0f}s: work started before it failed"
+    assert sorted(p.name for p in (repo / "data").iterdir()) == [], "output left behind by a failed stage"
+    after = (repo / "params.yaml").read_bytes() if (repo / "params.yaml").exists() else None
+    assert after == before, "a failed command rewrote params.yaml"
+
+
+def test_the_unmutated_copy_validates(tmp_path: Path) -> None:
+    """The control for the table: without a corruption the same validation passes (arms may be empty lists)."""
+    from stages.xlt.params import load
+
+    repo = _project_copy(tmp_path / "repo")
+    params = load(repo / "params.yaml")
+    assert params.intermediate.arms["none"] == []
+
+
+# --- data cases ---------------------------------------------------------------------------------------------
+
+def _needed_mirror_files(mirror: Path) -> list[str]:
+    """The files the tiny profile's download stage fetches (see stages/download.py): every XQuAD language, and
+    the Tatoeba pairs of the retrieval languages plus every non-English language (they build the lexicons)."""
+    from stages.xlt.languages import TATOEBA_CODES
+
+    langs = TINY["download"]["xquad_languages"]
+    tatoeba = sorted(set(TINY["download"]["tatoeba_languages"]) | {lang for lang in langs if lang != "en"})
+    files = [f"xquad/xquad.{lang}.json" for lang in langs]
+    for lang in tatoeba:
+        code = TATOEBA_CODES[lang]
+        files += [f"tatoeba/v1/tatoeba.{code}-eng.{code}", f"tatoeba/v1/tatoeba.{code}-eng.eng"]
+    missing = [f for f in files if not (mirror / f).is_file()]
+    assert not missing, f"the mirror {mirror} lacks {missing}"
+    return files
+
+
+def _temp_mirror(source: Path, dest: Path) -> Path:
+    """Links to the real mirror's files (cheap); a case replaces the one file it breaks with a real copy."""
+    for rel in _needed_mirror_files(source):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).symlink_to(source / rel)
+    return dest
+
+
+def flip_one_byte(mirror: Path) -> str:
+    rel = "xquad/xquad.de.json"
+    data = bytearray((mirror / rel).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (mirror / rel).unlink()
+    (mirror / rel).write_bytes(bytes(data))
+    return rel
+
+
+def drop_file(mirror: Path) -> str:
+    rel = "tatoeba/v1/tatoeba.rus-eng.rus"
+    (mirror / rel).unlink()
+    return rel
+
+
+DATA_CASES = [
+    ("checksum-mismatch", flip_one_byte, ["xquad/xquad.de.json", "sha256 mismatch", "Fix:"]),
+    ("mirror-missing-file", drop_file, ["tatoeba/v1/tatoeba.rus-eng.rus", "XLT_MIRROR", "has no file"]),
+]
+
+
+@pytest.mark.parametrize(("breaks", "expected"), [c[1:] for c in DATA_CASES], ids=[c[0] for c in DATA_CASES])
+def test_bad_mirror_fails_the_download_stage_cleanly(tmp_path: Path, breaks, expected: list[str]) -> None:
+    mirror = _temp_mirror(require_mirror(), tmp_path / "mirror")
+    broken = breaks(mirror)
+    repo = _project_copy(tmp_path / "repo")
+    proc = python(repo, "-m", "stages.download", env=stage_env(tmp_path, mirror), timeout=300)
+    _assert_one_clear_error(proc, expected)
+    data = repo / "data"
+    assert not (data / "raw" / broken).exists(), f"{broken} was left at its destination"
+    assert not (data / "prepared").exists(), "prepared output left behind by a failed download"
+    assert not (data / "prepared.provenance.json").exists()
+    assert leftovers(data) == [], f"temporary files left behind: {leftovers(data)}"
+
+
+def _xquad_text(mirror: Path, lang: str = "de") -> str:
+    return (mirror / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8")
+
+
+def test_truncated_xquad_json_names_the_file(tmp_path: Path) -> None:
+    text = _xquad_text(require_mirror())
+    path = tmp_path / "xquad.de.json"
+    path.write_text(text[: len(text) // 2], encoding="utf-8")
+    with pytest.raises(ValueError, match=r"xquad\.de\.json: malformed or truncated JSON .*re-download"):
+        read_squad(path, "de")
+
+
+def test_answer_offset_that_misses_its_text_names_the_question(tmp_path: Path) -> None:
+    payload = json.loads(_xquad_text(require_mirror()))
+    qa = payload["data"][0]["paragraphs"][0]["qas"][0]
+    qa["answers"][0]["answer_start"] += 3
+    path = tmp_path / "xquad.de.json"
+    path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"xquad\.de\.json: question '{qa['id']}': answer_start .* does not match"):
+        read_squad(path, "de")
+    kept = read_squad(path, "de", on_bad_answer="drop")  # the documented escape hatch drops only that question
+    assert qa["id"] not in {ex["id"] for ex in kept} and len(kept) > 1000
+
+
+def test_language_with_no_questions_names_the_language(tmp_path: Path) -> None:
+    payload = json.loads(_xquad_text(require_mirror()))
+    for article in payload["data"]:
+        for paragraph in article["paragraphs"]:
+            paragraph["qas"] = []
+    path = tmp_path / "xquad.de.json"
+    path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"xquad\.de\.json: no questions for language 'de'"):
+        read_squad(path, "de")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # released on exit: nothing listens there afterwards
+
+
+def test_unreachable_upstream_without_mirror_names_xlt_mirror(tmp_path: Path) -> None:
+    """XLT_MIRROR unset and upstream down: after its retries, one error that tells the user about the mirror."""
+    dest = tmp_path / "raw" / "xquad" / "xquad.de.json"
+    url = f"http://127.0.0.1:{_closed_port()}/xquad.de.json"
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"xquad/xquad\.de\.json: .* failed 2 times .*XLT_MIRROR"):
+        fetch("xquad/xquad.de.json", dest, mirror=None, url=url, expected_sha256="0" * 64, retries=1, backoff=0.01,
+              timeout=5)
+    assert time.monotonic() - start < 20
+    assert not dest.exists()
+    assert leftovers(tmp_path) == []
