@@ -19,12 +19,11 @@ from pathlib import Path
 
 import regex
 
-from ..languages import SCRIPTS, TATOEBA_XTREME
+from ..data.tatoeba import read_tatoeba
+from ..languages import SCRIPTS
 from .text_units import uses_spaces
 
 _WORD = regex.compile(r"\w+")
-# XQuAD languages outside XTREME's Tatoeba set whose pair is still in LASER's Tatoeba release.
-_EXTRA_TATOEBA_CODES: dict[str, str] = {"ro": "ron"}
 
 
 def lexicon_tokens(text: str, lang: str) -> list[str]:
@@ -73,18 +72,6 @@ def build_lexicon(source_sentences: Sequence[str], target_sentences: Sequence[st
     return {s: best[s][2] for s in sorted(best)}
 
 
-def read_tatoeba(tatoeba_dir: str | Path, lang: str) -> tuple[list[str], list[str]]:
-    """(sentences in ``lang``, English sentences) of the Tatoeba pair for a two-letter ``lang``."""
-    codes = {**TATOEBA_XTREME, **_EXTRA_TATOEBA_CODES}
-    if lang not in codes:
-        raise ValueError(f"read_tatoeba: no Tatoeba pair for {lang!r}; choose one of {sorted(codes)}")
-    code = codes[lang]
-    base = Path(tatoeba_dir) / f"tatoeba.{code}-eng"
-    source = base.with_name(base.name + f".{code}").read_text(encoding="utf-8").splitlines()
-    english = base.with_name(base.name + ".eng").read_text(encoding="utf-8").splitlines()
-    return source, english
-
-
 def tatoeba_lexicons(tatoeba_dir: str | Path, langs: Iterable[str], min_count: int = 3,
                      min_dice: float = 0.4) -> dict[tuple[str, str], dict[str, str]]:
     """Lexicons (lang, "en") and ("en", lang) for every non-English ``lang`` with a Tatoeba pair."""
@@ -92,7 +79,8 @@ def tatoeba_lexicons(tatoeba_dir: str | Path, langs: Iterable[str], min_count: i
     for lang in langs:
         if lang == "en":
             continue
-        source, english = read_tatoeba(tatoeba_dir, lang)
+        pairs = read_tatoeba(tatoeba_dir, lang)
+        source, english = [p["source"] for p in pairs], [p["target"] for p in pairs]
         lexicons[(lang, "en")] = build_lexicon(source, english, min_count, source_lang=lang, target_lang="en",
                                                min_dice=min_dice)
         lexicons[("en", lang)] = build_lexicon(english, source, min_count, source_lang="en", target_lang=lang,
