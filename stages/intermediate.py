@@ -23,7 +23,7 @@ def main() -> None:
     offline_hub()
 
     from stages.training import DVCLiveLogger, train_config
-    from stages.xlt.io import atomic_path, read_jsonl, write_json
+    from stages.xlt.io import atomic_path, read_jsonl, write_json, write_text
     from stages.xlt.tasks.registry import get_task
     from stages.xlt.training.loop import train
     from stages.xlt.training.model import MultiTaskModel
@@ -37,8 +37,9 @@ def main() -> None:
         with atomic_path(out, is_dir=True) as tmp:
             shutil.copytree(layout.ENCODER, tmp, dirs_exist_ok=True)
         record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed, "training": None})
-        # The declared training-curve outputs: no training, so an empty curve and zero steps.
-        (log_dir / "plots" / "metrics").mkdir(parents=True, exist_ok=True)
+        # The declared training-curve outputs say "no training" (a file, not an empty folder: git keeps no
+        # empty folders, and a clone would then see this cache: false output as deleted).
+        write_text(log_dir / "plots" / "metrics" / "steps.tsv", "step\tsteps\n0\t0\n")
         write_json(log_dir / "metrics.json", {"steps": 0})
         print(f"arm {args.arm!r} has no intermediate tasks: {out} is the pretrained encoder")
         return

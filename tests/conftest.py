@@ -1,7 +1,8 @@
 """Session fixtures for the pipeline tests: ONE tiny `dvc repro`, and the runs derived from it.
 
-Everything expensive is built once per session and shared: the tiny run (``tiny_run``), and a copy of it on a
-branch whose only change is one perturbation knob (``knob_run``). Tests that change state work on copies.
+Everything expensive is built once per session and shared: the tiny run (``tiny_run``), and two copies of it
+reproduced side by side (``derived_runs``): one on a branch whose only change is one perturbation knob
+(``knob_run``), one that retrained an arm from the same params and seed. Tests that change state work on copies.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from pipeline_support import clone_tree, copy_repo, dvc, edit_params, git, read_params, require_mirror, stage_env
+from pipeline_support import (clone_tree, copy_repo, dvc, dvc_concurrently, edit_params, git, read_params,
+                              require_mirror, stage_env)
 
 TYPOS_RATE_KEY = "perturb.conditions.typos.rate"
 CHANGED_TYPOS_RATE = 0.6  # far from tiny's 0.15, so the typos scores must move
@@ -48,20 +50,44 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return Run(repo, env, repro, seconds)
 
 
+@dataclass(frozen=True)
+class Derived:
+    knob: KnobRun
+    retrain: Run
+    headline_before_retrain: bytes
+
+
 @pytest.fixture(scope="session")
-def knob_run(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> KnobRun:
-    """A copy of the tiny run with only the typos rate changed, reproduced, then committed on its own branch."""
-    root = tmp_path_factory.mktemp("knob_run")
-    repo = clone_tree(tiny_run.repo, root / "repo")
-    env = stage_env(root, Path(tiny_run.env["XLT_MIRROR"]))
-    assert read_params(repo)["perturb"]["conditions"]["typos"]["rate"] != CHANGED_TYPOS_RATE
-    edit_params(repo, TYPOS_RATE_KEY, CHANGED_TYPOS_RATE)
+def derived_runs(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> Derived:
+    """Two copies of the tiny run, reproduced side by side (see ``dvc_concurrently``):
+
+    * knob: only the typos rate changed, then committed on its own branch (``typos-rate``);
+    * retrain: ``dvc repro --force --downstream intermediate@multi-0``, same params and seed as the tiny run.
+    """
+    root = tmp_path_factory.mktemp("derived")
+    mirror = Path(tiny_run.env["XLT_MIRROR"])
+    knob_repo = clone_tree(tiny_run.repo, root / "knob" / "repo")
+    retrain_repo = clone_tree(tiny_run.repo, root / "retrain" / "repo")
+    knob_env, retrain_env = stage_env(root / "knob", mirror), stage_env(root / "retrain", mirror)
+    assert read_params(knob_repo)["perturb"]["conditions"]["typos"]["rate"] != CHANGED_TYPOS_RATE
+    edit_params(knob_repo, TYPOS_RATE_KEY, CHANGED_TYPOS_RATE)
+    before = (retrain_repo / "metrics" / "headline.json").read_bytes()
     start = time.monotonic()
-    repro = dvc(repo, "repro", env=env)
+    knob_repro, retrain_repro = dvc_concurrently(
+        [(knob_repo, ["repro"], knob_env),
+         (retrain_repo, ["repro", "--force", "--downstream", "intermediate@multi-0"], retrain_env)],
+        logs=root / "logs")
     seconds = time.monotonic() - start
-    diff = dvc(repo, "metrics", "diff", "--json", env=env)
+    diff = dvc(knob_repo, "metrics", "diff", "--json", env=knob_env)
     branch = "typos-rate"
-    git(repo, "checkout", "-q", "-b", branch)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"{TYPOS_RATE_KEY}: {CHANGED_TYPOS_RATE}")
-    return KnobRun(repo, env, repro, seconds, branch, diff)
+    git(knob_repo, "checkout", "-q", "-b", branch)
+    git(knob_repo, "add", "-A")
+    git(knob_repo, "commit", "-q", "-m", f"{TYPOS_RATE_KEY}: {CHANGED_TYPOS_RATE}")
+    return Derived(knob=KnobRun(knob_repo, knob_env, knob_repro, seconds, branch, diff),
+                   retrain=Run(retrain_repo, retrain_env, retrain_repro, seconds),
+                   headline_before_retrain=before)
+
+
+@pytest.fixture(scope="session")
+def knob_run(derived_runs: Derived) -> KnobRun:
+    return derived_runs.knob

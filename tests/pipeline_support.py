@@ -49,6 +49,7 @@ def stage_env(tmp: Path, mirror: Path | None) -> dict[str, str]:
                HF_HOME=str(tmp / "hf_home"), TOKENIZERS_PARALLELISM="false",
                PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)  # the copy's `stages`, never /work/main's
+    env.pop("XLT_DEBUG", None)  # tests expect the one-line messages users see, not tracebacks
     if mirror is None:
         env.pop("XLT_MIRROR", None)
     else:
@@ -150,3 +151,25 @@ def leftovers(root: Path) -> list[str]:
     if not root.exists():
         return []
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp"))
+
+
+def dvc_concurrently(jobs: list[tuple[Path, list[str], dict[str, str]]], logs: Path,
+                     timeout: float = 900) -> list[subprocess.CompletedProcess]:
+    """Run several dvc commands (each in its own repo) at once. The tiny stages spend most of their time in
+    single-threaded imports and dvc bookkeeping, so two runs side by side on 2 cores finish well before two in
+    a row. Output goes to files: two pipes read one after the other could fill up and deadlock."""
+    logs.mkdir(parents=True, exist_ok=True)
+    started = []
+    for k, (repo, args, env) in enumerate(jobs):
+        out, err = open(logs / f"{k}.out", "w+"), open(logs / f"{k}.err", "w+")
+        started.append((subprocess.Popen([DVC, *args], cwd=repo, env=env, stdout=out, stderr=err), out, err, args))
+    done = []
+    for proc, out, err, args in started:
+        proc.wait(timeout=timeout)
+        out.seek(0), err.seek(0)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+        out.close(), err.close()
+        if result.returncode != 0:
+            raise AssertionError(f"dvc {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        done.append(result)
+    return done

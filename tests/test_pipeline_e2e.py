@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import TYPOS_RATE_KEY, KnobRun, Run
-from pipeline_support import clone_tree, dvc, read_params, stage_env, stages_run
+from conftest import TYPOS_RATE_KEY, Derived, KnobRun, Run
+from pipeline_support import dvc, read_params, stages_run
 
 QA_TASK, QA_METRIC = "xquad", "f1"
 
@@ -120,7 +119,7 @@ def test_perturbation_knob_reruns_only_perturb_evaluate_score(knob_run: KnobRun)
     ran = set(stages_run(knob_run.repro))
     expected = {"perturb", "score"} | {f"evaluate@{run}" for run in _run_names(params)}
     assert ran == expected, f"{TYPOS_RATE_KEY} re-ran {sorted(ran)}; expected {sorted(expected)}"
-    print(f"perturbation-knob repro took {knob_run.seconds:.0f}s")
+    print(f"perturbation-knob and retrain repros (side by side) took {knob_run.seconds:.0f}s")
 
 
 def test_metrics_diff_reports_the_changed_typos_values(knob_run: KnobRun) -> None:
@@ -135,22 +134,12 @@ def test_metrics_diff_reports_the_changed_typos_values(knob_run: KnobRun) -> Non
     assert not untouched, f"clean scores changed although no model was retrained: {sorted(untouched)}"
 
 
-@pytest.fixture(scope="module")
-def retrained(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes, object]:
-    root = tmp_path_factory.mktemp("retrain")
-    repo = clone_tree(tiny_run.repo, root / "repo")
-    before = (repo / "metrics" / "headline.json").read_bytes()
-    proc = dvc(repo, "repro", "--force", "--downstream", "intermediate@multi-0",
-               env=stage_env(root, Path(tiny_run.env["XLT_MIRROR"])))
-    return repo, before, proc
-
-
-def test_retraining_one_arm_reproduces_headline_bytes(retrained) -> None:
-    repo, before, proc = retrained
-    ran = set(stages_run(proc))
-    assert {"intermediate@multi-0", "transfer@multi-0", "evaluate@multi-0", "score"} <= ran, sorted(ran)
-    assert not {s for s in ran if s.startswith(("intermediate@", "transfer@")) and not s.endswith("multi-0")}
-    after = (repo / "metrics" / "headline.json").read_bytes()
+def test_retraining_one_arm_reproduces_headline_bytes(derived_runs: Derived) -> None:
+    """`dvc repro --force --downstream intermediate@multi-0`: same params, same seed, so the same bytes."""
+    run = derived_runs.retrain
+    ran = set(stages_run(run.repro))
+    assert {"intermediate@multi-0", "transfer@multi-0", "evaluate@multi-0", "attack@multi-0", "score"} == ran, ran
+    before, after = derived_runs.headline_before_retrain, (run.repo / "metrics" / "headline.json").read_bytes()
     if after != before:
         old, new = json.loads(before), json.loads(after)
         moved = {k: (old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}

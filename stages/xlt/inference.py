@@ -47,6 +47,12 @@ def _qa_logits(model, batch: dict[str, torch.Tensor], task: str | None) -> tuple
     return out.start_logits, out.end_logits
 
 
+def _on_model_device(batch: dict[str, torch.Tensor], model) -> dict[str, torch.Tensor]:
+    """Batches are built on the CPU; a model on a GPU (the paper profile) needs them moved (a no-op on CPU)."""
+    device = next(model.parameters()).device
+    return batch if device.type == "cpu" else {k: v.to(device) for k, v in batch.items()}
+
+
 def _accepts_token_types(model, task: str | None) -> bool:
     forward = (model.encoder if task is not None else model).forward
     return "token_type_ids" in inspect.signature(forward).parameters
@@ -112,8 +118,9 @@ def predict_qa_scored(model_or_dir, tokenizer, examples: Sequence[dict], *, max_
     model.eval()
     with torch.inference_mode():
         for rows in _sorted_batches([len(f["input_ids"]) for f in features], batch_size):
-            start_logits, end_logits = _qa_logits(model, collate([features[i] for i in rows], pad_id), task)
-            start_logits, end_logits = start_logits.float().numpy(), end_logits.float().numpy()
+            batch = _on_model_device(collate([features[i] for i in rows], pad_id), model)
+            start_logits, end_logits = _qa_logits(model, batch, task)
+            start_logits, end_logits = start_logits.float().cpu().numpy(), end_logits.float().cpu().numpy()
             for j, i in enumerate(rows):
                 length = len(features[i]["input_ids"])
                 window_best[i] = best_span_in_window(start_logits[j, :length], end_logits[j, :length], allowed[i],
@@ -153,7 +160,7 @@ def _predict_argmax(model, task: str, features: list[dict], batch_size: int) -> 
     model.eval()
     with torch.inference_mode():
         for rows in _sorted_batches([feature_length(f) for f in features], batch_size):
-            _, logits = model(task, collate([features[i] for i in rows], pad_id))
+            _, logits = model(task, _on_model_device(collate([features[i] for i in rows], pad_id), model))
             for j, i in enumerate(rows):
                 labels[i] = int(logits[j].argmax())
     model.train(was_training)

@@ -108,7 +108,11 @@ def replace_with_hub_tasks(prepared: Prepared) -> Prepared:
     """The paper profile: intermediate tasks and the English QA training set come from the Hub."""
     from stages.xlt.data.hub_tasks import load_hub_task
     from stages.xlt.params import HUB_INTERMEDIATE_TASKS
+    from stages.xlt.tasks.registry import get_task
 
-    prepared.intermediate = {f"{task}.jsonl": load_hub_task(task, "train") for task in HUB_INTERMEDIATE_TASKS}
-    prepared.target_train = {"qa.en.jsonl": load_hub_task("squad", "train")}
+    def train_split(task: str) -> list[dict]:
+        return load_hub_task(task, get_task(task, "paper").splits["train"])  # e.g. ANLI's three rounds
+
+    prepared.intermediate = {f"{task}.jsonl": train_split(task) for task in HUB_INTERMEDIATE_TASKS}
+    prepared.target_train = {"qa.en.jsonl": train_split("squad")}
     return prepared

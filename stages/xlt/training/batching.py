@@ -66,9 +66,11 @@ def _pad(rows: Sequence[Sequence[int]], length: int, value: int) -> torch.Tensor
     return out
 
 
-def collate(features: Sequence[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Pad to the longest sequence in this batch.
+def collate(features: Sequence[dict], pad_token_id: int, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad to the longest sequence in this batch (or to `pad_to` if longer).
 
+    `pad_to` lets a data-parallel rank pad its shard as the whole global batch would be padded: QA losses take
+    their softmax over padded positions too, so the padded length is part of what the loss computes.
     Multiple-choice features (lists of per-choice token lists) give tensors of shape (B, C, L).
     """
     multiple_choice = isinstance(features[0]["input_ids"][0], list)
@@ -81,7 +83,7 @@ def collate(features: Sequence[dict], pad_token_id: int) -> dict[str, torch.Tens
     else:
         flatten = lambda key: [f[key] for f in features]  # noqa: E731
     ids = flatten("input_ids")
-    length = max(len(row) for row in ids)
+    length = max(max(len(row) for row in ids), pad_to or 0)
     batch = {"input_ids": _pad(ids, length, pad_token_id),
              "attention_mask": _pad([[1] * len(row) for row in ids], length, 0)}
     if "token_type_ids" in features[0]:

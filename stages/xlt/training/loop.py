@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from ..tasks import classification, multiple_choice, qa
-from .batching import TaskBatches, collate
+from .batching import TaskBatches, collate, feature_length
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .model import MultiTaskModel
@@ -62,7 +63,11 @@ def count_steps(streams: dict[str, TaskBatches], cfg: TrainConfig) -> int:
 def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: TrainConfig, *,
           checkpoint_dir: str | os.PathLike | None = None, logger: Logger | None = None,
           progress: bool = True) -> dict:
-    """Train in place; returns run statistics. Resumes from `checkpoint_dir/last` when it exists."""
+    """Train in place; returns run statistics. Resumes from `checkpoint_dir/last` when it exists.
+
+    Under `accelerate launch` (or on a GPU) an Accelerator places the model and wraps it in DDP; each rank trains
+    on its shard of every global batch and only rank 0 logs and writes checkpoints (see `distributed.py`).
+    """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -77,6 +82,9 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
     sampler = TaskSampler({t: len(features[t]) for t in tasks}, cfg.sampler, temperature=cfg.temperature,
                           cap=cfg.sampler_cap, seed=cfg.seed)
     schedule = sampler.schedule(total_steps * accum)  # one task per micro-batch
+    parallel = distributed.setup()
+    # The plain path runs `model` itself; under accelerate, the DDP wrapper (it syncs gradients in backward).
+    runner = model if parallel.accelerator is None else parallel.accelerator.prepare_model(model)
     optimizer = build_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     run_config = {**cfg.trajectory_dict(), "total_steps": total_steps,
@@ -92,16 +100,22 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
     window: dict[str, list[float]] = {}
     last_metrics: dict[str, float] = {}
     seen, began = 0, time.perf_counter()
-    bar = tqdm(range(start, total_steps), initial=start, total=total_steps, disable=not progress, desc="train")
+    bar = tqdm(range(start, total_steps), initial=start, total=total_steps,
+               disable=not (progress and parallel.is_main), desc="train")
     for step in bar:
         for micro in range(accum):
             task = schedule[step * accum + micro]
             batch_features = streams[task][consumed[task]]
             consumed[task] += 1
-            loss, _ = model(task, collate(batch_features, pad_id))
-            (loss / accum).backward()
+            seen += len(batch_features)  # global features, whatever the number of ranks
+            weight, pad_to = 1.0, None
+            if parallel.world_size > 1:  # pad the shard as the global batch would be: the loss depends on it
+                pad_to = max(feature_length(f) for f in batch_features)
+                batch_features, weight = distributed.shard(batch_features, parallel.rank, parallel.world_size)
+            batch = distributed.to_device(collate(batch_features, pad_id, pad_to), parallel.device)
+            loss, _ = runner(task, batch)
+            (loss * weight / accum if weight != 1.0 else loss / accum).backward()
             window.setdefault(task, []).append(loss.item())
-            seen += len(batch_features)
         if cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         optimizer.step()
@@ -113,16 +127,19 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
                        "learning_rate": scheduler.get_last_lr()[0],
                        **{f"loss/{t}": float(np.mean(vs)) for t, vs in window.items()}}
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-            if logger is not None:
+            if logger is not None and parallel.is_main:
                 logger(done, metrics)
             last_metrics, window = metrics, {}
         due = cfg.checkpoint_every and done % cfg.checkpoint_every == 0
         if checkpoint_dir is not None and due and done < total_steps:
-            save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done,
-                            run_config=run_config)
+            if parallel.is_main:
+                save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done,
+                                run_config=run_config)
+            parallel.wait()  # no rank runs ahead of a checkpoint it might have to resume from
     model.eval()
     seconds = time.perf_counter() - began
     return {"steps": total_steps, "resumed_from": start, "features_seen": seen, "seconds": seconds,
             "features_per_second": seen / seconds if seconds > 0 else float("nan"),
             "final_loss": last_metrics.get("loss", float("nan")),
-            "batches_per_task": dict(consumed), "features_per_task": {t: len(features[t]) for t in tasks}}
+            "batches_per_task": dict(consumed), "features_per_task": {t: len(features[t]) for t in tasks},
+            **({"world_size": parallel.world_size} if parallel.world_size > 1 else {})}
