@@ -43,6 +43,20 @@ def _distinct(key: str, values: list[str]) -> list[str]:
     return values
 
 
+def _xquad_languages(key: str, values: list[str]) -> list[str]:
+    unknown = sorted(set(values) - set(XQUAD_LANGUAGES))
+    if unknown:
+        raise ValueError(f"unknown XQuAD language(s) {unknown}; XQuAD has {list(XQUAD_LANGUAGES)}")
+    return _distinct(key, values)
+
+
+def _tatoeba_languages(key: str, values: list[str]) -> list[str]:
+    unknown = sorted(set(values) - set(TATOEBA_XTREME))
+    if unknown:
+        raise ValueError(f"unknown Tatoeba language(s) {unknown}; XTREME's are {sorted(TATOEBA_XTREME)}")
+    return _distinct(key, values)
+
+
 class TinyEncoder(Strict):
     hidden_size: PositiveInt = 64
     num_hidden_layers: PositiveInt = 2
@@ -92,20 +106,14 @@ class DownloadParams(Strict):
     @field_validator("xquad_languages")
     @classmethod
     def _known_xquad(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(XQUAD_LANGUAGES))
-        if unknown:
-            raise ValueError(f"unknown XQuAD language(s) {unknown}; XQuAD has {list(XQUAD_LANGUAGES)}")
         if "en" not in v:
             raise ValueError("'en' must be in xquad_languages: English is the training language")
-        return _distinct("download.xquad_languages", v)
+        return _xquad_languages("download.xquad_languages", v)
 
     @field_validator("tatoeba_languages")
     @classmethod
     def _known_tatoeba(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(TATOEBA_XTREME))
-        if unknown:
-            raise ValueError(f"unknown Tatoeba language(s) {unknown}; XTREME's are {sorted(TATOEBA_XTREME)}")
-        return _distinct("download.tatoeba_languages", v)
+        return _tatoeba_languages("download.tatoeba_languages", v)
 
 
 class TrainParams(Strict):
@@ -176,18 +184,12 @@ class EvaluateParams(Strict):
         # fix that fails next.
         if not v:
             raise ValueError("evaluate.languages needs at least one XQuAD language, e.g. [en, de]")
-        unknown = sorted(set(v) - set(XQUAD_LANGUAGES))
-        if unknown:
-            raise ValueError(f"unknown XQuAD language(s) {unknown}; XQuAD has {list(XQUAD_LANGUAGES)}")
-        return _distinct("evaluate.languages", v)
+        return _xquad_languages("evaluate.languages", v)
 
     @field_validator("tatoeba_languages")
     @classmethod
     def _known_retrieval_languages(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(TATOEBA_XTREME))
-        if unknown:
-            raise ValueError(f"unknown Tatoeba language(s) {unknown}; XTREME's are {sorted(TATOEBA_XTREME)}")
-        return _distinct("evaluate.tatoeba_languages", v)
+        return _tatoeba_languages("evaluate.tatoeba_languages", v)
 
 
 class Condition(Strict):
