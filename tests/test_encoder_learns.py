@@ -18,6 +18,7 @@ E5_DIR = Path(os.environ.get("XLT_E5_DIR", "/tmp/e5small"))  # built once, reuse
 N_HELD_OUT = 120
 MARGIN = 10.0  # F1 points over the best trivial baseline
 LEARNING_RATE = float(os.environ.get("XLT_LEARN_LR", "5e-4"))
+STEPS = int(os.environ.get("XLT_LEARN_STEPS", "40"))
 
 
 def first_words(example: dict, n: int = 3) -> str:
@@ -60,7 +61,7 @@ def test_fine_tuned_e5_small_beats_trivial_baselines(e5_dir):
     train_set, held_out = select(english, split, "target_train"), select(english, split, "test")[:N_HELD_OUT]
     assert not {e["article"] for e in train_set} & {e["article"] for e in held_out}
 
-    cfg = TrainConfig(learning_rate=LEARNING_RATE, batch_size=16, max_steps=40, warmup_ratio=0.1, weight_decay=0.01,
+    cfg = TrainConfig(learning_rate=LEARNING_RATE, batch_size=16, max_steps=STEPS, warmup_ratio=0.1, weight_decay=0.01,
                       max_seq_length=256, doc_stride=128, freeze_embeddings=True, freeze_layers=8, seed=0,
                       num_threads=2, log_every=10)
     model = MultiTaskModel(e5_dir, {"squad": ("qa", 2)}, freeze_embeddings=True, freeze_layers=8, seed=0)
