@@ -124,4 +124,4 @@ def test_training_throughput_vs_hf_trainer(tmp_path):
           f"tokens of {MAX_LENGTH}")
     print(table(rows, ["loop", "median_features_per_s", "runs", "wall_s_per_run"]))
     print(f"speedup ours / Trainer: {speedup:.2f}x")
-    assert speedup > 1.0, "dynamic padding + length grouping should beat pad-to-max_length"
+    assert speedup > 1.0, "dynamic padding + length grouping should beat pad-to-max_length (rerun on a quieter machine?)"
