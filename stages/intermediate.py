@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 
 from stages import layout
-from stages.runtime import check_run, load_params, main_guard, offline_hub, record_provenance, run_parser
+from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, record_provenance, run_parser
 
 
 def main() -> None:
@@ -34,6 +34,8 @@ def main() -> None:
     record = dict(params={"tasks": tasks, **params.intermediate.model_dump(exclude={"arms"})},
                   inputs={"encoder": layout.ENCODER, "data": layout.INTERMEDIATE_DATA})
     if not tasks:
+        if not main_process():
+            return
         with atomic_path(out, is_dir=True) as tmp:
             shutil.copytree(layout.ENCODER, tmp, dirs_exist_ok=True)
         record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed, "training": None})
@@ -55,9 +57,12 @@ def main() -> None:
         freeze_layers=cfg.freeze_layers,
         seed=args.seed,
     )
-    logger = DVCLiveLogger(log_dir)
+    is_main = main_process()  # under `accelerate launch` only rank 0 logs and writes outputs
+    logger = None if not is_main else DVCLiveLogger(log_dir)
     checkpoints = layout.checkpoint("intermediate", args.arm, args.seed)
     stats = train(model, data, cfg, checkpoint_dir=checkpoints, logger=logger)
+    if not is_main:
+        return
     logger.close()
     model.save_encoder(out)
     record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed, "training": stats})

@@ -46,6 +46,11 @@ def check_run(params: Params, arm: str, seed: int) -> None:
         raise SystemExit(2)
 
 
+def main_process() -> bool:
+    """False on the non-zero ranks of a multi-process (accelerate/torchrun) launch."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def set_threads(num_threads: int) -> None:
     import torch
 

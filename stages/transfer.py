@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 
 from stages import layout
-from stages.runtime import check_run, load_params, main_guard, offline_hub, record_provenance, run_parser
+from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, record_provenance, run_parser
 
 TARGET_TASK = "target_qa"
 
@@ -34,9 +34,12 @@ def main() -> None:
     cfg = train_config(params.transfer.train, args.seed)
     model = MultiTaskModel(encoder, {TARGET_TASK: ("qa", 2)}, freeze_embeddings=cfg.freeze_embeddings,
                            freeze_layers=cfg.freeze_layers, seed=args.seed)
-    logger = DVCLiveLogger(layout.training_log("transfer", args.arm, args.seed))
+    is_main = main_process()  # under `accelerate launch` only rank 0 logs and writes outputs
+    logger = None if not is_main else DVCLiveLogger(layout.training_log("transfer", args.arm, args.seed))
     checkpoints = layout.checkpoint("transfer", args.arm, args.seed)
     stats = train(model, {TARGET_TASK: examples}, cfg, checkpoint_dir=checkpoints, logger=logger)
+    if not is_main:
+        return
     logger.close()
     model.save_question_answering(TARGET_TASK, out)
     record_provenance(out, params=params.transfer.model_dump(), inputs={"encoder": encoder, "data": layout.TARGET_TRAIN},

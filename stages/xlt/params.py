@@ -250,6 +250,8 @@ class ScoreParams(Strict):
 
 class Params(Strict):
     profile: Literal["tiny", "small", "paper"]
+    # How the training stages are started: "python", or e.g. "accelerate launch --multi_gpu --num_processes 8".
+    launcher: Annotated[str, Field(min_length=1)] = "python"
     seeds: list[Seed]
     encoder: EncoderParams
     download: DownloadParams
