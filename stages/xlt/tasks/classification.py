@@ -1,42 +1,48 @@
-"""Sentence(-pair) classification: `{"id", "lang", "text_a", "text_b" (may be null), "label": int}`.
-
-One tokenizer call per kind (single sentences, pairs); features are unpadded dicts of Python lists.
-"""
+"""Sentence(-pair) classification (XNLI, PAWS-X, the derived QNLI task): ``{"id", "lang", "text_a", "text_b" (may be
+null), "label": int}``. The head is RoBERTa's (dense + tanh on the first token); the loss cross-entropy; the
+prediction the arg-max label; the metric accuracy."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from torch import nn
+from torch.nn import functional as F
 
-from .qa import uses_token_type_ids
-
-FAMILY = "classification"
-
-
-def _check(example: dict) -> None:
-    missing = [k for k in ("id", "text_a") if k not in example]
-    if missing:
-        raise ValueError(f"classification example {example.get('id', '?')!r} lacks {missing}; see HELPERS.md")
+from .family import TaskFamily, require_fields, uses_token_type_ids
 
 
-def prepare_features(examples: Sequence[dict], tokenizer, max_length: int, *, with_labels: bool = True) -> list[dict]:
-    """`input_ids` (+ `token_type_ids`), `labels` (int) and `example_id`, in input order."""
+class ClassificationHead(nn.Module):
+    """RoBERTa's head: dropout, dense + tanh on the first token, dropout, projection."""
+
+    def __init__(self, hidden: int, num_labels: int, dropout: float) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(hidden, num_labels)
+
+    def forward(self, first_token):
+        x = self.dropout(first_token)
+        x = self.dropout(self.dense(x).tanh())
+        return self.out_proj(x)
+
+
+def _encode(examples, tokenizer, max_length: int, with_labels: bool) -> list[dict]:
+    """One tokenizer call per kind (pairs, single sentences); features in input order."""
     for example in examples:
-        _check(example)
+        require_fields(example, ("id", "text_a"), "classification")
         if with_labels and not isinstance(example.get("label"), int):
             raise ValueError(f"classification example {example['id']!r} needs an int 'label'")
-    pairs = [i for i, e in enumerate(examples) if e.get("text_b") is not None]
-    singles = [i for i, e in enumerate(examples) if e.get("text_b") is None]
     features: list[dict | None] = [None] * len(examples)
-    for indices, is_pair in ((pairs, True), (singles, False)):
+    with_types = uses_token_type_ids(tokenizer)
+    for is_pair in (True, False):
+        indices = [i for i, e in enumerate(examples) if (e.get("text_b") is not None) == is_pair]
         if not indices:
             continue
-        texts_a = [examples[i]["text_a"] for i in indices]
         texts_b = [examples[i]["text_b"] for i in indices] if is_pair else None
-        encoded = tokenizer(texts_a, texts_b, truncation=True, max_length=max_length, padding=False,
-                            return_token_type_ids=uses_token_type_ids(tokenizer))
+        encoded = tokenizer([examples[i]["text_a"] for i in indices], texts_b, truncation=True,
+                            max_length=max_length, padding=False, return_token_type_ids=with_types)
         for row, i in enumerate(indices):
-            feature = {"input_ids": encoded["input_ids"][row], "example_id": examples[i]["id"]}
-            if uses_token_type_ids(tokenizer):
+            feature = {"input_ids": encoded["input_ids"][row], "example_index": i}
+            if with_types:
                 feature["token_type_ids"] = encoded["token_type_ids"][row]
             if with_labels:
                 feature["labels"] = examples[i]["label"]
@@ -44,6 +50,25 @@ def prepare_features(examples: Sequence[dict], tokenizer, max_length: int, *, wi
     return features  # type: ignore[return-value]
 
 
-def prepare_train_features(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: int = 0) -> list[dict]:
-    """Same signature as the QA featuriser so the training loop can treat families alike (doc_stride unused)."""
-    return prepare_features(examples, tokenizer, max_length, with_labels=True)
+class Classification(TaskFamily):
+    name = "classification"
+
+    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
+        return _encode(examples, tokenizer, max_length, with_labels=True)
+
+    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
+        return _encode(examples, tokenizer, max_length, with_labels=False)
+
+    def head(self, hidden_size, num_labels, dropout):
+        if num_labels < 2:
+            raise ValueError(f"classification needs num_labels >= 2, got {num_labels}")
+        return ClassificationHead(hidden_size, num_labels, dropout)
+
+    def logits(self, head, hidden, batch):
+        return head(hidden[:, 0])
+
+    def loss(self, logits, batch):
+        return F.cross_entropy(logits, batch["labels"])
+
+    def decode(self, examples, features, outputs):
+        return {examples[f["example_index"]]["id"]: int(out.argmax()) for f, out in zip(features, outputs, strict=True)}

@@ -1,41 +1,42 @@
-"""Multiple choice: `{"id", "lang", "context", "choices": [str, ...], "label": int}`.
-
-Each choice is encoded as the pair (context, choice); a feature holds one token list per choice.
-"""
+"""Multiple choice (the derived sentence-choice task; HellaSwag, CommonsenseQA, CosmosQA in the paper profile):
+``{"id", "lang", "context", "choices": [str, ...], "label": int}``. Each choice is encoded as the pair (context,
+choice); a linear layer scores each choice's first token (``*ForMultipleChoice``); the prediction is the best choice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from torch import nn
+from torch.nn import functional as F
 
-from .qa import uses_token_type_ids
-
-FAMILY = "multiple_choice"
-
-
-def _check(example: dict, with_labels: bool) -> None:
-    missing = [k for k in ("id", "context", "choices") if k not in example]
-    if missing:
-        raise ValueError(f"multiple-choice example {example.get('id', '?')!r} lacks {missing}; see HELPERS.md")
-    if not example["choices"]:
-        raise ValueError(f"multiple-choice example {example['id']!r} has no choices")
-    if with_labels and not (isinstance(example.get("label"), int) and 0 <= example["label"] < len(example["choices"])):
-        raise ValueError(f"multiple-choice example {example['id']!r} needs an int 'label' indexing its choices")
+from .family import TaskFamily, require_fields, uses_token_type_ids
 
 
-def prepare_features(examples: Sequence[dict], tokenizer, max_length: int, *, with_labels: bool = True) -> list[dict]:
-    """`input_ids` (+ `token_type_ids`) as lists of per-choice token lists, `labels`, `example_id`."""
+class ChoiceHead(nn.Module):
+    def __init__(self, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, 1)
+
+    def forward(self, first_token):
+        return self.classifier(self.dropout(first_token))
+
+
+def _encode(examples, tokenizer, max_length: int, with_labels: bool) -> list[dict]:
     for example in examples:
-        _check(example, with_labels)
+        require_fields(example, ("id", "context", "choices"), "multiple-choice")
+        if not example["choices"]:
+            raise ValueError(f"multiple-choice example {example['id']!r} has no choices")
+        if with_labels and not (isinstance(example.get("label"), int) and 0 <= example["label"] < len(example["choices"])):
+            raise ValueError(f"multiple-choice example {example['id']!r} needs an int 'label' indexing its choices")
     contexts = [e["context"] for e in examples for _ in e["choices"]]
     choices = [c for e in examples for c in e["choices"]]
+    with_types = uses_token_type_ids(tokenizer)
     # Truncate the context, never the (short) choice that distinguishes the options.
     encoded = tokenizer(contexts, choices, truncation="only_first", max_length=max_length, padding=False,
-                            return_token_type_ids=uses_token_type_ids(tokenizer))
-    with_types = uses_token_type_ids(tokenizer)
+                        return_token_type_ids=with_types)
     features, row = [], 0
-    for example in examples:
+    for i, example in enumerate(examples):
         rows = range(row, row + len(example["choices"]))
-        feature = {"input_ids": [encoded["input_ids"][r] for r in rows], "example_id": example["id"]}
+        feature = {"input_ids": [encoded["input_ids"][r] for r in rows], "example_index": i}
         if with_types:
             feature["token_type_ids"] = [encoded["token_type_ids"][r] for r in rows]
         if with_labels:
@@ -45,6 +46,23 @@ def prepare_features(examples: Sequence[dict], tokenizer, max_length: int, *, wi
     return features
 
 
-def prepare_train_features(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: int = 0) -> list[dict]:
-    """Same signature as the QA featuriser so the training loop can treat families alike (doc_stride unused)."""
-    return prepare_features(examples, tokenizer, max_length, with_labels=True)
+class MultipleChoice(TaskFamily):
+    name = "multiple_choice"
+
+    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
+        return _encode(examples, tokenizer, max_length, with_labels=True)
+
+    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
+        return _encode(examples, tokenizer, max_length, with_labels=False)
+
+    def head(self, hidden_size, num_labels, dropout):
+        return ChoiceHead(hidden_size, dropout)
+
+    def logits(self, head, hidden, batch):
+        return head(hidden[:, 0]).view(-1, int(batch["n_choices"]))
+
+    def loss(self, logits, batch):
+        return F.cross_entropy(logits, batch["labels"])
+
+    def decode(self, examples, features, outputs):
+        return {examples[f["example_index"]]["id"]: int(out.argmax()) for f, out in zip(features, outputs, strict=True)}

@@ -1,8 +1,11 @@
-"""Extractive QA (SQuAD-style): tokenise into overlapping windows, map answers to tokens, decode spans back.
+"""Extractive QA (SQuAD-style): overlapping windows, answer spans in tokens, and spans decoded back to text.
 
-Follows transformers' `examples/pytorch/question-answering` (run_qa.py / utils_qa.py): question first, context
-second, `truncation="only_second"` with `doc_stride` overlap; a window that does not contain the answer points
-at the CLS token. Features are plain dicts of Python lists (no padding: the training loop pads per batch).
+Featurisation follows transformers' `examples/pytorch/question-answering` (run_qa.py): question first, context
+second, ``truncation="only_second"`` with ``doc_stride`` overlap; a training window without the answer points at
+the CLS token. Decoding is transformers 4.x's ``pipeline("question-answering")`` (the task was removed in
+transformers 5): per window, start/end logits are masked to context tokens + CLS, softmaxed, CLS is zeroed, and the
+best span maximises p_start * p_end with at most ``max_answer_length`` tokens (first in row-major order on ties);
+across windows the highest score wins (the earlier window on ties).
 """
 
 from __future__ import annotations
@@ -11,16 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
 
-FAMILY = "qa"
+from .family import TaskFamily, require_fields, uses_token_type_ids
 
-
-def _check_examples(examples: Sequence[dict], need_answers: bool) -> None:
-    keys = ("id", "question", "context") + (("answers",) if need_answers else ())
-    for example in examples:
-        missing = [k for k in keys if k not in example]
-        if missing:
-            raise ValueError(f"QA example {example.get('id', '?')!r} lacks {missing}; see HELPERS.md 'QA example'")
+MAX_ANSWER_TOKENS = 30
 
 
 def tokenize_windows(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: int):
@@ -32,18 +32,9 @@ def tokenize_windows(examples: Sequence[dict], tokenizer, max_length: int, doc_s
     # Leading whitespace in questions wastes tokens and can shift truncation (run_qa.py strips it too).
     questions = [example["question"].lstrip() for example in examples]
     contexts = [example["context"] for example in examples]
-    return tokenizer(
-        questions, contexts, truncation="only_second", max_length=max_length, stride=doc_stride,
-        return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
-        return_token_type_ids=uses_token_type_ids(tokenizer),
-    )
-
-
-def uses_token_type_ids(tokenizer) -> bool:
-    """Segment ids only when the tokenizer declares them (BERT's does; XLM-R's and transformers 5's generic fast
-    tokenizer don't). Forcing them is unsafe: for overflowing windows `tokenizers` 0.23 marks the context as type 1
-    even when the template says 0, so later windows would see embeddings the first window never does."""
-    return "token_type_ids" in tokenizer.model_input_names
+    return tokenizer(questions, contexts, truncation="only_second", max_length=max_length, stride=doc_stride,
+                     return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
+                     return_token_type_ids=uses_token_type_ids(tokenizer))
 
 
 def _model_inputs(encoded, index: int, tokenizer) -> dict[str, list[int]]:
@@ -53,23 +44,13 @@ def _model_inputs(encoded, index: int, tokenizer) -> dict[str, list[int]]:
     return inputs
 
 
-def _cls_index(input_ids: list[int], tokenizer) -> int:
-    cls_id = tokenizer.cls_token_id
-    return input_ids.index(cls_id) if cls_id is not None and cls_id in input_ids else 0
-
-
-def _context_token_range(sequence_ids: list[int | None]) -> tuple[int, int]:
-    first = sequence_ids.index(1)
-    last = len(sequence_ids) - 1 - sequence_ids[::-1].index(1)
-    return first, last
-
-
 def answer_token_span(offsets: Sequence[tuple[int, int]], sequence_ids: list[int | None],
                       start_char: int, end_char: int) -> tuple[int, int] | None:
     """Token positions of the answer characters [start_char, end_char) in one window, or None if not inside."""
     if 1 not in sequence_ids:
         return None
-    first, last = _context_token_range(sequence_ids)
+    first = sequence_ids.index(1)
+    last = len(sequence_ids) - 1 - sequence_ids[::-1].index(1)
     if not (offsets[first][0] <= start_char and offsets[last][1] >= end_char):
         return None
     # Last context token starting at or before the answer; first context token ending at or after it.
@@ -79,79 +60,98 @@ def answer_token_span(offsets: Sequence[tuple[int, int]], sequence_ids: list[int
     return start, end
 
 
-def prepare_train_features(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: int) -> list[dict]:
-    """Windows with `start_positions`/`end_positions` (the first gold answer; CLS when outside the window)."""
-    _check_examples(examples, need_answers=True)
-    encoded = tokenize_windows(examples, tokenizer, max_length, doc_stride)
-    features = []
-    for i, offsets in enumerate(encoded["offset_mapping"]):
-        example = examples[encoded["overflow_to_sample_mapping"][i]]
-        feature = _model_inputs(encoded, i, tokenizer)
-        cls = _cls_index(feature["input_ids"], tokenizer)
-        answers = example["answers"]
-        span = None
-        if answers["answer_start"]:
-            start_char = answers["answer_start"][0]
-            span = answer_token_span(offsets, encoded.sequence_ids(i), start_char, start_char + len(answers["text"][0]))
-        feature["start_positions"], feature["end_positions"] = span if span is not None else (cls, cls)
-        features.append(feature)
-    return features
+def best_span_in_window(start_logits: np.ndarray, end_logits: np.ndarray, allowed: np.ndarray,
+                        max_answer_length: int = MAX_ANSWER_TOKENS) -> tuple[int, int, float] | None:
+    """The v4 QA pipeline's `select_starts_ends` + `decode_spans` for one unpadded window, top_k=1."""
+    undesired = ~allowed
+    start = np.where(undesired, -10000.0, start_logits.astype(np.float32))
+    end = np.where(undesired, -10000.0, end_logits.astype(np.float32))
+    start = np.exp(start - start.max(axis=-1, keepdims=True))
+    start = start / start.sum()
+    end = np.exp(end - end.max(axis=-1, keepdims=True))
+    end = end / end.sum()
+    start[0] = end[0] = 0.0  # the pipeline never answers with position 0 (CLS)
+    candidates = np.tril(np.triu(np.outer(start, end)), max_answer_length - 1)
+    s, e = divmod(int(np.argmax(candidates)), candidates.shape[1])
+    # The pipeline keeps the argmax only if both ends are allowed positions (its isin test also admits 0).
+    if not ((allowed[s] or s == 0) and (allowed[e] or e == 0)):
+        return None
+    return s, e, float(candidates[s, e])
 
 
-def prepare_eval_features(examples: Sequence[dict], tokenizer, max_length: int, doc_stride: int) -> list[dict]:
-    """Windows with `example_id` and `offset_mapping` (None for every non-context token)."""
-    _check_examples(examples, need_answers=False)
-    encoded = tokenize_windows(examples, tokenizer, max_length, doc_stride)
-    features = []
-    for i, offsets in enumerate(encoded["offset_mapping"]):
-        example = examples[encoded["overflow_to_sample_mapping"][i]]
-        feature = _model_inputs(encoded, i, tokenizer)
-        feature["example_id"] = example["id"]
-        feature["offset_mapping"] = [
-            tuple(offset) if seq == 1 else None for offset, seq in zip(offsets, encoded.sequence_ids(i))
-        ]
-        features.append(feature)
-    return features
+def qa_loss(logits: torch.Tensor, start_positions: torch.Tensor, end_positions: torch.Tensor) -> torch.Tensor:
+    """HF's QA loss: mean of start and end cross-entropy; positions outside the sequence are ignored."""
+    ignored = logits.shape[1]
+    start = F.cross_entropy(logits[..., 0], start_positions.clamp(0, ignored), ignore_index=ignored)
+    end = F.cross_entropy(logits[..., 1], end_positions.clamp(0, ignored), ignore_index=ignored)
+    return (start + end) / 2
 
 
-def _best_span_in_feature(start_logits: np.ndarray, end_logits: np.ndarray, offsets: list, n_best: int,
-                          max_answer_length: int) -> tuple[float, int, int] | None:
-    """run_qa.py's n-best search: score = start logit + end logit over valid context spans."""
-    best = None
-    start_candidates = np.argsort(start_logits)[-1: -n_best - 1: -1].tolist()
-    end_candidates = np.argsort(end_logits)[-1: -n_best - 1: -1].tolist()
-    for s in start_candidates:
-        for e in end_candidates:
-            if s >= len(offsets) or e >= len(offsets) or offsets[s] is None or offsets[e] is None:
+class ExtractiveQA(TaskFamily):
+    name = "qa"
+
+    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
+        for example in examples:
+            require_fields(example, ("id", "question", "context", "answers"), "QA")
+        encoded = tokenize_windows(examples, tokenizer, max_length, doc_stride)
+        features = []
+        for i, offsets in enumerate(encoded["offset_mapping"]):
+            example = examples[encoded["overflow_to_sample_mapping"][i]]
+            feature = _model_inputs(encoded, i, tokenizer)
+            ids = feature["input_ids"]
+            cls = ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0
+            answers, span = example["answers"], None
+            if answers["answer_start"]:
+                start_char = answers["answer_start"][0]
+                span = answer_token_span(offsets, encoded.sequence_ids(i), start_char,
+                                         start_char + len(answers["text"][0]))
+            feature["start_positions"], feature["end_positions"] = span if span is not None else (cls, cls)
+            features.append(feature)
+        return features
+
+    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
+        for example in examples:
+            require_fields(example, ("id", "question", "context"), "QA")
+        encoded = tokenize_windows(examples, tokenizer, max_length, doc_stride)
+        cls_id = tokenizer.cls_token_id
+        features = []
+        for i, offsets in enumerate(encoded["offset_mapping"]):
+            feature = _model_inputs(encoded, i, tokenizer)
+            # Answer positions the pipeline allows: context tokens, plus CLS (which it keeps in the softmax).
+            feature["allowed"] = [seq == 1 or token == cls_id
+                                  for seq, token in zip(encoded.sequence_ids(i), feature["input_ids"])]
+            feature["offsets"] = [tuple(o) for o in offsets]
+            feature["example_index"] = encoded["overflow_to_sample_mapping"][i]
+            features.append(feature)
+        return features
+
+    def head(self, hidden_size, num_labels, dropout):
+        return nn.Linear(hidden_size, 2)  # same shape and role as HF's `qa_outputs`
+
+    def logits(self, head, hidden, batch):
+        return head(hidden)  # (B, L, 2): start, end
+
+    def loss(self, logits, batch):
+        return qa_loss(logits, batch["start_positions"], batch["end_positions"])
+
+    def output_rows(self, logits, batch):
+        lengths = batch["attention_mask"].sum(dim=1).tolist()
+        rows = logits.float().cpu().numpy()
+        return [rows[j, :n] for j, n in enumerate(lengths)]
+
+    def decode(self, examples, features, outputs):
+        best: dict[int, tuple[float, int, tuple[int, int, float]]] = {}
+        for i, (feature, logits) in enumerate(zip(features, outputs, strict=True)):
+            found = best_span_in_window(logits[:, 0], logits[:, 1], np.asarray(feature["allowed"]))
+            k = feature["example_index"]
+            if found is not None and (k not in best or found[2] > best[k][0]):  # strict: earlier window wins ties
+                best[k] = (found[2], i, found)
+        predictions: dict[str, Any] = {}
+        for k, example in enumerate(examples):
+            if k not in best:
+                predictions[example["id"]] = ""
                 continue
-            if e < s or e - s + 1 > max_answer_length:
-                continue
-            score = float(start_logits[s] + end_logits[e])
-            if best is None or score > best[0]:
-                best = (score, offsets[s][0], offsets[e][1])
-    return best
-
-
-def postprocess_predictions(examples: Sequence[dict], features: Sequence[dict], start_logits: Any,
-                            end_logits: Any, n_best: int = 20, max_answer_length: int = 30) -> dict[str, str]:
-    """Best valid span over all windows of each example, sliced from the ORIGINAL context ("" if none).
-
-    `start_logits[i]`/`end_logits[i]` belong to `features[i]` (rows may be padded beyond the feature's length).
-    """
-    if len(features) != len(start_logits) or len(features) != len(end_logits):
-        raise ValueError(f"got {len(features)} features but {len(start_logits)}/{len(end_logits)} logit rows")
-    by_example: dict[str, list[int]] = {}
-    for i, feature in enumerate(features):
-        by_example.setdefault(feature["example_id"], []).append(i)
-    predictions = {}
-    for example in examples:
-        best = None
-        for i in by_example.get(example["id"], []):
-            offsets = features[i]["offset_mapping"]
-            n = len(offsets)
-            candidate = _best_span_in_feature(np.asarray(start_logits[i])[:n], np.asarray(end_logits[i])[:n],
-                                              offsets, n_best, max_answer_length)
-            if candidate is not None and (best is None or candidate[0] > best[0]):
-                best = candidate
-        predictions[example["id"]] = example["context"][best[1]: best[2]] if best is not None else ""
-    return predictions
+            _, i, (s, e, _) = best[k]
+            offsets = features[i]["offsets"]
+            predictions[example["id"]] = example["context"][offsets[s][0]: offsets[e][1]]
+        return predictions

@@ -1,26 +1,28 @@
-"""Every task of the study, declared once.
+"""Every task of the study, declared once: its family, metric, languages, and where its data come from.
 
-Two task sets (profiles ``tiny`` and ``small`` share the first):
-* ``small``: runs offline on the mirror. ``squad`` is SQuAD-format English QA from the XQuAD articles of the
-  ``intermediate`` / ``target_train`` parts of the article split (``data.split``); ``qnli`` and
-  ``sentence_choice`` are derived from the intermediate articles (``data.derived``); targets ``xquad``
-  (``test`` articles, 12 languages) and ``tatoeba`` (XTREME's 36 languages).
-* ``paper``: the X-STILTs tasks from the Hugging Face Hub (``data.hub_tasks``), plus the same mirror copies of
-  XQuAD and Tatoeba. CCG (CCGbank) is licensed through the LDC and not openly available: declared, not
-  loadable. PAN-X and UD-POS (tagging) are declared but have no loader yet.
+Three roles:
+* intermediate tasks (English, trained before the target; X-STILTs' phase 2),
+* fine-tuning tasks (the English target-task training data; phase 3): ``qa``, ``xnli``, ``pawsx``,
+* evaluation targets (zero-shot, every language; phase 4), each predicted by the model of one fine-tuning task
+  (``model``): XQuAD and MLQA by the QA model, as XTREME does; Tatoeba and BUCC by the intermediate encoder itself.
+
+Where the data come from, per profile: ``offline`` (tiny, small: the mirror files, split by ``data/``; intermediate
+tasks and fine-tuning sets are held-out English parts of the same data sets, never a test item's group) or ``hub``
+(paper: the Hugging Face Hub through ``data/hub_tasks.py``). This module imports nothing heavy: params validation
+reads it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from stages.xlt.languages import TATOEBA_XTREME, XQUAD_LANGUAGES
+from stages.xlt.languages import MLQA_LANGUAGES, PAWSX_LANGUAGES, TATOEBA_XTREME, XNLI_LANGUAGES, XQUAD_LANGUAGES
 
 Family = Literal["qa", "classification", "multiple_choice", "retrieval", "tagging"]
-Metric = Literal["em_f1", "accuracy", "retrieval_accuracy", "f1"]
-Role = Literal["intermediate", "target", "both"]
-Source = Literal["offline", "derived", "hub", "unavailable"]
+Metric = Literal["em_f1", "accuracy", "retrieval_accuracy"]
+Kind = Literal["qa", "pair", "sentence"]  # what a perturbation edits: question+context, a sentence pair, one sentence
+NLI_LABELS = ("entailment", "neutral", "contradiction")
 
 
 @dataclass(frozen=True)
@@ -28,118 +30,92 @@ class TaskSpec:
     name: str
     family: Family
     metric: Metric
-    languages: tuple[str, ...]
-    splits: dict[str, str]  # purpose -> split name (article-split part for offline QA, Hub split otherwise)
-    num_labels: int | None
-    role: Role
-    source: Source
-    hub_id: str | None = None
-    hub_config: str | None = None  # may hold "{lang}" for per-language configs
+    num_labels: int | None = None
     label_names: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ("en",)
+    offline: str | None = None  # how the offline profiles build it (None: Hub only)
+    hub: str | None = None  # the Hub loader (data/hub_tasks.LAYOUTS key) and split, "<loader>:<split>"
+    model: str | None = None  # evaluation targets: the fine-tuning task whose model predicts it
     notes: str = ""
-    implemented: bool = True
 
     @property
-    def derived(self) -> bool:
-        return self.source == "derived"
-
-    @property
-    def offline(self) -> bool:
-        return self.source in ("offline", "derived")
+    def kind(self) -> Kind:
+        return {"qa": "qa", "classification": "pair", "retrieval": "sentence"}.get(self.family, "pair")
 
 
-TATOEBA_LANGUAGES = tuple(sorted(TATOEBA_XTREME))
+_TATOEBA_LANGUAGES = tuple(sorted(TATOEBA_XTREME))
 
-_XQUAD = TaskSpec("xquad", "qa", "em_f1", XQUAD_LANGUAGES, {"test": "test"}, None, "target", "offline",
-                  hub_id="google/xquad", hub_config="xquad.{lang}",
-                  notes="mirror JSON; test = the 'test' articles of the article split, all languages, same ids")
-_TATOEBA = TaskSpec("tatoeba", "retrieval", "retrieval_accuracy", TATOEBA_LANGUAGES, {"test": "test"}, None,
-                    "target", "offline", hub_id="mteb/tatoeba-bitext-mining", hub_config="{xxx}-eng",
-                    notes="mirror of LASER's files; no training, nearest-neighbour xx->en (and en->xx)")
+INTERMEDIATE: dict[str, TaskSpec] = {t.name: t for t in (
+    TaskSpec("squad", "qa", "em_f1", offline="English XQuAD articles of the intermediate part of the article split",
+             hub="squad:train"),
+    TaskSpec("qnli", "classification", "accuracy", 2, ("entailment", "not_entailment"),
+             offline="QNLI-style pairs derived from the intermediate XQuAD articles (data/derived.py)"),
+    TaskSpec("sentence_choice", "multiple_choice", "accuracy",
+             offline="4-way answer-sentence choice derived from the intermediate XQuAD articles (data/derived.py)"),
+    TaskSpec("nli", "classification", "accuracy", 3, NLI_LABELS,
+             offline="XNLI-en dev rows of the intermediate premise groups (never a test premise)"),
+    TaskSpec("paraphrase", "classification", "accuracy", 2, ("different", "paraphrase"),
+             offline="PAWS-X-en dev rows of the intermediate sentence groups (never a test group)"),
+    TaskSpec("mnli", "classification", "accuracy", 3, NLI_LABELS, hub="mnli:train"),
+    TaskSpec("anli", "classification", "accuracy", 3, NLI_LABELS, hub="anli:train_r1+train_r2+train_r3"),
+    TaskSpec("qqp", "classification", "accuracy", 2, ("not_duplicate", "duplicate"), hub="qqp:train"),
+    TaskSpec("sst2", "classification", "accuracy", 2, ("negative", "positive"), hub="sst2:train"),
+    TaskSpec("hellaswag", "multiple_choice", "accuracy", hub="hellaswag:train"),
+    TaskSpec("commonsenseqa", "multiple_choice", "accuracy", hub="commonsenseqa:train"),
+    TaskSpec("cosmosqa", "multiple_choice", "accuracy", hub="cosmosqa:train"),
+)}
+# X-STILTs' ninth intermediate task, CCG supertagging, needs CCGbank (LDC-licensed, not openly available).
+UNAVAILABLE = {"ccg": "CCGbank is licensed through the LDC and not openly available"}
 
-SMALL: dict[str, TaskSpec] = {
-    "squad": TaskSpec("squad", "qa", "em_f1", ("en",), {"intermediate": "intermediate",
-                      "target_train": "target_train"}, None, "both", "offline",
-                      notes="English XQuAD articles as SQuAD v1.1 training data (XQuAD en is a SQuAD dev subset)"),
-    "qnli": TaskSpec("qnli", "classification", "accuracy", ("en",), {"train": "intermediate"}, 2,
-                     "intermediate", "derived", label_names=("entailment", "not_entailment"),
-                     notes="data.derived.qnli_from_squad on the intermediate articles"),
-    "sentence_choice": TaskSpec("sentence_choice", "multiple_choice", "accuracy", ("en",),
-                                {"train": "intermediate"}, None, "intermediate", "derived",
-                                notes="data.derived.sentence_choice_from_squad(k=4) on the intermediate articles"),
-    "xquad": _XQUAD,
-    "tatoeba": _TATOEBA,
-}
+FINETUNE: dict[str, TaskSpec] = {t.name: t for t in (
+    TaskSpec("qa", "qa", "em_f1", offline="English XQuAD articles of the target_train part, plus English MLQA "
+             "articles outside its test split", hub="squad:train"),
+    TaskSpec("xnli", "classification", "accuracy", 3, NLI_LABELS,
+             offline="XNLI-en dev rows of the target_train premise groups",
+             hub="mnli:train", notes="XTREME fine-tunes XNLI on MNLI"),
+    TaskSpec("pawsx", "classification", "accuracy", 2, ("different", "paraphrase"),
+             offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train"),
+)}
 
-_NLI3 = ("entailment", "neutral", "contradiction")
-PAPER: dict[str, TaskSpec] = {
-    "squad": TaskSpec("squad", "qa", "em_f1", ("en",), {"train": "train", "validation": "validation"}, None,
-                      "both", "hub", hub_id="rajpurkar/squad", hub_config="plain_text"),
-    "mnli": TaskSpec("mnli", "classification", "accuracy", ("en",), {"train": "train",
-                     "validation": "validation_matched"}, 3, "intermediate", "hub", hub_id="nyu-mll/glue",
-                     hub_config="mnli", label_names=_NLI3),
-    "anli": TaskSpec("anli", "classification", "accuracy", ("en",), {"train": "train_r1+train_r2+train_r3",
-                     "validation": "dev_r1+dev_r2+dev_r3"}, 3, "intermediate", "hub", hub_id="facebook/anli",
-                     hub_config="plain_text", label_names=_NLI3),
-    "qqp": TaskSpec("qqp", "classification", "accuracy", ("en",), {"train": "train", "validation": "validation"},
-                    2, "intermediate", "hub", hub_id="nyu-mll/glue", hub_config="qqp",
-                    label_names=("not_duplicate", "duplicate")),
-    "sst2": TaskSpec("sst2", "classification", "accuracy", ("en",), {"train": "train", "validation": "validation"},
-                     2, "intermediate", "hub", hub_id="nyu-mll/glue", hub_config="sst2",
-                     label_names=("negative", "positive")),
-    "hellaswag": TaskSpec("hellaswag", "multiple_choice", "accuracy", ("en",), {"train": "train",
-                          "validation": "validation"}, None, "intermediate", "hub", hub_id="Rowan/hellaswag",
-                          hub_config="default"),
-    "commonsenseqa": TaskSpec("commonsenseqa", "multiple_choice", "accuracy", ("en",), {"train": "train",
-                              "validation": "validation"}, None, "intermediate", "hub",
-                              hub_id="tau/commonsense_qa", hub_config="default"),
-    "cosmosqa": TaskSpec("cosmosqa", "multiple_choice", "accuracy", ("en",), {"train": "train",
-                         "validation": "validation"}, None, "intermediate", "hub", hub_id="allenai/cosmos_qa",
-                         hub_config="default"),
-    "ccg": TaskSpec("ccg", "tagging", "accuracy", ("en",), {}, None, "intermediate", "unavailable",
-                    notes="CCGbank is LDC-licensed, not openly available; X-STILTs' CCG arm cannot be reproduced",
-                    implemented=False),
-    "xquad": _XQUAD,
-    "mlqa": TaskSpec("mlqa", "qa", "em_f1", ("en", "ar", "de", "es", "hi", "vi", "zh"), {"validation":
-                     "validation", "test": "test"}, None, "target", "hub", hub_id="facebook/mlqa",
-                     hub_config="mlqa.{lang}.{lang}"),
-    "tydiqa": TaskSpec("tydiqa", "qa", "em_f1", ("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"),
-                       {"train": "train", "test": "validation"}, None, "target", "hub",
-                       hub_id="google-research-datasets/tydiqa", hub_config="secondary_task",
-                       notes="TyDiQA-GoldP; XTREME evaluates on the dev set"),
-    "xnli": TaskSpec("xnli", "classification", "accuracy", ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru",
-                     "sw", "th", "tr", "ur", "vi", "zh"), {"train": "train", "validation": "validation",
-                     "test": "test"}, 3, "target", "hub", hub_id="facebook/xnli", hub_config="{lang}",
-                     label_names=_NLI3),
-    "pawsx": TaskSpec("pawsx", "classification", "accuracy", ("en", "de", "es", "fr", "ja", "ko", "zh"),
-                      {"train": "train", "validation": "validation", "test": "test"}, 2, "target", "hub",
-                      hub_id="google-research-datasets/paws-x", hub_config="{lang}"),
-    "tatoeba": _TATOEBA,
-    "bucc": TaskSpec("bucc", "retrieval", "retrieval_accuracy", ("de", "fr", "ru", "zh"), {"test": "test"}, None,
-                     "target", "hub", hub_id="mteb/bucc-bitext-mining", hub_config="{lang}-en",
-                     notes="MTEB's gold-pair version: accuracy, not XTREME's mining F1 with thresholds"),
-    "panx": TaskSpec("panx", "tagging", "f1", (), {}, None, "target", "hub", hub_id="google/xtreme",
-                     hub_config="PAN-X.{lang}", notes="token classification: no loader yet", implemented=False),
-    "udpos": TaskSpec("udpos", "tagging", "f1", (), {}, None, "target", "hub", hub_id="google/xtreme",
-                      hub_config="udpos.{lang}", notes="token classification: no loader yet", implemented=False),
-}
-
-# "tiny" (the smoke-test preset) runs the small profile's tasks on fewer examples.
-PROFILES: dict[str, dict[str, TaskSpec]] = {"tiny": SMALL, "small": SMALL, "paper": PAPER}
+TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
+    TaskSpec("xquad", "qa", "em_f1", languages=XQUAD_LANGUAGES, model="qa",
+             offline="XQuAD test articles (same question ids in every language)", hub="xquad:validation"),
+    TaskSpec("mlqa", "qa", "em_f1", languages=MLQA_LANGUAGES, model="qa",
+             offline="MLQA dev, test articles", hub="mlqa:test"),
+    TaskSpec("xnli", "classification", "accuracy", 3, NLI_LABELS, languages=XNLI_LANGUAGES, model="xnli",
+             offline="XNLI dev rows of the test premise groups", hub="xnli:test"),
+    TaskSpec("pawsx", "classification", "accuracy", 2, ("different", "paraphrase"), languages=PAWSX_LANGUAGES,
+             model="pawsx", offline="PAWS-X dev rows of the test groups", hub="pawsx:test"),
+    TaskSpec("tatoeba", "retrieval", "retrieval_accuracy", languages=_TATOEBA_LANGUAGES,
+             offline="LASER's Tatoeba test pairs", hub="tatoeba:test"),
+    TaskSpec("tydiqa", "qa", "em_f1", languages=("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"), model="qa",
+             hub="tydiqa:validation", notes="TyDiQA-GoldP (XTREME evaluates the dev set); its offline copy has "
+             "blanked answers"),
+    TaskSpec("bucc", "retrieval", "retrieval_accuracy", languages=("de", "fr", "ru", "zh"), hub="bucc:test",
+             notes="MTEB's gold-pair version: accuracy, not XTREME's mining F1 with thresholds"),
+)}
 
 
-def get_task(name: str, profile: str = "small") -> TaskSpec:
-    """The spec of ``name`` in ``profile``; a typo names the known tasks."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown task profile {profile!r}; known: {sorted(PROFILES)}")
-    tasks = PROFILES[profile]
-    if name not in tasks:
-        raise ValueError(f"unknown task {name!r} in profile {profile!r}; known: {sorted(tasks)}")
-    return tasks[name]
+def intermediate_task(name: str) -> TaskSpec:
+    if name in UNAVAILABLE:
+        raise ValueError(f"intermediate task {name!r} is not available: {UNAVAILABLE[name]}")
+    if name not in INTERMEDIATE:
+        raise ValueError(f"unknown intermediate task {name!r}; known: {sorted(INTERMEDIATE)}")
+    return INTERMEDIATE[name]
 
 
-def task_names(profile: str = "small", *, role: Role | None = None) -> list[str]:
-    """Task names of a profile, optionally only those usable in ``role`` ("both" counts for either)."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown task profile {profile!r}; known: {sorted(PROFILES)}")
-    return [n for n, s in PROFILES[profile].items() if role is None or s.role in (role, "both")]
+def finetune_task(name: str) -> TaskSpec:
+    if name not in FINETUNE:
+        raise ValueError(f"unknown fine-tuning task {name!r}; known: {sorted(FINETUNE)}")
+    return FINETUNE[name]
+
+
+def target(name: str) -> TaskSpec:
+    if name not in TARGETS:
+        raise ValueError(f"unknown evaluation target {name!r}; known: {sorted(TARGETS)}")
+    return TARGETS[name]
+
+
+def available(spec: TaskSpec, source: str) -> bool:
+    """Whether ``spec`` can be built from ``source`` ("offline" or "hub")."""
+    return (spec.offline if source == "offline" else spec.hub) is not None

@@ -1,4 +1,4 @@
-"""Resumable training state: weights (safetensors), optimiser/scheduler (tensor-only torch.save), RNG, step.
+"""Resumable training state: trainable weights (safetensors), optimiser/scheduler (tensor-only torch.save), RNG, step.
 
 One checkpoint, `<checkpoint_dir>/last/`, replaced atomically: a crash mid-save leaves the previous one intact.
 Nothing is unpickled: optimiser and scheduler states are loaded with `torch.load(weights_only=True)`.
@@ -36,13 +36,18 @@ def _set_rng_state(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> N
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
+def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Only what training changes: frozen weights are the base encoder's and would make every checkpoint 470 MB."""
+    return {k: v.detach().contiguous() for k, v in model.named_parameters() if v.requires_grad}
+
+
 def save_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module, optimizer, scheduler, step: int,
                     run_config: dict[str, Any]) -> Path:
     """Write `<checkpoint_dir>/last` atomically; returns its path."""
     target = Path(checkpoint_dir) / LAST
     rng_tensors, rng_plain = _rng_state()
     with atomic_path(target, is_dir=True) as tmp:
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+        save_file(_trainable_state(model), tmp / "model.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         save_file(rng_tensors, tmp / "rng.safetensors")
@@ -62,7 +67,11 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module
         changed = sorted(k for k in keys if state["config"].get(k) != run_config.get(k))
         raise ValueError(f"checkpoint {source} was written by a run with different settings {changed}; "
                          f"delete {source} to start afresh or restore those settings to resume")
-    model.load_state_dict(load_file(source / "model.safetensors"))
+    state = load_file(source / "model.safetensors")
+    if set(state) != set(_trainable_state(model)):
+        raise ValueError(f"checkpoint {source} holds other trainable weights than this model; delete {source} to "
+                         "start afresh")
+    model.load_state_dict(state, strict=False)
     optimizer.load_state_dict(torch.load(source / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(source / "scheduler.pt", weights_only=True))
     _set_rng_state(load_file(source / "rng.safetensors"), state["rng"])

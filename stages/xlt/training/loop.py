@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,32 +16,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from ..tasks import classification, multiple_choice, qa
-from .batching import TaskBatches, collate, feature_length
+from ..modeling.multitask import MultiTaskModel
+from ..tasks.collate import collate, feature_length
 from . import distributed
+from .batching import TaskBatches
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .model import MultiTaskModel
 from .sampler import TaskSampler
 
 Logger = Callable[[int, dict[str, float]], None]
-FEATURIZERS = {"qa": qa.prepare_train_features, "classification": classification.prepare_train_features,
-               "multiple_choice": multiple_choice.prepare_train_features}
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # dropout draws from torch's global generator
-
-
-def as_features(model: MultiTaskModel, task: str, data: Sequence[dict], cfg: TrainConfig) -> Sequence[dict]:
-    """Examples are tokenised here, once; already-featurised data (dicts with `input_ids`) passes through."""
-    if not data:
-        raise ValueError(f"task {task!r} has no training data")
-    if "input_ids" in data[0]:
-        return data
-    return FEATURIZERS[model.family(task)](data, model.tokenizer, cfg.max_seq_length, cfg.doc_stride)
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -69,12 +51,15 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
     on its shard of every global batch and only rank 0 logs and writes checkpoints (see `distributed.py`).
     """
     from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup, set_seed
 
     torch.set_num_threads(cfg.num_threads)
-    seed_everything(cfg.seed)
+    set_seed(cfg.seed)  # python, numpy and torch: dropout draws from torch's global generator
     tasks = sorted(task_data)
-    features = {task: as_features(model, task, task_data[task], cfg) for task in tasks}
+    features = dict(task_data)
+    empty = [t for t in tasks if not features[t]]
+    if empty:
+        raise ValueError(f"task(s) {empty} have no training features")
     streams = {t: TaskBatches(features[t], cfg.batch_size, cfg.mega_batch_factor, cfg.seed, i)
                for i, t in enumerate(tasks)}
     total_steps = count_steps(streams, cfg)

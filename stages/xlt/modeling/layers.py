@@ -1,0 +1,81 @@
+"""The encoder's forward pass cut at a layer boundary: embeddings + layers [0, k) ("bottom"), layers [k, n) ("top").
+
+With the embeddings and the bottom k layers frozen, the bottom's output for an input is a pure function of its tokens:
+it can be computed once, stored, and shared by every model that starts from the same base encoder and freezes the
+same layers (every arm and seed of the study). ``top`` continues exactly where ``bottom`` stopped, so
+``top(bottom(x, k), k) == full(x)`` up to float rounding (tested). The pieces are transformers' own modules
+(``embeddings``, ``encoder.layer[i]``) and mask builder, so BERT (e5) and XLM-R behave exactly as in their ``forward``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import nn
+
+
+def transformer_layers(encoder: nn.Module) -> nn.ModuleList:
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(f"cannot find the transformer layers of {type(encoder).__name__} (expected .encoder.layer)")
+    return layers
+
+
+def layer_count(encoder: nn.Module) -> int:
+    return len(transformer_layers(encoder))
+
+
+def _mask(encoder: nn.Module, attention_mask: torch.Tensor, hidden: torch.Tensor):
+    """The attention mask in the form the layers expect (4-D, per attention implementation), as ``forward`` builds it."""
+    mask, _ = encoder._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
+                                              embedding_output=hidden, encoder_hidden_states=None, cache=None)
+    return mask
+
+
+def run_layers(encoder: nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int,
+               stop: int | None = None) -> torch.Tensor:
+    """Layers [start, stop) applied to ``hidden`` (the output of layer start - 1, or the embeddings when start is 0)."""
+    layers = transformer_layers(encoder)
+    stop = len(layers) if stop is None else stop
+    if not 0 <= start <= stop <= len(layers):
+        raise ValueError(f"layers [{start}, {stop}) do not exist: the encoder has {len(layers)}")
+    if start == stop:
+        return hidden
+    mask = _mask(encoder, attention_mask, hidden)
+    for layer in layers[start:stop]:
+        hidden = layer(hidden, mask)
+    return hidden
+
+
+def embed(encoder: nn.Module, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    return encoder.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+
+
+def bottom(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, depth: int,
+           token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Hidden states after the first ``depth`` layers (the embeddings when depth is 0)."""
+    return run_layers(encoder, embed(encoder, input_ids, token_type_ids), attention_mask, 0, depth)
+
+
+def full(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+         token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    return bottom(encoder, input_ids, attention_mask, layer_count(encoder), token_type_ids)
+
+
+def frozen_parameters(encoder: nn.Module, depth: int) -> dict[str, torch.Tensor]:
+    """The parameters that decide the bottom's output: embeddings and layers [0, depth)."""
+    names = {f"encoder.layer.{i}." for i in range(depth)}
+    return {name: p for name, p in encoder.named_parameters()
+            if name.startswith("embeddings.") or any(name.startswith(prefix) for prefix in names)}
+
+
+def fingerprint(encoder: nn.Module, depth: int) -> str:
+    """sha256 over the bottom's parameters (names, shapes, bytes): two models whose fingerprints agree compute the
+    same bottom states, so cached states of one are valid for the other."""
+    digest = hashlib.sha256(f"depth={depth}".encode())
+    for name, tensor in sorted(frozen_parameters(encoder, depth).items()):
+        data = tensor.detach().to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}:{tuple(data.shape)}".encode())
+        digest.update(data.numpy().tobytes())
+    return digest.hexdigest()
