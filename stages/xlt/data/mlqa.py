@@ -141,7 +141,7 @@ def prepare_mlqa(
     ``n_test_articles`` of the English articles (seeded, ``split.split_articles``) are the test articles; every
     question of them, in any language, is a test question, and only English questions of the other articles are
     ``train`` (capped to ``max_train`` questions by whole articles). ``max_test`` caps the English test questions
-    by whole articles; each language keeps its questions with those ids.
+    by whole articles; each language keeps its questions with those ids, listed in the English file's order.
 
     ``align="english"``: each language is evaluated on all of its own test questions; their ids are a subset of
     the English test ids (paired comparisons with English are by id). ``align="intersection"``: only ids present
@@ -168,8 +168,13 @@ def prepare_mlqa(
             raise ValueError(f"no MLQA test question is in all of {list(languages)}; each question exists in "
                              "English and 1-3 other languages: evaluate fewer languages or use align='english'")
     test_en = cap_groups(test_en, max_test, seed)
-    test = same_ids_as(test_en, {lang: data.native[lang] for lang in languages})
-    cross = same_ids_as(test_en, data.gxlt)
+    position = {e["id"]: i for i, e in enumerate(english)}
+
+    def english_order(per_lang: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        return {lang: sorted(rows, key=lambda e: position[e["id"]]) for lang, rows in per_lang.items()}
+
+    test = english_order(same_ids_as(test_en, {lang: data.native[lang] for lang in languages}))
+    cross = english_order(same_ids_as(test_en, data.gxlt))
     record = {
         "task": "mlqa",
         "seed": seed,
