@@ -42,7 +42,8 @@ def test_quotes_and_odd_characters_survive_verbatim(tmp_path):
              "a \u2028 line separator\t'single' quotes\t0",
              '"""\t""\t1']
     rows = read_tsv(_write(tmp_path / "dev-de.tsv", lines), PAWSX_LABELS)
-    assert rows == [('"Der ""Fluss"" ist lang."', 'Er sagte "hallo', 1), ("a \u2028 line separator", "'single' quotes", 0),
+    assert rows == [('"Der ""Fluss"" ist lang."', 'Er sagte "hallo', 1),
+                    ("a \u2028 line separator", "'single' quotes", 0),
                     ('"""', '""', 1)]
     with open(tmp_path / "dev-de.tsv", encoding="utf-8", newline="") as f:
         as_csv = [tuple(r) for r in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
