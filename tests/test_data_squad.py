@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_support import mirror_dir
+from stages.xlt.data import split
 from stages.xlt.data.squad import check_same_ids, read_squad, read_xquad
 from stages.xlt.languages import XQUAD_LANGUAGES
 
-MIRROR = Path("/work/shared/data/xquad")
+MIRROR = (mirror_dir() or Path("/nonexistent")) / "xquad"
 
 
 def _squad(articles):
@@ -47,7 +49,7 @@ def test_reads_examples_with_title_article_keys(tmp_path):
     assert [e["id"] for e in examples] == ["q1", "q2", "q3"]
     assert [e["article"] for e in examples] == ["France", "France", "Other"]
     assert examples[1] == {"id": "q2", "article": "France", "lang": "en", "context": CTX, "question": "River?",
-                           "answers": {"text": ["Seine"], "answer_start": [47]}}
+                           "answers": {"text": ["Seine"], "answer_start": [47]}, "cluster": "France/p0"}
 
 
 def test_missing_titles_fall_back_to_position_keys(tmp_path):
@@ -92,7 +94,8 @@ def test_check_same_ids_detects_a_missing_question():
         check_same_ids({"en": a, "de": a[:1]})
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="XQuAD mirror /work/shared/data/xquad absent")
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="no XQuAD mirror: set XLT_MIRROR to a folder laid out like "
+                                                 "../shared/data (with xquad/)")
 def test_real_xquad_mirror():
     per_lang = read_xquad(MIRROR, XQUAD_LANGUAGES)
     assert sorted(per_lang) == sorted(XQUAD_LANGUAGES) and len(per_lang) == 12
@@ -106,3 +109,38 @@ def test_real_xquad_mirror():
     positional = read_squad(MIRROR / "xquad.zh.json", "zh", article_keys="position")
     title_to_pos = {e["article"]: p["article"] for e, p in zip(per_lang["zh"], positional)}
     assert len(set(title_to_pos.values())) == 48
+
+
+def test_cluster_is_the_paragraph_within_its_article(tmp_path):
+    payload = _squad([
+        _article("A", [_paragraph(CTX, [_qa("q1", "Capital?", "Paris", 0), _qa("q2", "River?", "Seine", 47)]),
+                       _paragraph("Bob is 7.", [_qa("q3", "Age?", "7", 7)])]),
+        _article("B", [_paragraph("Bob is 7.", [_qa("q4", "Age?", "7", 7)])]),
+    ])
+    examples = read_squad(_write(tmp_path, payload), "en")
+    assert [e["cluster"] for e in examples] == ["A/p0", "A/p0", "A/p1", "B/p0"]
+
+
+def test_check_same_ids_detects_a_question_in_another_paragraph():
+    a = [{"id": "q1", "article": "A", "cluster": "A/p0"}, {"id": "q2", "article": "A", "cluster": "A/p1"}]
+    b = [dict(a[0]), dict(a[1], cluster="A/p0")]
+    with pytest.raises(ValueError, match=r"'de'.*other article/paragraph e\.g\. \['q2'\]"):
+        check_same_ids({"en": a, "de": b})
+
+
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="no XQuAD mirror: set XLT_MIRROR to a folder laid out like "
+                                                 "../shared/data (with xquad/)")
+def test_real_xquad_clusters_are_parallel_and_cap_units_unchanged():
+    per_lang = read_xquad(MIRROR, XQUAD_LANGUAGES)
+    clusters = {lang: {e["id"]: e["cluster"] for e in examples} for lang, examples in per_lang.items()}
+    assert all(c == clusters["en"] for c in clusters.values())
+    assert len(set(clusters["en"].values())) == 240  # 48 articles x 5 paragraphs
+    # a cluster is exactly one (article, context) paragraph in every language ...
+    for examples in per_lang.values():
+        pairs = {(e["cluster"], e["article"], e["context"]) for e in examples}
+        assert len(pairs) == len({p[0] for p in pairs}) == len({p[1:] for p in pairs}) == 240
+    # ... so capping by cluster keeps exactly the units the (article, context) rule kept before clusters existed
+    english = per_lang["en"]
+    without = [{k: v for k, v in e.items() if k != "cluster"} for e in english]
+    for n, seed in [(100, 0), (333, 7), (1000, 3)]:
+        assert [e["id"] for e in split.cap(english, n, seed)] == [e["id"] for e in split.cap(without, n, seed)]

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from stages.xlt.languages import TATOEBA_XTREME, XQUAD_LANGUAGES
+from pipeline_support import mirror_dir
+from stages.xlt.languages import MLQA_LANGUAGES, PAWSX_LANGUAGES, TATOEBA_XTREME, XNLI_LANGUAGES, XQUAD_LANGUAGES
 from stages.xlt.sources import fetch as fetch_module
 from stages.xlt.sources.fetch import (
     DATASETS,
+    MESH_COMMIT,
     ChecksumError,
     DownloadError,
     FetchItem,
@@ -22,11 +24,17 @@ from stages.xlt.sources.fetch import (
     fetch,
     fetch_many,
     load_checksums,
+    mlqa_items,
+    mlqa_pair_items,
+    mlqa_pairs,
+    pawsx_items,
     tatoeba_items,
+    xnli_items,
     xquad_items,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = mirror_dir() or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MESH = f"https://raw.githubusercontent.com/GautamGupta17/MESH/{MESH_COMMIT}/data/"
 PAYLOAD = b'{"data": [], "version": "1.1"}\n' * 50
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 RELPATH = "xquad/xquad.xx.json"
@@ -84,12 +92,69 @@ def test_malformed_checksum_line_is_rejected() -> None:
         fetch_module._parse_sha256sum(f"{PAYLOAD_SHA}  a\nnot-a-digest  b\n", "test.sha256")
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs the shared offline mirror")
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
 def test_recorded_checksums_match_the_shared_mirror(tmp_path: Path) -> None:
     items = xquad_items(["en", "zh"]) + tatoeba_items(["deu"])
     paths = fetch_many(items, tmp_path, mirror=SHARED_DATA, progress=False)
     assert paths == [tmp_path / item.relpath for item in items]
     assert all(fetch_module.sha256_file(p) == item.sha256 for p, item in zip(paths, items))
+
+
+def test_xnli_pawsx_mlqa_checksums_cover_their_dev_files() -> None:
+    assert sorted(load_checksums("xnli")) == sorted(f"xnli/dev-{lang}.tsv" for lang in XNLI_LANGUAGES)
+    assert len(XNLI_LANGUAGES) == 15 and len(PAWSX_LANGUAGES) == 7
+    assert sorted(load_checksums("pawsx")) == sorted(f"pawsx/dev-{lang}.tsv" for lang in PAWSX_LANGUAGES)
+    assert sorted(load_checksums("mlqa")) == sorted(f"mlqa/MLQA_V1/dev/dev-context-{c}-question-{q}.json"
+                                                    for c in MLQA_LANGUAGES for q in MLQA_LANGUAGES)
+    digests = [d for name in ("xnli", "pawsx", "mlqa") for d in load_checksums(name).values()]
+    assert len(set(digests)) == len(digests) == 15 + 7 + 49
+
+
+def test_xnli_pawsx_mlqa_urls_are_pinned_to_one_upstream_commit() -> None:
+    (de,) = xnli_items(["de"])
+    assert (de.relpath, de.url) == ("xnli/dev-de.tsv", MESH + "xnli/dev-de.tsv")
+    (ja,) = pawsx_items(["ja"])
+    assert (ja.relpath, ja.url) == ("pawsx/dev-ja.tsv", MESH + "pawsx/dev-ja.tsv")
+    (g,) = mlqa_pair_items([("zh", "en")])
+    assert g.relpath == "mlqa/MLQA_V1/dev/dev-context-zh-question-en.json"
+    assert g.url == MESH + "mlqa/MLQA_V1/dev/dev-context-zh-question-en.json"
+    assert len(MESH_COMMIT) == 40 and "/main/" not in g.url and "/master/" not in g.url
+    with pytest.raises(ValueError, match=r"xnli/dev-xx\.tsv.*not a known xnli file"):
+        xnli_items(["xx"])
+
+
+def test_mlqa_items_are_english_each_language_and_its_gxlt_file() -> None:
+    assert mlqa_pairs(["de", "hi"]) == [("en", "en"), ("de", "de"), ("hi", "hi"), ("de", "en"), ("hi", "en")]
+    assert mlqa_pairs(["en", "de"], gxlt=False) == [("en", "en"), ("de", "de")]
+    items = mlqa_items(MLQA_LANGUAGES)
+    assert len(items) == 13 and len({i.relpath for i in items}) == 13
+    assert {i.relpath.rsplit("/", 1)[1] for i in items} >= {f"dev-context-{x}-question-en.json"
+                                                            for x in ("de", "es", "ar", "hi", "vi", "zh")}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mlqa").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+def test_new_checksums_match_the_mirror_and_its_sha256sums(tmp_path: Path) -> None:
+    items = xnli_items(XNLI_LANGUAGES) + pawsx_items(PAWSX_LANGUAGES) + mlqa_items(MLQA_LANGUAGES)
+    paths = fetch_many(items, tmp_path, mirror=SHARED_DATA, progress=False)
+    assert all(p.is_file() for p in paths) and len(paths) == 35
+    for name, prefix in (("xnli", "xnli/"), ("pawsx", "pawsx/"), ("mlqa", "mlqa/")):
+        upstream = fetch_module._parse_sha256sum((SHARED_DATA / name / "SHA256SUMS").read_text(), name)
+        mirror_table = {prefix + path.removeprefix("./"): digest for path, digest in upstream}
+        assert load_checksums(name).items() <= mirror_table.items()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "pawsx").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+def test_corrupt_copy_of_a_real_file_fails_naming_it_and_the_fix(tmp_path: Path) -> None:
+    (item,) = pawsx_items(["fr"])
+    mirror = tmp_path / "mirror"
+    (mirror / "pawsx").mkdir(parents=True)
+    data = bytearray((SHARED_DATA / item.relpath).read_bytes())
+    data[100] ^= 0x20  # one flipped bit inside a sentence: same size, other bytes
+    (mirror / item.relpath).write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match=r"pawsx/dev-fr\.tsv: sha256 mismatch .*Fix: download it again") as caught:
+        fetch_many([item], tmp_path / "raw", mirror=mirror, progress=False)
+    assert caught.value.relpath == item.relpath and caught.value.expected == item.sha256
+    assert not (tmp_path / "raw" / item.relpath).exists()
 
 
 # ---------------------------------------------------------------- mirror

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 XQUAD_LANGUAGES: tuple[str, ...] = ("en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 
+# Dev sets as XTREME distributes them (English first, then alphabetical).
+XNLI_LANGUAGES: tuple[str, ...] = ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi",
+                                   "zh")
+PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
+MLQA_LANGUAGES: tuple[str, ...] = ("en", "ar", "de", "es", "hi", "vi", "zh")
+
 # The writing system of each language's text in XQuAD / Tatoeba (drives script-aware perturbations).
 SCRIPTS: dict[str, str] = {
     "en": "Latn", "de": "Latn", "es": "Latn", "ro": "Latn", "tr": "Latn", "vi": "Latn", "fr": "Latn",

@@ -77,8 +77,12 @@ def select_all_languages(per_lang: dict[str, list[dict]], split: ArticleSplit, p
 
 
 def unit_key(example: dict, index: int) -> tuple:
-    """What ``cap`` keeps together: a QA paragraph (article + context); the pairs of one question (sentence
-    pairs with the same ``text_a``, e.g. a derived QNLI positive and its negative); otherwise the example."""
+    """What ``cap`` keeps together: the example's ``cluster`` if it has one (an XQuAD paragraph, an XNLI premise
+    block, a PAWS-X sentence group, an MLQA article; see ``groups``); else a QA paragraph (article + context); the
+    pairs of one question (sentence pairs with the same ``text_a``, e.g. a derived QNLI positive and its negative);
+    otherwise the example."""
+    if "cluster" in example:
+        return ("cluster", example["cluster"])
     if "article" in example and "context" in example:
         return ("paragraph", example["article"], example["context"])
     if "text_a" in example:

@@ -5,6 +5,10 @@ English title in every language file, checked on the mirror: all 12 files carry 
 ``article-NNN`` from the article's position in the file (XQuAD lists its 48 articles x 5 paragraphs in the
 same order in every language). ``article_keys="position"`` forces the positional scheme, which is also what
 the Hub loader uses for XQuAD (the Hub copy has no titles).
+
+Each example's ``cluster`` is its paragraph, ``<article key>/p<paragraph index within the article>``: the unit of
+resampling in scoring. XQuAD's paragraphs are parallel (same article order and 5 paragraphs per article in every
+language), so a question has the same cluster in every language.
 """
 
 from __future__ import annotations
@@ -58,7 +62,12 @@ def _bad_answer(qa_id: str, path: Path, on_bad_answer: OnBadAnswer, detail: str)
     log.warning("dropping %s", message)
 
 
-def _example(qa: dict, context: str, article: str, lang: str, path: Path, on_bad_answer: OnBadAnswer) -> dict | None:
+def paragraph_cluster(article: str, paragraph_index: int) -> str:
+    return f"{article}/p{paragraph_index}"
+
+
+def _example(qa: dict, context: str, article: str, lang: str, path: Path, on_bad_answer: OnBadAnswer,
+             cluster: str) -> dict | None:
     qa_id = str(qa.get("id", ""))
     if not qa_id or "question" not in qa:
         raise ValueError(f"{path}: a question in article {article!r} lacks 'id' or 'question'")
@@ -81,6 +90,7 @@ def _example(qa: dict, context: str, article: str, lang: str, path: Path, on_bad
         "context": context,
         "question": qa["question"],
         "answers": {"text": texts, "answer_start": starts},
+        "cluster": cluster,
     }
 
 
@@ -102,12 +112,13 @@ def read_squad(
     keys = _article_keys(articles, article_keys, path)
     examples: list[dict] = []
     for article, key in zip(articles, keys, strict=True):
-        for paragraph in article.get("paragraphs", []):
+        for paragraph_index, paragraph in enumerate(article.get("paragraphs", [])):
             context = paragraph.get("context")
             if not isinstance(context, str):
                 raise ValueError(f"{path}: a paragraph of article {key!r} has no 'context' string")
+            cluster = paragraph_cluster(key, paragraph_index)
             for qa in paragraph.get("qas", []):
-                example = _example(qa, context, key, lang, path, on_bad_answer)
+                example = _example(qa, context, key, lang, path, on_bad_answer, cluster)
                 if example is not None:
                     examples.append(example)
     if not examples:
@@ -124,17 +135,19 @@ def read_xquad(folder: str | Path, languages: Sequence[str], **kwargs) -> dict[s
 
 
 def check_same_ids(per_lang: dict[str, list[dict]]) -> None:
-    """Zero-shot comparisons need every language on the same questions (and the same articles)."""
+    """Zero-shot comparisons need every language on the same questions (and the same articles and clusters)."""
     if not per_lang:
         raise ValueError("no languages given")
     ref_lang, ref = next(iter(per_lang.items()))
-    ref_ids = {e["id"]: e["article"] for e in ref}
+    ref_ids = {e["id"]: (e["article"], e.get("cluster")) for e in ref}
     for lang, examples in per_lang.items():
-        ids = {e["id"]: e["article"] for e in examples}
+        ids = {e["id"]: (e["article"], e.get("cluster")) for e in examples}
         if ids != ref_ids:
             missing = sorted(set(ref_ids) - set(ids))[:3]
             extra = sorted(set(ids) - set(ref_ids))[:3]
+            moved = sorted(i for i in set(ids) & set(ref_ids) if ids[i] != ref_ids[i])[:3]
             raise ValueError(
-                f"language {lang!r} differs from {ref_lang!r} in question ids or article keys "
-                f"(missing e.g. {missing}, extra e.g. {extra}); read all languages with the same article_keys"
+                f"language {lang!r} differs from {ref_lang!r} in question ids, article keys or paragraph clusters "
+                f"(missing e.g. {missing}, extra e.g. {extra}, other article/paragraph e.g. {moved}); read all "
+                "languages with the same article_keys"
             )

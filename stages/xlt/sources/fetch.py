@@ -2,7 +2,8 @@
 
 Every file the project downloads has its expected sha256 in ``checksums/<dataset>.sha256`` (``sha256sum``
 format, paths relative to a mirror root). A mirror is any folder with the layout of ``../shared/data``
-(``xquad/xquad.<lang>.json``, ``tatoeba/v1/tatoeba.<xxx>-eng.<xxx>``); the stage passes
+(``xquad/xquad.<lang>.json``, ``tatoeba/v1/tatoeba.<xxx>-eng.<xxx>``, ``xnli/dev-<lang>.tsv``,
+``pawsx/dev-<lang>.tsv``, ``mlqa/MLQA_V1/dev/dev-context-<c>-question-<q>.json``); the stage passes
 ``os.environ.get("XLT_MIRROR")``. Without a mirror the file comes from its upstream URL over HTTP.
 
 Either way the bytes go to a temporary sibling, are checked against the expected digest and only then renamed
@@ -99,6 +100,9 @@ class Dataset:
         return [self.item_for(relpath) for relpath in sorted(load_checksums(self.name))]
 
 
+MESH_COMMIT = "68f82e29e71a4e425069ff398a61387c24c0f30d"
+MESH_ROOT = f"https://raw.githubusercontent.com/GautamGupta17/MESH/{MESH_COMMIT}"
+
 DATASETS: dict[str, Dataset] = {
     "xquad": Dataset(
         name="xquad",
@@ -113,6 +117,27 @@ DATASETS: dict[str, Dataset] = {
         mirror_root="tatoeba/v1/",
         file_pattern="tatoeba.{code}-eng.{side}",
     ),
+    # XNLI, PAWS-X and MLQA dev sets as XTREME downloads them, from a repository that committed that download;
+    # pinned to one commit, so the URL always serves the bytes whose checksums are recorded.
+    "xnli": Dataset(
+        name="xnli",
+        url_root=f"{MESH_ROOT}/data/xnli/",
+        mirror_root="xnli/",
+        file_pattern="dev-{lang}.tsv",
+    ),
+    "pawsx": Dataset(
+        name="pawsx",
+        url_root=f"{MESH_ROOT}/data/pawsx/",
+        mirror_root="pawsx/",
+        file_pattern="dev-{lang}.tsv",
+    ),
+    # context = the language of the paragraphs, question = the language of the questions (G-XLT when they differ).
+    "mlqa": Dataset(
+        name="mlqa",
+        url_root=f"{MESH_ROOT}/data/mlqa/MLQA_V1/",
+        mirror_root="mlqa/MLQA_V1/",
+        file_pattern="dev/dev-context-{context}-question-{question}.json",
+    ),
 }
 
 
@@ -124,6 +149,37 @@ def tatoeba_items(codes: Iterable[str]) -> list[FetchItem]:
     """Both files of each pair (``<xxx>`` and ``eng`` sides) for three-letter codes such as ``deu``."""
     tatoeba = DATASETS["tatoeba"]
     return [tatoeba.item(code=code, side=side) for code in codes for side in (code, "eng")]
+
+
+def xnli_items(langs: Iterable[str]) -> list[FetchItem]:
+    """``xnli/dev-<lang>.tsv`` for each language (15 known: ``languages.XNLI_LANGUAGES``)."""
+    return [DATASETS["xnli"].item(lang=lang) for lang in langs]
+
+
+def pawsx_items(langs: Iterable[str]) -> list[FetchItem]:
+    """``pawsx/dev-<lang>.tsv`` for each language (7 known: ``languages.PAWSX_LANGUAGES``)."""
+    return [DATASETS["pawsx"].item(lang=lang) for lang in langs]
+
+
+def mlqa_pair_items(pairs: Iterable[tuple[str, str]]) -> list[FetchItem]:
+    """``dev-context-<c>-question-<q>.json`` for each ``(context, question)`` language pair, in the given order."""
+    mlqa = DATASETS["mlqa"]
+    return [mlqa.item(context=context, question=question) for context, question in pairs]
+
+
+def mlqa_pairs(langs: Iterable[str], *, gxlt: bool = True) -> list[tuple[str, str]]:
+    """The MLQA files ``data.mlqa.prepare_mlqa`` reads for ``langs``: English (always: the split is made on English
+    articles), each language's own file, and with ``gxlt`` its ``context=<lang>, question=en`` file."""
+    langs = list(dict.fromkeys(["en", *langs]))
+    pairs = [(lang, lang) for lang in langs]
+    if gxlt:
+        pairs += [(lang, "en") for lang in langs if lang != "en"]
+    return pairs
+
+
+def mlqa_items(langs: Iterable[str], *, gxlt: bool = True) -> list[FetchItem]:
+    """MLQA dev files for ``langs`` (see ``mlqa_pairs``); ``mlqa_pair_items`` takes explicit pairs instead."""
+    return mlqa_pair_items(mlqa_pairs(langs, gxlt=gxlt))
 
 
 @functools.cache
@@ -148,7 +204,7 @@ def _parse_sha256sum(text: str, origin: str) -> list[tuple[str, str]]:
 
 
 def load_checksums(dataset: str) -> dict[str, str]:
-    """Mirror-relative path -> expected sha256 for one data set (``xquad`` or ``tatoeba``)."""
+    """Mirror-relative path -> expected sha256 for one data set (a key of ``DATASETS``)."""
     return dict(_checksum_table(dataset))
 
 
@@ -164,7 +220,8 @@ def _copy_from_mirror(mirror: Path, relpath: str, tmp: Path) -> None:
     if not source.is_file():
         raise MirrorError(
             f"mirror {mirror} ({MIRROR_ENV}) has no file {relpath}: a mirror must have the layout of "
-            "../shared/data (xquad/xquad.<lang>.json, tatoeba/v1/tatoeba.<xxx>-eng.<xxx>); point "
+            "../shared/data (xquad/xquad.<lang>.json, tatoeba/v1/tatoeba.<xxx>-eng.<xxx>, xnli/dev-<lang>.tsv, "
+            "pawsx/dev-<lang>.tsv, mlqa/MLQA_V1/dev/dev-context-<c>-question-<q>.json); point "
             f"{MIRROR_ENV} at such a folder, or unset it to download from upstream."
         )
     shutil.copyfile(source, tmp)
