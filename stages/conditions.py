@@ -1,6 +1,8 @@
 """Test conditions as files: "clean" is the prepared test set, every other name a perturbed copy of it.
 
-Shared by perturb (writes), evaluate (reads) and score (reads), so the three agree on names and paths.
+Shared by perturb (writes), prefix_test and evaluate (read) and score (reads), so they agree on names and paths.
+A perturbed file holds every test item; items the perturbation left unchanged say so (``perturbation.applied``),
+and evaluation reuses their clean predictions instead of recomputing the same input.
 """
 
 from __future__ import annotations
@@ -8,29 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from stages import layout
-from stages.xlt.params import Params
-
-CLEAN = "clean"
-# Families applied to Tatoeba's source side. Not codeswitch_words: switching words into English would make
-# retrieving the English target easier, not harder; distractors and question swaps need a QA pair.
-SENTENCE_FAMILIES = ("typos",)
+from stages.params import CLEAN, Params
 
 
-def qa_conditions(params: Params) -> list[str]:
-    return [CLEAN, *params.perturb.conditions]
+def conditions(params: Params, target: str) -> list[str]:
+    return [CLEAN, *params.conditions_for(target)]
 
 
-def retrieval_conditions(params: Params) -> list[str]:
-    return [CLEAN, *(name for name, c in params.perturb.conditions.items() if c.family in SENTENCE_FAMILIES)]
+def inputs(condition: str, target: str, lang: str) -> Path:
+    return layout.test_set(target, lang) if condition == CLEAN else layout.perturbed_set(condition, target, lang)
 
 
-def qa_path(condition: str, lang: str) -> Path:
-    if condition == CLEAN:
-        return layout.TEST / f"xquad.{lang}.jsonl"
-    return layout.PERTURBED / condition / f"xquad.{lang}.jsonl"
-
-
-def retrieval_path(condition: str, lang: str) -> Path:
-    if condition == CLEAN:
-        return layout.TEST / f"tatoeba.{lang}.jsonl"
-    return layout.PERTURBED / condition / f"tatoeba.{lang}.jsonl"
+def applied(example: dict) -> bool:
+    """Whether the model must read this item anew under its condition (clean items always)."""
+    return example.get("perturbation", {}).get("applied", True)

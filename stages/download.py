@@ -1,10 +1,13 @@
-"""download: fetch and verify the raw data, split XQuAD by article, derive the English intermediate tasks.
+"""download: fetch and verify the raw data, split every data set by its unit of independence, and write the English
+intermediate tasks, the English fine-tuning sets, the zero-shot test sets and the bilingual lexicons.
 
     python -m stages.download
 
-Reads params ``download.*``. Writes data/raw (checksummed copies), data/prepared/{intermediate, target_train,
-test, lexicons}. Upstream URLs by default; ``XLT_MIRROR=/path`` takes the files from a local mirror folder
-laid out like ../shared/data (xquad/, tatoeba/v1/).
+Reads params ``download``, ``evaluate.targets`` (which languages to fetch and prepare), ``intermediate.arms`` and
+``transfer.targets`` (the paper profile fetches only the Hub tasks they name). Writes data/raw (checksummed
+copies) and data/prepared/{intermediate, finetune, test, lexicons}. Upstream URLs by default; ``XLT_MIRROR=/path``
+takes the files from a local mirror laid out like the upstream repositories, and ``XLT_HUB_MIRROR=/path`` (paper
+profile) a local folder laid out like the Hub (``<loader>/<files>``, see data/hub_tasks.py).
 """
 
 from __future__ import annotations
@@ -18,47 +21,58 @@ from stages.runtime import load_params, main_guard, offline_hub, record_provenan
 def main() -> None:
     params = load_params()
     cfg = params.download
-    offline_hub(allow_downloads=cfg.source == "hub")
+    hub = cfg.source == "hub"
+    offline_hub(allow_downloads=hub and not os.environ.get("XLT_HUB_MIRROR"))
 
     from stages.xlt import prepare
     from stages.xlt.io import atomic_path
     from stages.xlt.languages import TATOEBA_CODES
-    from stages.xlt.sources.fetch import fetch_many, tatoeba_items, xquad_items
+    from stages.xlt.sources import fetch
+    from stages.xlt.sources.fetch import mirror_from_env
 
-    mirror = os.environ.get("XLT_MIRROR") or None
-    lexicon_languages = [lang for lang in cfg.xquad_languages if lang != "en"]
-    tatoeba_languages = sorted(set(cfg.tatoeba_languages) | set(lexicon_languages))
-    items = xquad_items(cfg.xquad_languages) + tatoeba_items(TATOEBA_CODES[lang] for lang in tatoeba_languages)
-    fetch_many(items, layout.RAW, mirror=mirror)
+    targets = params.evaluate.targets
+    finetune = params.finetune_targets()
+    lexicon_languages = prepare.lexicon_languages(targets)
+    tatoeba = sorted(set(targets.get("tatoeba", [])) | set(lexicon_languages))
+    items = fetch.tatoeba_items(TATOEBA_CODES[lang] for lang in tatoeba)
+    if not hub:
+        items += fetch.xquad_items(sorted(set(targets.get("xquad", [])) | {"en"}))
+        if "mlqa" in targets:
+            items += fetch.mlqa_items(targets["mlqa"])
+        for task in ("xnli", "pawsx"):
+            if getattr(cfg, task) is not None:
+                items += getattr(fetch, f"{task}_items")(sorted(set(targets.get(task, [])) | {"en"}))
+    fetch.fetch_many(items, layout.RAW, mirror=mirror_from_env())
 
-    prepared = prepare.prepare_offline(
-        xquad_dir=layout.RAW_XQUAD,
-        tatoeba_dir=layout.RAW_TATOEBA,
-        xquad_languages=cfg.xquad_languages,
-        tatoeba_languages=cfg.tatoeba_languages,
-        lexicon_languages=lexicon_languages,
-        n_test_articles=cfg.split.n_test_articles,
-        n_intermediate_articles=cfg.split.n_intermediate_articles,
-        split_seed=cfg.split.seed,
-        max_intermediate_examples=cfg.max_intermediate_examples,
-        max_target_train_examples=cfg.max_target_train_examples,
-        max_test_examples=cfg.max_test_examples,
-        max_tatoeba_pairs=cfg.max_tatoeba_pairs,
-    )
-    if cfg.source == "hub":
-        prepared = prepare.replace_with_hub_tasks(prepared)
+    if hub:
+        arm_tasks = sorted({t for arm in params.intermediate.arms for t in params.intermediate.arm(arm).tasks})
+        prepared = prepare.prepare_hub(intermediate_tasks=arm_tasks, finetune=finetune,
+                                       targets={k: v for k, v in targets.items() if k != "tatoeba"},
+                                       source=os.environ.get("XLT_HUB_MIRROR") or None, max_train=cfg.max_hub_train,
+                                       max_test=cfg.max_hub_train, seed=cfg.seed)
+        offline = prepare.prepare_offline(raw=layout.RAW, targets={"tatoeba": targets.get("tatoeba", [])}, sizes={},
+                                          seed=cfg.seed, finetune=[], lexicon_languages=lexicon_languages,
+                                          max_tatoeba_pairs=cfg.max_tatoeba_pairs, with_xquad=False)
+        prepared.test.update(offline.test)
+        prepared.lexicons = offline.lexicons
+    else:
+        sizes = {name: prepare.Sizes(n_test=split.n_test_articles if hasattr(split, "n_test_articles")
+                                     else split.n_test_groups,
+                                     n_intermediate=getattr(split, "n_intermediate_articles", None)
+                                     or getattr(split, "n_intermediate_groups", 0),
+                                     max_test=split.max_test, max_intermediate=split.max_intermediate,
+                                     max_train=split.max_train)
+                 for name in ("xquad", "mlqa", "xnli", "pawsx") if (split := getattr(cfg, name)) is not None}
+        prepared = prepare.prepare_offline(raw=layout.RAW, targets=targets, sizes=sizes, seed=cfg.seed,
+                                           finetune=finetune, lexicon_languages=lexicon_languages,
+                                           max_tatoeba_pairs=cfg.max_tatoeba_pairs)
 
-    for folder, files in [
-        (layout.INTERMEDIATE_DATA, prepared.intermediate),
-        (layout.TARGET_TRAIN, prepared.target_train),
-        (layout.TEST, prepared.test),
-        (layout.LEXICONS, prepared.lexicons),
-    ]:
+    for folder, files in [(layout.INTERMEDIATE_DATA, prepared.intermediate), (layout.FINETUNE_DATA, prepared.finetune),
+                          (layout.TEST, prepared.test), (layout.LEXICONS, prepared.lexicons)]:
         with atomic_path(folder, is_dir=True) as tmp:
             prepare.write_folder(tmp, files)
     record_provenance(layout.PREPARED, params=cfg.model_dump(), inputs={"raw": layout.RAW})
-    sizes = prepared.sizes()
-    print("prepared:", ", ".join(f"{name}={n}" for name, n in sorted(sizes.items())))
+    print("prepared:", ", ".join(f"{name}={n}" for name, n in sorted(prepared.sizes().items())))
 
 
 if __name__ == "__main__":

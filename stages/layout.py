@@ -5,16 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA = Path("data")
-RAW = DATA / "raw"  # the mirror layout: raw/xquad/xquad.<lang>.json, raw/tatoeba/v1/tatoeba.<xxx>-eng.<side>
-RAW_XQUAD = RAW / "xquad"
-RAW_TATOEBA = RAW / "tatoeba" / "v1"
+RAW = DATA / "raw"  # the mirror layout: xquad/, tatoeba/v1/, xnli/, pawsx/, mlqa/MLQA_V1/dev/
 PREPARED = DATA / "prepared"
 INTERMEDIATE_DATA = PREPARED / "intermediate"  # <task>.jsonl: English intermediate tasks
-TARGET_TRAIN = PREPARED / "target_train"  # qa.en.jsonl: English target-task training data
-TEST = PREPARED / "test"  # xquad.<lang>.jsonl, tatoeba.<lang>.jsonl: zero-shot test sets
+FINETUNE_DATA = PREPARED / "finetune"  # <task>.jsonl: English training data of each fine-tuning task
+TEST = PREPARED / "test"  # <target>.<lang>.jsonl: zero-shot test sets (+ mlqa_gxlt.<lang>.jsonl), split.json
 LEXICONS = PREPARED / "lexicons"  # <lang>-en.json: bilingual lexicons for code-switching
 ENCODER = DATA / "encoder"  # the pretrained multilingual encoder as a transformers folder
-PERTURBED = DATA / "perturbed"  # <condition>/xquad.<lang>.jsonl (+ tatoeba.<lang>.jsonl)
+PREFIX = DATA / "prefix"  # the base encoder's cached bottom states
+PREFIX_INTERMEDIATE = PREFIX / "intermediate"  # <task>.features.jsonl (+ <task>.safetensors)
+PREFIX_FINETUNE = PREFIX / "finetune"
+PREFIX_TEST = PREFIX / "test"  # <condition>/<target>.<lang>.safetensors
+PERTURBED = DATA / "perturbed"  # <condition>/<target>.<lang>.jsonl
+ATTACKS = DATA / "attacks"  # <target>.<lang>.jsonl: every arm's attack on the same ids
 CHECKPOINTS = DATA / "checkpoints"  # resumable training state; not a DVC output, removed on success
 METRICS = Path("metrics")
 PLOTS = Path("plots")  # CSV plot data for `dvc plots`
@@ -35,22 +38,30 @@ def intermediate_model(arm: str, seed: int) -> Path:
     return DATA / "intermediate" / run_name(arm, seed)
 
 
-def transfer_model(arm: str, seed: int) -> Path:
-    return DATA / "transfer" / run_name(arm, seed)
+def transfer_model(arm: str, seed: int, task: str) -> Path:
+    return DATA / "transfer" / f"{run_name(arm, seed)}-{task}"
 
 
 def predictions(arm: str, seed: int) -> Path:
-    """<run>/xquad/<condition>/<lang>.jsonl and <run>/tatoeba/<condition>/<lang>.jsonl."""
+    """<run>/<target>/<condition>/<lang>.jsonl"""
     return DATA / "predictions" / run_name(arm, seed)
 
 
-def attacks(arm: str, seed: int) -> Path:
-    return DATA / "attacks" / run_name(arm, seed)
+def training_log(stage: str, name: str) -> Path:
+    return PLOTS / "training" / stage / name
 
 
-def training_log(stage: str, arm: str, seed: int) -> Path:
-    return PLOTS / "training" / stage / run_name(arm, seed)
+def checkpoint(stage: str, name: str) -> Path:
+    return CHECKPOINTS / stage / name
 
 
-def checkpoint(stage: str, arm: str, seed: int) -> Path:
-    return CHECKPOINTS / stage / run_name(arm, seed)
+def test_set(target: str, lang: str) -> Path:
+    return TEST / f"{target}.{lang}.jsonl"
+
+
+def perturbed_set(condition: str, target: str, lang: str) -> Path:
+    return PERTURBED / condition / f"{target}.{lang}.jsonl"
+
+
+def test_prefix(condition: str, target: str, lang: str, side: str = "") -> Path:
+    return PREFIX_TEST / condition / f"{target}.{lang}{'.' + side if side else ''}.safetensors"

@@ -1,20 +1,22 @@
-"""From raw files to the prepared sets every later stage reads.
+"""From raw files to the prepared sets every later stage reads: English intermediate tasks, English fine-tuning
+sets, zero-shot test sets in every language, and bilingual lexicons.
 
-XQuAD is split by article (never one article's paragraphs on two sides): ``test`` articles are the zero-shot
-test set in every language (same question ids everywhere); ``intermediate`` articles are the only source of
-the English intermediate tasks (SQuAD-style QA plus the derived QNLI-style and sentence-choice tasks), and
-``target_train`` articles are the English training data of the target task. Nothing of a test article
-reaches training.
+Offline (profiles tiny and small), every split is by the unit of independence, so nothing of a test item's group
+reaches training: XQuAD by article (test / intermediate / target_train), MLQA by English article (test / train),
+XNLI by premise and PAWS-X by connected sentence group (test / intermediate / target_train). Intermediate tasks come
+only from intermediate parts; fine-tuning sets only from target_train parts. The paper profile takes the English
+training sets and the test sets from the Hugging Face Hub instead (``data/hub_tasks.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.xlt.data import derived, split, squad, tatoeba
+from stages.xlt.data import derived, mlqa, pairs, split, squad, tatoeba
 from stages.xlt.io import write_json, write_jsonl
+from stages.xlt.languages import TATOEBA_CODES
 
 SENTENCE_CHOICES = 4  # k of the derived multiple-choice task
 
@@ -24,19 +26,16 @@ class Prepared:
     """File name -> rows (``.jsonl``) or object (``.json``), per output folder."""
 
     intermediate: dict[str, object] = field(default_factory=dict)
-    target_train: dict[str, object] = field(default_factory=dict)
+    finetune: dict[str, object] = field(default_factory=dict)
     test: dict[str, object] = field(default_factory=dict)
     lexicons: dict[str, object] = field(default_factory=dict)
 
     def sizes(self) -> dict[str, int]:
-        out = {}
-        for part in ("intermediate", "target_train", "test", "lexicons"):
-            for name, rows in getattr(self, part).items():
-                out[f"{part}/{name}"] = len(rows)  # type: ignore[arg-type]
-        return out
+        return {f"{part}/{name}": len(rows) for part in ("intermediate", "finetune", "test", "lexicons")  # type: ignore[arg-type]
+                for name, rows in getattr(self, part).items()}
 
 
-def write_folder(folder: Path, files: dict[str, object]) -> None:
+def write_folder(folder: Path, files: Mapping[str, object]) -> None:
     for name, content in sorted(files.items()):
         if name.endswith(".jsonl"):
             write_jsonl(folder / name, content)  # type: ignore[arg-type]
@@ -45,74 +44,145 @@ def write_folder(folder: Path, files: dict[str, object]) -> None:
     write_json(folder / "sizes.json", {name: len(rows) for name, rows in files.items()})  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """Split sizes and caps of one data set (see params.yaml ``download``)."""
+
+    n_test: int
+    n_intermediate: int = 0
+    max_test: int | None = None
+    max_intermediate: int | None = None
+    max_train: int | None = None
+
+
 def _cap_same_ids(per_lang: dict[str, list[dict]], n: int | None, seed: int) -> dict[str, list[dict]]:
-    """Cap the English test questions, then keep exactly those ids in every language (paired comparisons)."""
+    """Cap the English test questions by whole paragraphs, then keep exactly those ids in every language."""
     kept = {ex["id"] for ex in split.cap(per_lang["en"], n, seed)}
     return {lang: [ex for ex in examples if ex["id"] in kept] for lang, examples in per_lang.items()}
 
 
-def prepare_offline(
-    *,
-    xquad_dir: Path,
-    tatoeba_dir: Path,
-    xquad_languages: Sequence[str],
-    tatoeba_languages: Sequence[str],
-    lexicon_languages: Sequence[str],
-    n_test_articles: int,
-    n_intermediate_articles: int,
-    split_seed: int,
-    max_intermediate_examples: int | None,
-    max_target_train_examples: int | None,
-    max_test_examples: int | None,
-    max_tatoeba_pairs: int | None,
-) -> Prepared:
-    from stages.xlt.perturbations.lexicon import build_lexicon
-
-    per_lang = squad.read_xquad(xquad_dir, list(xquad_languages))
-    articles = split.split_articles(
-        split.article_ids(per_lang["en"]),
-        n_test=n_test_articles,
-        n_intermediate=n_intermediate_articles,
-        seed=split_seed,
-    )
-    out = Prepared()
+def _xquad(prepared: Prepared, folder: Path, languages: Sequence[str], sizes: Sizes, seed: int) -> list[dict]:
+    per_lang = squad.read_xquad(folder, list(languages))
+    articles = split.split_articles(split.article_ids(per_lang["en"]), n_test=sizes.n_test,
+                                    n_intermediate=sizes.n_intermediate, seed=seed)
     english_intermediate = split.select(per_lang["en"], articles, "intermediate")
     if english_intermediate:
-        out.intermediate = {
-            "squad.jsonl": split.cap(english_intermediate, max_intermediate_examples, split_seed),
-            "qnli.jsonl": split.cap(derived.qnli_from_squad(english_intermediate, split_seed),
-                                    max_intermediate_examples, split_seed),
+        prepared.intermediate.update({
+            "squad.jsonl": split.cap(english_intermediate, sizes.max_intermediate, seed),
+            "qnli.jsonl": split.cap(derived.qnli_from_squad(english_intermediate, seed), sizes.max_intermediate, seed),
             "sentence_choice.jsonl": split.cap(
-                derived.sentence_choice_from_squad(english_intermediate, SENTENCE_CHOICES, split_seed),
-                max_intermediate_examples, split_seed),
-        }
-    out.target_train = {
-        "qa.en.jsonl": split.cap(split.select(per_lang["en"], articles, "target_train"),
-                                 max_target_train_examples, split_seed)
-    }
-    test = _cap_same_ids(split.select_all_languages(per_lang, articles, "test"), max_test_examples, split_seed)
-    out.test = {f"xquad.{lang}.jsonl": examples for lang, examples in test.items()}
-    out.test["split.json"] = articles.to_dict()
-    for lang in tatoeba_languages:
-        out.test[f"tatoeba.{lang}.jsonl"] = split.cap(tatoeba.read_tatoeba(tatoeba_dir, lang), max_tatoeba_pairs,
-                                                       split_seed)
+                derived.sentence_choice_from_squad(english_intermediate, SENTENCE_CHOICES, seed),
+                sizes.max_intermediate, seed),
+        })
+    test = _cap_same_ids(split.select_all_languages(per_lang, articles, "test"), sizes.max_test, seed)
+    prepared.test.update({f"xquad.{lang}.jsonl": rows for lang, rows in test.items()})
+    prepared.test["xquad.split.json"] = articles.to_dict()
+    return split.cap(split.select(per_lang["en"], articles, "target_train"), sizes.max_train, seed)
+
+
+def _mlqa(prepared: Prepared, folder: Path, languages: Sequence[str], sizes: Sizes, seed: int) -> list[dict]:
+    data = mlqa.prepare_mlqa(folder, sorted(set(languages) | {"en"}), seed=seed, n_test_articles=sizes.n_test,
+                             max_test=sizes.max_test, max_train=sizes.max_train)
+    for lang, rows in data["test"].items():
+        prepared.test[f"mlqa.{lang}.jsonl"] = rows
+    for lang, rows in data["gxlt"].items():
+        prepared.test[f"mlqa_gxlt.{lang}.jsonl"] = rows
+    prepared.test["mlqa.split.json"] = data["split"]
+    return data["train"]
+
+
+def _pairs(prepared: Prepared, task: str, intermediate_name: str, folder: Path, languages: Sequence[str],
+           sizes: Sizes, seed: int) -> None:
+    data = pairs.prepare_pairs(task, folder, sorted(set(languages) | {"en"}), seed=seed, n_test=sizes.n_test,
+                               n_intermediate=sizes.n_intermediate, max_intermediate=sizes.max_intermediate,
+                               max_target_train=sizes.max_train, max_test=sizes.max_test)
+    if data["intermediate"]:
+        prepared.intermediate[f"{intermediate_name}.jsonl"] = data["intermediate"]
+    prepared.finetune[f"{task}.jsonl"] = data["target_train"]
+    for lang, rows in data["test"].items():
+        prepared.test[f"{task}.{lang}.jsonl"] = rows
+    prepared.test[f"{task}.split.json"] = data["split"]
+
+
+def prepare_offline(*, raw: Path, targets: Mapping[str, Sequence[str]], sizes: Mapping[str, Sizes], seed: int,
+                    finetune: Sequence[str], lexicon_languages: Sequence[str],
+                    max_tatoeba_pairs: int | None, with_xquad: bool = True) -> Prepared:
+    """Every prepared file of the offline profiles. ``targets``: evaluated target -> languages; ``sizes`` per data
+    set (xquad always; mlqa, xnli, pawsx when evaluated or fine-tuned on)."""
+    from stages.xlt.perturbations.lexicon import build_lexicon
+
+    out = Prepared()
+    qa_train: list[dict] = []
+    if with_xquad:
+        qa_train = _xquad(out, raw / "xquad", sorted(set(targets.get("xquad", [])) | {"en"}), sizes["xquad"], seed)
+    if "mlqa" in targets:
+        qa_train = qa_train + _mlqa(out, raw / "mlqa" / "MLQA_V1" / "dev", targets["mlqa"], sizes["mlqa"], seed)
+    if "qa" in finetune:
+        out.finetune["qa.jsonl"] = qa_train
+    for task, intermediate_name in (("xnli", "nli"), ("pawsx", "paraphrase")):
+        if task in sizes:
+            _pairs(out, task, intermediate_name, raw / task, targets.get(task, []), sizes[task], seed)
+    for lang in targets.get("tatoeba", []):
+        out.test[f"tatoeba.{lang}.jsonl"] = split.cap(tatoeba.read_tatoeba(raw / "tatoeba" / "v1", lang),
+                                                      max_tatoeba_pairs, seed)
     for lang in lexicon_languages:
-        # All pairs, not the capped retrieval test set: the lexicon's quality grows with its parallel data.
-        pairs = tatoeba.read_tatoeba(tatoeba_dir, lang)
-        out.lexicons[f"{lang}-en.json"] = build_lexicon([p["source"] for p in pairs], [p["target"] for p in pairs],
-                                                        source_lang=lang, target_lang="en")
+        # All pairs, not the capped retrieval test set: a lexicon's quality grows with its parallel data.
+        parallel = tatoeba.read_tatoeba(raw / "tatoeba" / "v1", lang)
+        out.lexicons[f"{lang}-en.json"] = build_lexicon([p["source"] for p in parallel],
+                                                        [p["target"] for p in parallel], source_lang=lang,
+                                                        target_lang="en")
     return out
 
 
-def replace_with_hub_tasks(prepared: Prepared) -> Prepared:
-    """The paper profile: intermediate tasks and the English QA training set come from the Hub."""
+def lexicon_languages(targets: Mapping[str, Sequence[str]]) -> list[str]:
+    """Non-English languages of the targets whose inputs can be code-switched and that have Tatoeba pairs."""
+    langs = {lang for target, ls in targets.items() if target != "tatoeba" for lang in ls}
+    return sorted(lang for lang in langs if lang != "en" and lang in TATOEBA_CODES)
+
+
+# ------------------------------------------------------------------------------------------------ paper profile
+def _reindexed(rows: list[dict], task: str, lang: str) -> list[dict]:
+    """Hub sentence-pair test sets are row-aligned across languages: ids and clusters by row, as offline."""
+    return [{**row, "id": pairs.example_id(task, i), "row": i, "lang": lang} for i, row in enumerate(rows)]
+
+
+def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], targets: Mapping[str, Sequence[str]],
+                source: str | Path | None, max_train: int | None, max_test: int | None, seed: int,
+                cache_dir: str | Path | None = None) -> Prepared:
+    """The paper profile: the X-STILTs English tasks, the fine-tuning sets and the XTREME test sets from the Hub
+    (``source``: a local folder laid out like the Hub, for tests and air-gapped machines; None: the Hub)."""
     from stages.xlt.data.hub_tasks import load_hub_task
-    from stages.xlt.params import HUB_INTERMEDIATE_TASKS
-    from stages.xlt.tasks.registry import get_task
+    from stages.xlt.tasks import registry
 
-    def train_split(task: str) -> list[dict]:
-        return load_hub_task(task, get_task(task, "paper").splits["train"])  # e.g. ANLI's three rounds
+    def hub(spec, languages=None) -> list[dict]:
+        loader, hub_split = spec.hub.split(":")
+        root = None if source is None else Path(source) / loader
+        return load_hub_task(loader, hub_split, source=root, languages=languages, cache_dir=cache_dir)
 
-    prepared.intermediate = {f"{task}.jsonl": train_split(task) for task in HUB_INTERMEDIATE_TASKS}
-    prepared.target_train = {"qa.en.jsonl": train_split("squad")}
-    return prepared
+    out = Prepared()
+    for task in intermediate_tasks:
+        out.intermediate[f"{task}.jsonl"] = split.cap(hub(registry.intermediate_task(task)), max_train, seed)
+    for task in finetune:
+        out.finetune[f"{task}.jsonl"] = split.cap(hub(registry.finetune_task(task)), max_train, seed)
+    for name, languages in targets.items():
+        spec = registry.target(name)
+        langs = sorted(set(languages) | ({"en"} if name == "xquad" else set()))
+        per_lang = {lang: hub(spec, [lang]) for lang in langs}
+        if spec.family == "classification":
+            english = hub(spec, ["en"])
+            clusters = pairs.clusters_for(name, [(r["text_a"], r["text_b"]) for r in english], f"{name} (Hub)")
+            per_lang = {lang: [{**r, "cluster": clusters[i]} for i, r in enumerate(_reindexed(rows, name, lang))]
+                        for lang, rows in per_lang.items()}
+        elif spec.family == "qa":
+            # Translations share ids: the English item's paragraph is every translation's cluster (the Hub copies
+            # have no article titles; offline, MLQA clusters by English article).
+            english = per_lang["en"] if "en" in per_lang else hub(spec, ["en"])
+            cluster = {r["id"]: f"{name}:{r['article']}" for r in english}
+            per_lang = {lang: [{**r, "cluster": cluster.get(r["id"], f"{name}:{lang}:{r['article']}")} for r in rows]
+                        for lang, rows in per_lang.items()}
+        else:
+            per_lang = {lang: [{**r, "cluster": r["id"]} for r in rows] for lang, rows in per_lang.items()}
+        for lang, rows in per_lang.items():
+            out.test[f"{name}.{lang}.jsonl"] = split.cap(rows, max_test, seed) if spec.family != "classification" \
+                else rows[: max_test or len(rows)]
+    return out

