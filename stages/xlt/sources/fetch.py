@@ -24,8 +24,7 @@ from typing import NamedTuple
 import requests
 from tqdm import tqdm
 
-from stages.xlt.io import atomic_path
-from stages.xlt.provenance import sha256_file
+from stages.xlt.io import atomic_path, sha256_file
 
 MIRROR_ENV = "XLT_MIRROR"
 _CHUNK = 1 << 20
