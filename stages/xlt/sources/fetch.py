@@ -155,7 +155,8 @@ def _mirror_root(mirror: str | os.PathLike | None) -> Path | None:
     # An empty XLT_MIRROR (``XLT_MIRROR= dvc repro``) means "no mirror", as shells usually treat it.
     if mirror is None or str(mirror) == "":
         return None
-    return Path(mirror)
+    # A relative mirror (``XLT_MIRROR=../shared/data``) means relative to the cwd now, whatever happens later.
+    return Path(os.path.abspath(mirror))
 
 
 def _copy_from_mirror(mirror: Path, relpath: str, tmp: Path) -> None:
