@@ -26,10 +26,14 @@ _SKIP_DIRS = {".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", ".
 
 
 def mirror_dir() -> Path | None:
-    """XLT_MIRROR if set, else ../shared/data beside the repo, else None (tests that need data skip)."""
+    """XLT_MIRROR if set, else ../shared/data beside the repo, else None (tests that need data skip).
+
+    Always absolute: a relative XLT_MIRROR (``../shared/data``) is taken relative to the cwd when it is read,
+    since the tests hand it to stages running in temp copies and link to its files from elsewhere.
+    """
     env = os.environ.get("XLT_MIRROR")
     if env:
-        return Path(env)
+        return Path(os.path.abspath(env))
     candidate = REPO.parent / "shared" / "data"
     return candidate if candidate.is_dir() else None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from stages.xlt.data.squad import read_squad
 from stages.xlt.sources.fetch import DownloadError, fetch
 
 TINY = yaml.safe_load((REPO / "stages" / "presets" / "tiny.yaml").read_text(encoding="utf-8"))
-VALIDATION_SECONDS = 30  # generous on a busy 2-core machine; a stage that starts real work takes far longer
 
 
 def _project_copy(dest: Path) -> Path:
@@ -174,11 +172,9 @@ def test_bad_params_fail_before_any_work(tmp_path: Path, mutate, argv: list[str]
     repo = _project_copy(tmp_path / "repo")
     mutate(repo)
     before = (repo / "params.yaml").read_bytes() if (repo / "params.yaml").exists() else None
-    start = time.monotonic()
+    # The timeout only guards against a hang; "no work before validation" is checked by the empty data/ below.
     proc = python(repo, "-m", *argv, env=stage_env(tmp_path, mirror_dir()), timeout=120)
-    elapsed = time.monotonic() - start
     _assert_one_clear_error(proc, expected)
-    assert elapsed < VALIDATION_SECONDS, f"validation took {elapsed:.0f}s: work started before it failed"
     assert sorted(p.name for p in (repo / "data").iterdir()) == [], "output left behind by a failed stage"
     after = (repo / "params.yaml").read_bytes() if (repo / "params.yaml").exists() else None
     assert after == before, "a failed command rewrote params.yaml"
@@ -299,10 +295,8 @@ def test_unreachable_upstream_without_mirror_names_xlt_mirror(tmp_path: Path) ->
     """XLT_MIRROR unset and upstream down: after its retries, one error that tells the user about the mirror."""
     dest = tmp_path / "raw" / "xquad" / "xquad.de.json"
     url = f"http://127.0.0.1:{_closed_port()}/xquad.de.json"
-    start = time.monotonic()
     with pytest.raises(DownloadError, match=r"xquad/xquad\.de\.json: .* failed 2 times .*XLT_MIRROR"):
         fetch("xquad/xquad.de.json", dest, mirror=None, url=url, expected_sha256="0" * 64, retries=1, backoff=0.01,
               timeout=5)
-    assert time.monotonic() - start < 20
     assert not dest.exists()
     assert leftovers(tmp_path) == []

@@ -33,7 +33,7 @@ from stages.xlt.sources.fetch import (
     xquad_items,
 )
 
-SHARED_DATA = mirror_dir() or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = mirror_dir()  # XLT_MIRROR (made absolute) or ../shared/data beside the repo; None: tests skip
 MESH = f"https://raw.githubusercontent.com/GautamGupta17/MESH/{MESH_COMMIT}/data/"
 PAYLOAD = b'{"data": [], "version": "1.1"}\n' * 50
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -92,7 +92,8 @@ def test_malformed_checksum_line_is_rejected() -> None:
         fetch_module._parse_sha256sum(f"{PAYLOAD_SHA}  a\nnot-a-digest  b\n", "test.sha256")
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+@pytest.mark.skipif(SHARED_DATA is None or not (SHARED_DATA / "xquad").is_dir(),
+                    reason="needs the offline data mirror: set XLT_MIRROR (a folder laid out like ../shared/data)")
 def test_recorded_checksums_match_the_shared_mirror(tmp_path: Path) -> None:
     items = xquad_items(["en", "zh"]) + tatoeba_items(["deu"])
     paths = fetch_many(items, tmp_path, mirror=SHARED_DATA, progress=False)
@@ -180,6 +181,20 @@ def test_mirror_copy_is_verified_and_idempotent(mirror: Path, tmp_path: Path,
 
     monkeypatch.setattr(fetch_module.shutil, "copyfile", no_copy)
     fetch(RELPATH, dest, mirror=str(mirror), url="http://unused.invalid/", expected_sha256=PAYLOAD_SHA)
+
+
+def test_relative_mirror_is_taken_from_the_cwd(mirror: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``XLT_MIRROR=../shared/data`` works: a relative mirror is resolved against the cwd when fetch reads it."""
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    dest = tmp_path / "out" / "xx.json"
+    fetch(RELPATH, dest, mirror="../mirror", url="http://unused.invalid/", expected_sha256=PAYLOAD_SHA)
+    assert dest.read_bytes() == PAYLOAD
+    with pytest.raises(MirrorError) as caught:
+        fetch("xquad/xquad.de.json", tmp_path / "out" / "de.json", mirror="../mirror",
+              url="http://unused.invalid/", expected_sha256=PAYLOAD_SHA)
+    assert str(mirror) in str(caught.value)  # the message names the absolute folder it looked in
 
 
 def test_existing_file_with_wrong_bytes_is_replaced(mirror: Path, tmp_path: Path) -> None:

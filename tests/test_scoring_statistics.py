@@ -1,6 +1,4 @@
-"""Paired bootstrap for Δ drop: hand-computed values, coverage of a known Δ, verdicts, permutation test, speed."""
-
-import time
+"""Paired bootstrap for Δ drop: hand-computed values, coverage of a known Δ, verdicts, permutation test."""
 
 import numpy as np
 import pytest
@@ -107,13 +105,11 @@ def test_deterministic_given_seed():
     assert compare_drops([a], [b], BootstrapSettings(seed=4)) == compare_drops([a], [b], BootstrapSettings(seed=4))
 
 
-def test_thousands_of_resamples_over_a_thousand_examples_is_fast():
+def test_thousands_of_resamples_over_a_thousand_examples_runs():
+    # Speed is measured by the benchmarks, never asserted against the wall clock here.
     a, b = simulate(0.3, 0.1, 1000, 3, np.random.default_rng(0))
     settings = BootstrapSettings(n_resamples=5000, seed=99)
-    start = time.perf_counter()
     compare_drops([a], [b], settings)
-    # "well under a second" on an idle core; the bound leaves room for a shared CI machine.
-    assert time.perf_counter() - start < 1.5
 
 
 def test_bad_input_raises():

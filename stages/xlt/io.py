@@ -1,4 +1,4 @@
-"""Atomic, deterministic file output.
+"""Atomic, deterministic file output, and the project's one file-hashing helper.
 
 Every output is written to a temporary sibling and renamed into place, so an interrupted stage never leaves a
 file (or folder) that DVC could mistake for a finished result.
@@ -7,13 +7,23 @@ file (or folder) that DVC could mistake for a finished result.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+
+def sha256_file(source: str | os.PathLike | BinaryIO) -> str:
+    """Hex sha256 of a file (a path, or a binary file object such as ``io.BytesIO``), read in chunks so
+    model files of gigabytes never sit in memory."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 def _tmp_sibling(path: Path, is_dir: bool) -> Path:

@@ -17,21 +17,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from stages.xlt.io import write_json
+from stages.xlt.io import sha256_file, write_json
 
 # Distributions whose versions change results (tokenisation, kernels, metrics, data loading).
 PACKAGES: tuple[str, ...] = ("torch", "transformers", "tokenizers", "datasets", "dvc", "numpy", "sacrebleu")
-_CHUNK = 1 << 20
 _GIT_TIMEOUT_S = 10
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hash in chunks, so model files of gigabytes never sit in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_tree(folder: str | os.PathLike) -> str:

@@ -25,8 +25,7 @@ from typing import NamedTuple
 import requests
 from tqdm import tqdm
 
-from stages.xlt.io import atomic_path
-from stages.xlt.provenance import sha256_file
+from stages.xlt.io import atomic_path, sha256_file
 
 MIRROR_ENV = "XLT_MIRROR"
 _CHUNK = 1 << 20
@@ -212,7 +211,8 @@ def _mirror_root(mirror: str | os.PathLike | None) -> Path | None:
     # An empty XLT_MIRROR (``XLT_MIRROR= dvc repro``) means "no mirror", as shells usually treat it.
     if mirror is None or str(mirror) == "":
         return None
-    return Path(mirror)
+    # A relative mirror (``XLT_MIRROR=../shared/data``) means relative to the cwd now, whatever happens later.
+    return Path(os.path.abspath(mirror))
 
 
 def _copy_from_mirror(mirror: Path, relpath: str, tmp: Path) -> None:

