@@ -28,7 +28,6 @@ def main() -> None:
     from stages.xlt.io import atomic_path
     from stages.xlt.languages import TATOEBA_CODES
     from stages.xlt.sources import fetch
-    from stages.xlt.sources.fetch import mirror_from_env
 
     targets = params.evaluate.targets
     finetune = params.finetune_targets()
@@ -42,7 +41,7 @@ def main() -> None:
         for task in ("xnli", "pawsx"):
             if getattr(cfg, task) is not None:
                 items += getattr(fetch, f"{task}_items")(sorted(set(targets.get(task, [])) | {"en"}))
-    fetch.fetch_many(items, layout.RAW, mirror=mirror_from_env())
+    fetch.fetch_many(items, layout.RAW, mirror=os.environ.get(fetch.MIRROR_ENV))
 
     if hub:
         arm_tasks = sorted({t for arm in params.intermediate.arms for t in params.intermediate.arm(arm).tasks})

@@ -133,7 +133,7 @@ def test_mlqa_items_are_english_each_language_and_its_gxlt_file() -> None:
                                                             for x in ("de", "es", "ar", "hi", "vi", "zh")}
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "mlqa").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+@pytest.mark.skipif(SHARED_DATA is None or not (SHARED_DATA / "mlqa").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
 def test_new_checksums_match_the_mirror_and_its_sha256sums(tmp_path: Path) -> None:
     items = xnli_items(XNLI_LANGUAGES) + pawsx_items(PAWSX_LANGUAGES) + mlqa_items(MLQA_LANGUAGES)
     paths = fetch_many(items, tmp_path, mirror=SHARED_DATA, progress=False)
@@ -144,7 +144,7 @@ def test_new_checksums_match_the_mirror_and_its_sha256sums(tmp_path: Path) -> No
         assert load_checksums(name).items() <= mirror_table.items()
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "pawsx").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+@pytest.mark.skipif(SHARED_DATA is None or not (SHARED_DATA / "pawsx").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
 def test_corrupt_copy_of_a_real_file_fails_naming_it_and_the_fix(tmp_path: Path) -> None:
     (item,) = pawsx_items(["fr"])
     mirror = tmp_path / "mirror"
