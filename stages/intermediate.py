@@ -1,11 +1,12 @@
-"""intermediate@<arm>-<seed>: English intermediate-task training of the shared encoder.
+"""intermediate@<arm>-<seed>: English intermediate-task training of the shared encoder (X-STILTs' phase 2).
 
     python -m stages.intermediate --arm multi --seed 0
 
 Reads params ``intermediate.arms.<arm>``, ``intermediate.train``, ``intermediate.sampler``. Writes
-data/intermediate/<arm>-<seed> (the encoder; task heads are discarded, as in X-STILTs) and training curves in
-plots/training/intermediate/<arm>-<seed>. The ``none`` arm (no tasks) passes the pretrained encoder on.
-Interrupted runs resume from data/checkpoints/intermediate/<arm>-<seed>.
+data/intermediate/<arm>-<seed> (the encoder's delta against the base: task heads are discarded, as in X-STILTs) and
+training curves in plots/training/intermediate/<arm>-<seed>. An arm without tasks passes the base encoder on.
+Training reads the featurised sets (and cached bottom states) of prefix_train. Interrupted runs resume from
+data/checkpoints/intermediate/<arm>-<seed>.
 """
 
 from __future__ import annotations
@@ -22,49 +23,47 @@ def main() -> None:
     check_run(params, args.arm, args.seed)
     offline_hub()
 
-    from stages.training import DVCLiveLogger, train_config
-    from stages.xlt.io import atomic_path, read_jsonl, write_json, write_text
-    from stages.xlt.tasks.registry import get_task
+    from stages.training import DVCLiveLogger, train_config, training_features
+    from stages.xlt.io import write_json, write_text
+    from stages.xlt.modeling.multitask import MultiTaskModel, save_unchanged
+    from stages.xlt.tasks import registry
     from stages.xlt.training.loop import train
-    from stages.xlt.training.model import MultiTaskModel
 
-    tasks = params.intermediate.arms[args.arm]
+    name = layout.run_name(args.arm, args.seed)
+    tasks = params.intermediate.arm(args.arm).tasks
     out = layout.intermediate_model(args.arm, args.seed)
-    log_dir = layout.training_log("intermediate", args.arm, args.seed)
+    log_dir = layout.training_log("intermediate", name)
     record = dict(params={"tasks": tasks, **params.intermediate.model_dump(exclude={"arms"})},
-                  inputs={"encoder": layout.ENCODER, "data": layout.INTERMEDIATE_DATA})
+                  inputs={"encoder": layout.ENCODER, "data": layout.PREFIX_INTERMEDIATE})
     if not tasks:
         if not main_process():
             return
-        with atomic_path(out, is_dir=True) as tmp:
-            shutil.copytree(layout.ENCODER, tmp, dirs_exist_ok=True)
+        save_unchanged(layout.ENCODER, out)
         record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed, "training": None})
-        # The declared training-curve outputs say "no training" (a file, not an empty folder: git keeps no
-        # empty folders, and a clone would then see this cache: false output as deleted).
+        # The declared training-curve outputs say "no training" (a file, not an empty folder: git keeps no empty
+        # folders, and a clone would then see this cache: false output as deleted).
         write_text(log_dir / "plots" / "metrics" / "steps.tsv", "step\tsteps\n0\t0\n")
         write_json(log_dir / "metrics.json", {"steps": 0})
-        print(f"arm {args.arm!r} has no intermediate tasks: {out} is the pretrained encoder")
+        print(f"arm {args.arm!r} has no intermediate tasks: {out} is the base encoder")
         return
 
-    registry = "paper" if params.download.source == "hub" else "small"  # Hub tasks vs offline-derived tasks
-    specs = {name: get_task(name, registry) for name in tasks}
-    data = {name: read_jsonl(layout.INTERMEDIATE_DATA / f"{name}.jsonl") for name in tasks}
     cfg = train_config(params.intermediate.train, args.seed, params.intermediate.sampler)
-    model = MultiTaskModel(
-        layout.ENCODER,
-        {name: (spec.family, spec.num_labels or 0) for name, spec in specs.items()},
-        freeze_embeddings=cfg.freeze_embeddings,
-        freeze_layers=cfg.freeze_layers,
-        seed=args.seed,
-    )
+    specs = {task: registry.intermediate_task(task) for task in tasks}
+    model = MultiTaskModel(layout.ENCODER, {t: (s.family, s.num_labels or 0) for t, s in specs.items()},
+                           freeze_embeddings=cfg.freeze_embeddings, freeze_layers=cfg.freeze_layers, seed=args.seed)
+    data = {}
+    for task in tasks:
+        data[task], depth, fingerprint = training_features(layout.PREFIX_INTERMEDIATE, task)
+        if depth:
+            model.use_prefix(depth, fingerprint)
     is_main = main_process()  # under `accelerate launch` only rank 0 logs and writes outputs
-    logger = None if not is_main else DVCLiveLogger(log_dir)
-    checkpoints = layout.checkpoint("intermediate", args.arm, args.seed)
+    logger = DVCLiveLogger(log_dir) if is_main else None
+    checkpoints = layout.checkpoint("intermediate", name)
     stats = train(model, data, cfg, checkpoint_dir=checkpoints, logger=logger)
     if not is_main:
         return
     logger.close()
-    model.save_encoder(out)
+    model.save(out)
     record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed, "training": stats})
     shutil.rmtree(checkpoints, ignore_errors=True)  # the finished output supersedes the checkpoint
 

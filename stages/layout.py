@@ -15,7 +15,8 @@ ENCODER = DATA / "encoder"  # the pretrained multilingual encoder as a transform
 PREFIX = DATA / "prefix"  # the base encoder's cached bottom states
 PREFIX_INTERMEDIATE = PREFIX / "intermediate"  # <task>.features.jsonl (+ <task>.safetensors)
 PREFIX_FINETUNE = PREFIX / "finetune"
-PREFIX_TEST = PREFIX / "test"  # <condition>/<target>.<lang>.safetensors
+PREFIX_CLEAN = PREFIX / "clean"  # <target>.<lang>.safetensors (+ <target>.<lang>.en.safetensors: Tatoeba's English)
+PREFIX_PERTURBED = PREFIX / "perturbed"  # <condition>/<target>.<lang>.safetensors (the items a condition changed)
 PERTURBED = DATA / "perturbed"  # <condition>/<target>.<lang>.jsonl
 ATTACKS = DATA / "attacks"  # <target>.<lang>.jsonl: every arm's attack on the same ids
 CHECKPOINTS = DATA / "checkpoints"  # resumable training state; not a DVC output, removed on success
@@ -38,13 +39,12 @@ def intermediate_model(arm: str, seed: int) -> Path:
     return DATA / "intermediate" / run_name(arm, seed)
 
 
+def transfer_models(arm: str, seed: int) -> Path:
+    return DATA / "transfer" / run_name(arm, seed)
+
+
 def transfer_model(arm: str, seed: int, task: str) -> Path:
-    return DATA / "transfer" / f"{run_name(arm, seed)}-{task}"
-
-
-def predictions(arm: str, seed: int) -> Path:
-    """<run>/<target>/<condition>/<lang>.jsonl"""
-    return DATA / "predictions" / run_name(arm, seed)
+    return transfer_models(arm, seed) / task
 
 
 def training_log(stage: str, name: str) -> Path:
@@ -64,4 +64,15 @@ def perturbed_set(condition: str, target: str, lang: str) -> Path:
 
 
 def test_prefix(condition: str, target: str, lang: str, side: str = "") -> Path:
-    return PREFIX_TEST / condition / f"{target}.{lang}{'.' + side if side else ''}.safetensors"
+    name = f"{target}.{lang}{'.' + side if side else ''}.safetensors"
+    return PREFIX_CLEAN / name if condition == "clean" else PREFIX_PERTURBED / condition / name
+
+
+def clean_predictions(arm: str, seed: int) -> Path:
+    """<target>/<lang>.jsonl: the arm's predictions on the clean test sets (the attack reads only these)."""
+    return DATA / "predictions_clean" / run_name(arm, seed)
+
+
+def perturbed_predictions(arm: str, seed: int) -> Path:
+    """<condition>/<target>/<lang>.jsonl"""
+    return DATA / "predictions_perturbed" / run_name(arm, seed)

@@ -16,7 +16,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       field_validator, model_validator)
 
 from stages.xlt.languages import SCRIPTS, TATOEBA_CODES
-from stages.xlt.perturbations.knobs import FAMILY_KINDS, KNOBS
+from stages.xlt.perturbations.knobs import FIELDS, KNOBS
 from stages.xlt.tasks import registry
 
 PROFILES = ("tiny", "small", "paper")
@@ -248,23 +248,31 @@ class Condition(Strict):
     question_lang: str | None = None
     target_lang: str | None = None
     fields: list[str] | None = None
-    repeat: PositiveInt | None = None
+    repeats: PositiveInt | None = None
+    min_words: PositiveInt | None = None
 
     def knobs(self) -> dict:
         return self.model_dump(exclude={"family", "targets"}, exclude_none=True)
 
     @model_validator(mode="after")
     def _knobs_belong_to_family(self) -> Condition:
-        if self.family not in KNOBS:
-            raise ValueError(f"unknown perturbation family {self.family!r}; families: {sorted(KNOBS)}")
-        foreign = sorted(set(self.knobs()) - set(KNOBS[self.family]))
+        families = sorted({f for by_kind in KNOBS.values() for f in by_kind})
+        if self.family not in families:
+            raise ValueError(f"unknown perturbation family {self.family!r}; families: {families}")
+        knobs = sorted({k for by_kind in KNOBS.values() for k in by_kind.get(self.family, {})})
+        foreign = sorted(set(self.knobs()) - set(knobs))
         if foreign:
-            raise ValueError(f"family {self.family!r} has no knob(s) {foreign}; its knobs are "
-                             f"{sorted(KNOBS[self.family])}")
+            raise ValueError(f"family {self.family!r} has no knob(s) {foreign}; its knobs are {knobs}")
+        if not self.kinds():
+            raise ValueError(f"family {self.family!r} with fields {self.fields} edits no kind of input; fields are "
+                             f"{dict(FIELDS)}")
         return self
 
     def kinds(self) -> tuple[str, ...]:
-        return FAMILY_KINDS[self.family]
+        """The input kinds (qa, pair, sentence) this condition can edit with its knobs."""
+        return tuple(kind for kind, families in KNOBS.items() if self.family in families
+                     and set(self.knobs()) <= set(families[self.family])
+                     and set(self.fields or []) <= set(FIELDS[kind]))
 
 
 class PerturbParams(Strict):

@@ -1,11 +1,13 @@
-"""perturb: model-agnostic perturbed copies of the test sets, identical for every arm.
+"""perturb: model-agnostic perturbed copies of every test set, identical for every arm.
 
     python -m stages.perturb
 
-Reads params ``perturb.*``, ``evaluate.languages``, ``evaluate.tatoeba_languages``. Writes
-data/perturbed/<condition>/xquad.<lang>.jsonl (and tatoeba.<lang>.jsonl for the families that apply to a lone
-sentence). Every perturbed example keeps its id and records its family, knobs and chrF against the clean one.
-Changing a perturbation knob re-runs this stage, evaluate and score, never training.
+Reads params ``perturb`` and ``evaluate.targets``. Writes data/perturbed/<condition>/<target>.<lang>.jsonl for every
+condition that can edit the target's inputs (QA: question + context; sentence pairs; Tatoeba's lone sentences).
+Every perturbed item keeps its id and label/answers and records its family, knobs, chrF against the clean input and
+``applied`` (whether the input changed). MLQA's English-question condition is MLQA's own cross-lingual (G-XLT) file,
+not a synthetic swap. Changing a perturbation knob re-runs this stage, prefix_perturbed, evaluate (perturbed part),
+and score; never training, clean inference or the attack.
 """
 
 from __future__ import annotations
@@ -19,40 +21,42 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from stages import conditions
     from stages.xlt.io import atomic_path, read_json, read_jsonl, write_jsonl
-    from stages.xlt.perturbations import PerturbationContext, perturb_qa
-    from stages.xlt.perturbations.lone_sentences import perturb_sentences
+    from stages.xlt.perturbations import PerturbationContext, perturb_examples, native_gxlt
+    from stages.xlt.tasks import registry
 
-    langs = params.evaluate.languages
-    downloaded = params.download.xquad_languages
-    test = {lang: read_jsonl(layout.TEST / f"xquad.{lang}.jsonl") for lang in downloaded}
-    lexicons = {(lang, "en"): read_json(layout.LEXICONS / f"{lang}-en.json") for lang in downloaded if lang != "en"}
-    context = PerturbationContext(
-        pool_by_lang=test,  # distractors come from other test articles of the same language
-        parallel={lang: {ex["id"]: ex for ex in examples} for lang, examples in test.items()},
-        lexicons=lexicons,
-    )
-    seed = params.perturb.seed
+    targets = params.evaluate.targets
+    tests = {(target, lang): read_jsonl(layout.test_set(target, lang))
+             for target, langs in targets.items() for lang in set(langs) | ({"en"} if target == "xquad" else set())}
+    lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in sorted(layout.LEXICONS.glob("*-en.json"))}
+
+    def context(target: str) -> PerturbationContext:
+        # Distractors come from other test articles of the same data set and language; parallel questions from
+        # the same data set (XQuAD is parallel; MLQA's English questions come from its own G-XLT files).
+        mine = {lang: rows for (t, lang), rows in tests.items() if t == target}
+        return PerturbationContext(pool_by_lang=mine, lexicons=lexicons,
+                                   parallel={lang: {ex["id"]: ex for ex in rows} for lang, rows in mine.items()})
+
+    contexts = {target: context(target) for target in targets}
+    jobs = [(name, target, lang) for target, langs in targets.items() for name in params.conditions_for(target)
+            for lang in langs]
     with atomic_path(layout.PERTURBED, is_dir=True) as out:
-        jobs = [(name, lang) for name in params.perturb.conditions for lang in langs]
-        for name, lang in tqdm(jobs, desc="perturb xquad", unit="set"):
-            cond = params.perturb.conditions[name]
-            perturbed = perturb_qa(test[lang], cond.family, seed=seed, context=context, **cond.strength())
-            write_jsonl(out / name / f"xquad.{lang}.jsonl", perturbed)
-        retrieval = [n for n in conditions.retrieval_conditions(params) if n != conditions.CLEAN]
-        for name in retrieval:
-            cond = params.perturb.conditions[name]
-            for lang in params.evaluate.tatoeba_languages:
-                pairs = read_jsonl(layout.TEST / f"tatoeba.{lang}.jsonl")
-                strength = cond.strength()
-                if cond.family == "typos":  # a lone sentence has only a "question" field to edit
-                    strength["fields"] = ["question"]
-                sources = perturb_sentences([p["source"] for p in pairs], lang, cond.family, seed=seed,
-                                            ids=[p["id"] for p in pairs], context=context, **strength)
-                write_jsonl(out / name / f"tatoeba.{lang}.jsonl",
-                            ({**p, "source": s["text"], "perturbation": s["perturbation"]}
-                             for p, s in zip(pairs, sources, strict=True)))
+        for name, target, lang in tqdm(jobs, desc="perturb", unit="set"):
+            cond, kind = params.perturb.conditions[name], registry.target(target).kind
+            examples = tests[(target, lang)]
+            if target == "mlqa" and cond.family == "codeswitch_question":
+                perturbed = native_gxlt(examples, read_jsonl(layout.TEST / f"mlqa_gxlt.{lang}.jsonl"),
+                                        question_lang=cond.knobs().get("question_lang", "en"))
+            elif kind == "sentence":  # Tatoeba: the non-English side is the sentence; the English side stays
+                sentences = [{"id": ex["id"], "lang": lang, "text": ex["source"]} for ex in examples]
+                edited = perturb_examples(sentences, cond.family, kind=kind, task=target, seed=params.perturb.seed,
+                                          context=contexts[target], **cond.knobs())
+                perturbed = [{**ex, "source": e["text"], "perturbation": e["perturbation"]}
+                             for ex, e in zip(examples, edited, strict=True)]
+            else:
+                perturbed = perturb_examples(examples, cond.family, kind=kind, task=target, seed=params.perturb.seed,
+                                             context=contexts[target], **cond.knobs())
+            write_jsonl(out / name / f"{target}.{lang}.jsonl", perturbed)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from stages.xlt.params import Params, ParamsError, load
+from stages.params import Params, ParamsError, load
 
 
 def offline_hub(allow_downloads: bool = False) -> None:
@@ -29,10 +29,14 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise SystemExit(2) from None
 
 
-def run_parser(description: str) -> argparse.ArgumentParser:
+def run_parser(description: str, *, target: bool = False, part: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--arm", required=True, help="an arm declared in intermediate.arms")
     parser.add_argument("--seed", required=True, type=int, help="a training seed listed in seeds")
+    if target:
+        parser.add_argument("--target", required=True, help="a fine-tuning task listed in transfer.targets")
+    if part:
+        parser.add_argument("--part", required=True, choices=("clean", "perturbed"), help="which test inputs")
     return parser
 
 
@@ -46,16 +50,16 @@ def check_run(params: Params, arm: str, seed: int) -> None:
         raise SystemExit(2)
 
 
+def check_target(params: Params, target: str) -> None:
+    if target not in params.transfer.targets:
+        print(f"error: fine-tuning task {target!r} is not in params.yaml transfer.targets "
+              f"({sorted(params.transfer.targets)})", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def main_process() -> bool:
     """False on the non-zero ranks of a multi-process (accelerate/torchrun) launch."""
     return int(os.environ.get("RANK", "0")) == 0
-
-
-def set_threads(num_threads: int) -> None:
-    import torch
-
-    if num_threads > 0:
-        torch.set_num_threads(num_threads)
 
 
 def main_guard(main: Callable[[], None]) -> None:

@@ -1,39 +1,60 @@
-"""What the two training stages share: params -> TrainConfig, and a dvclive logger for training curves."""
+"""What the two training stages share: params -> TrainConfig, the cached features of a training set, and a dvclive
+logger for training curves."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from stages.xlt.params import SamplerParams, TrainParams
+from stages.params import SamplerParams, TrainParams
 
 
-def train_config(train: TrainParams, seed: int, sampler: SamplerParams | None = None):
+def train_config(train: TrainParams, seed: int, sampler: SamplerParams | None = None, *, max_steps: int | None = None):
     import torch
 
     from stages.xlt.training.config import TrainConfig
 
-    values = train.model_dump()
-    values["num_threads"] = values["num_threads"] or torch.get_num_threads()
-    values["seed"] = seed
+    values = train.model_dump(exclude={"checkpoint_every", "num_threads", "gradient_checkpointing", "bf16"})
+    values.update(num_threads=train.num_threads or torch.get_num_threads(), seed=seed,
+                  checkpoint_every=train.checkpoint_every, gradient_checkpointing=train.gradient_checkpointing,
+                  bf16=train.bf16)
+    if max_steps is not None:
+        values["max_steps"] = max_steps
     if sampler is not None:
         values.update(sampler=sampler.kind, temperature=sampler.temperature, sampler_cap=sampler.cap)
-    return TrainConfig.from_dict(values)
+    return TrainConfig(**values)
+
+
+def training_features(folder: Path, task: str) -> tuple[list[dict], int, str | None]:
+    """A training set as the prefix stage featurised it: (features with cached states attached when there are any,
+    the cache depth, the base encoder's fingerprint)."""
+    from stages.xlt.io import read_jsonl
+    from stages.xlt.modeling import prefix
+
+    features = read_jsonl(folder / f"{task}.features.jsonl")
+    states = folder / f"{task}.safetensors"
+    if not states.exists():
+        return features, 0, None
+    store = prefix.load(states)
+    return store.attach(features), store.depth, store.fingerprint
 
 
 class DVCLiveLogger:
     """Training curves (loss, lr per task) as dvclive TSVs under plots/training/, declared as DVC plots."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, summary: bool = True):
         from dvclive import Live
 
         self.live = Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
+        self.summary = summary  # metrics.json beside the curves (off where a stage writes its own summary)
 
     def __call__(self, step: int, metrics: dict[str, float]) -> None:
         self.live.step = step
         for name, value in sorted(metrics.items()):
             # dvclive nests metrics on "/": "loss" and "loss/squad" would collide, so keep names flat.
             self.live.log_metric(name.replace("/", "_"), float(value))
-        self.live.make_summary()
+        if self.summary:
+            self.live.make_summary()
 
     def close(self) -> None:
-        self.live.end()
+        if self.summary:
+            self.live.end()

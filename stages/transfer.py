@@ -1,10 +1,14 @@
-"""transfer@<arm>-<seed>: fine-tune the arm's encoder on the English target task (extractive QA).
+"""transfer@<arm>-<seed>: fine-tune the arm's encoder on each English fine-tuning task (X-STILTs' phase 3).
 
     python -m stages.transfer --arm multi --seed 0
 
-Reads params ``transfer.*``. Writes data/transfer/<arm>-<seed>, a standard AutoModelForQuestionAnswering
-folder, and training curves in plots/training/transfer/<arm>-<seed>. Zero-shot evaluation in every
-language happens in evaluate@<arm>-<seed>. Interrupted runs resume from data/checkpoints/transfer/.
+Reads params ``transfer`` (``train`` and each task's departures from it), ``intermediate.arms.<arm>`` and
+``intermediate.train.max_steps`` (a compute-matched arm fine-tunes for intermediate + transfer steps). Writes
+data/transfer/<arm>-<seed>/<task> for every task of ``transfer.targets`` (the model's delta against the base
+encoder, with the task's head) and training curves in plots/training/transfer/<arm>-<seed>/<task>/ (final losses in <arm>-<seed>.metrics.json). The QA model predicts
+XQuAD and MLQA; the classifiers XNLI and PAWS-X; evaluation in every language happens in evaluate@<arm>-<seed>.
+All tasks of a run share one stage: with the cached bottom each is a minute or less of training, and one process
+saves a model load and interpreter start per task. Interrupted runs resume from data/checkpoints/transfer/.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ import shutil
 from stages import layout
 from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, record_provenance, run_parser
 
-TARGET_TASK = "target_qa"
-
 
 def main() -> None:
     args = run_parser(__doc__.splitlines()[0]).parse_args()
@@ -23,28 +25,45 @@ def main() -> None:
     check_run(params, args.arm, args.seed)
     offline_hub()
 
-    from stages.training import DVCLiveLogger, train_config
-    from stages.xlt.io import read_jsonl
+    from stages.training import DVCLiveLogger, train_config, training_features
+    from stages.xlt.io import atomic_path, write_json
+    from stages.xlt.modeling.multitask import MultiTaskModel
+    from stages.xlt.tasks import registry
     from stages.xlt.training.loop import train
-    from stages.xlt.training.model import MultiTaskModel
 
+    name = layout.run_name(args.arm, args.seed)
     encoder = layout.intermediate_model(args.arm, args.seed)
-    out = layout.transfer_model(args.arm, args.seed)
-    examples = read_jsonl(layout.TARGET_TRAIN / "qa.en.jsonl")
-    cfg = train_config(params.transfer.train, args.seed)
-    model = MultiTaskModel(encoder, {TARGET_TASK: ("qa", 2)}, freeze_embeddings=cfg.freeze_embeddings,
-                           freeze_layers=cfg.freeze_layers, seed=args.seed)
     is_main = main_process()  # under `accelerate launch` only rank 0 logs and writes outputs
-    logger = None if not is_main else DVCLiveLogger(layout.training_log("transfer", args.arm, args.seed))
-    checkpoints = layout.checkpoint("transfer", args.arm, args.seed)
-    stats = train(model, {TARGET_TASK: examples}, cfg, checkpoint_dir=checkpoints, logger=logger)
-    if not is_main:
-        return
-    logger.close()
-    model.save_question_answering(TARGET_TASK, out)
-    record_provenance(out, params=params.transfer.model_dump(), inputs={"encoder": encoder, "data": layout.TARGET_TRAIN},
-                      extra={"arm": args.arm, "seed": args.seed, "training": stats})
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    summary, trained = {}, {}
+    with atomic_path(layout.transfer_models(args.arm, args.seed), is_dir=True) as out:
+        for task in params.finetune_targets():
+            spec = registry.finetune_task(task)
+            train_params = params.transfer.train_for(task)
+            steps = train_params.max_steps
+            if params.intermediate.arm(args.arm).compute_matched:
+                steps += params.intermediate.train.max_steps
+            cfg = train_config(train_params, args.seed, max_steps=steps)
+            model = MultiTaskModel(layout.ENCODER, {task: (spec.family, spec.num_labels or 0)}, delta=encoder,
+                                   freeze_embeddings=cfg.freeze_embeddings, freeze_layers=cfg.freeze_layers,
+                                   seed=args.seed)
+            features, depth, fingerprint = training_features(layout.PREFIX_FINETUNE, task)
+            if depth:
+                model.use_prefix(depth, fingerprint)
+            logger = DVCLiveLogger(layout.training_log("transfer", name) / task, summary=False) if is_main else None
+            checkpoints = layout.checkpoint("transfer", f"{name}-{task}")
+            stats = train(model, {task: features}, cfg, checkpoint_dir=checkpoints, logger=logger)
+            if not is_main:
+                continue
+            logger.close()
+            model.save(out / task, tasks=[task])
+            summary[task] = {"steps": steps, "final_loss": stats["final_loss"]}
+            trained[task] = {"train": train_params.model_dump(), "steps": steps, "training": stats}
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    if is_main:
+        write_json(layout.training_log("transfer", name).with_suffix(".metrics.json"), summary)
+        record_provenance(layout.transfer_models(args.arm, args.seed), params=params.transfer.model_dump(),
+                          inputs={"encoder": encoder, "data": layout.PREFIX_FINETUNE},
+                          extra={"arm": args.arm, "seed": args.seed, "tasks": trained})
 
 
 if __name__ == "__main__":

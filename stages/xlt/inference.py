@@ -15,7 +15,7 @@ import torch
 
 from .modeling import layers
 from .modeling.multitask import MultiTaskModel
-from .modeling.prefix import PrefixStore
+from .modeling.prefix import BottomCache, PrefixStore
 from .tasks.collate import collate, feature_length, rows_of, token_bounded_batches
 from .tasks.families import get_family
 
@@ -32,8 +32,13 @@ def default_max_tokens(model: torch.nn.Module) -> int:
 
 
 def predict(model: MultiTaskModel, task: str, examples: Sequence[dict], *, max_length: int, doc_stride: int = 128,
-            batch_size: int = 64, max_tokens: int | None = None, prefix: PrefixStore | None = None) -> dict[str, Any]:
-    """{example id: prediction} (answer text for QA, label index otherwise) with the model's head ``task``."""
+            batch_size: int = 64, max_tokens: int | None = None, prefix: PrefixStore | BottomCache | None = None,
+            probabilities: bool = False) -> dict[str, Any]:
+    """{example id: prediction} (answer text for QA, label index otherwise) with the model's head ``task``.
+
+    ``prefix``: the cached bottom states of exactly these inputs, or a cache that computes and keeps them.
+    ``probabilities``: for classification, class-probability vectors instead of labels (the attack's search uses
+    them to find edits that weaken the model before its label flips)."""
     ids = [example["id"] for example in examples]
     if len(set(ids)) != len(ids):
         raise ValueError("predict got duplicate example ids; give each input its own id")
@@ -42,8 +47,9 @@ def predict(model: MultiTaskModel, task: str, examples: Sequence[dict], *, max_l
     family = get_family(model.family(task))
     features = family.eval_features(examples, model.tokenizer, max_length=max_length, doc_stride=doc_stride)
     if prefix is not None:
-        model.use_prefix(prefix.depth, prefix.fingerprint)
-        features = prefix.attach(features)
+        store = prefix.store_for(features) if isinstance(prefix, BottomCache) else prefix
+        model.use_prefix(store.depth, store.fingerprint)
+        features = store.attach(features)
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     outputs: list[np.ndarray | None] = [None] * len(features)
     lengths = [feature_length(f) * len(rows_of(f)) for f in features]
@@ -56,7 +62,25 @@ def predict(model: MultiTaskModel, task: str, examples: Sequence[dict], *, max_l
             for i, output in zip(rows, family.output_rows(logits, batch), strict=True):
                 outputs[i] = output
     model.train(was_training)
+    if probabilities and family.name == "classification":
+        return {examples[f["example_index"]]["id"]: _softmax(out) for f, out in zip(features, outputs, strict=True)}
     return family.decode(examples, features, outputs)
+
+
+def _softmax(logits: np.ndarray) -> list[float]:
+    shifted = np.exp(logits - logits.max())
+    return (shifted / shifted.sum()).astype(float).tolist()
+
+
+def sentence_features(tokenizer, sentences: Sequence[str], max_length: int = 128) -> list[dict]:
+    encoded = tokenizer(list(sentences), truncation=True, max_length=max_length, padding=False)
+    return [{"input_ids": row} for row in encoded["input_ids"]]
+
+
+def eval_features(family_name: str, tokenizer, examples: Sequence[dict], *, max_length: int,
+                  doc_stride: int) -> list[dict]:
+    """What ``predict`` feeds the model, for caching the bottom states of exactly these inputs."""
+    return get_family(family_name).eval_features(examples, tokenizer, max_length=max_length, doc_stride=doc_stride)
 
 
 def sentence_embeddings(model: MultiTaskModel, sentences: Sequence[str], *, pooling: str = "mean", layer: int = -1,
@@ -70,8 +94,7 @@ def sentence_embeddings(model: MultiTaskModel, sentences: Sequence[str], *, pool
     stop = n if layer == -1 else layer
     if not 1 <= stop <= n:
         raise ValueError(f"layer {layer} does not exist: the encoder has layers 1..{n} (or -1 for the last)")
-    encoded = model.tokenizer(list(sentences), truncation=True, max_length=max_length, padding=False)
-    features = [{"input_ids": row} for row in encoded["input_ids"]]
+    features = sentence_features(model.tokenizer, sentences, max_length)
     start = 0
     if prefix is not None:
         if stop < prefix.depth:

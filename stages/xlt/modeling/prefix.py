@@ -105,3 +105,34 @@ def load(path: str | os.PathLike) -> PrefixStore:
         meta = f.metadata()
         return PrefixStore(f.get_tensor("hidden"), f.get_tensor("offsets").numpy(), f.get_tensor("input_ids").numpy(),
                            int(meta["depth"]), meta["fingerprint"])
+
+
+class BottomCache:
+    """Bottom states computed on demand and kept by token sequence, for inputs that are not known in advance (the
+    attack's queries): every arm's model queries many of the same variants (the clean question with one word
+    deleted, a typo on the same word), and their bottom states are the same for all of them."""
+
+    def __init__(self, encoder: nn.Module, depth: int, *, pad_token_id: int, max_tokens: int = 4096) -> None:
+        self.encoder, self.depth, self.pad_token_id, self.max_tokens = encoder, depth, pad_token_id, max_tokens
+        self.fingerprint = layers.fingerprint(encoder, depth)
+        self.rows: dict[tuple[int, ...], torch.Tensor] = {}
+        self.computed = self.reused = 0
+
+    def store_for(self, features: Sequence[dict]) -> PrefixStore:
+        sequences = [tuple(row) for f in features for row in rows_of(f)]
+        missing = list(dict.fromkeys(s for s in sequences if s not in self.rows))
+        if missing:
+            fresh = compute(self.encoder, [{"input_ids": list(s)} for s in missing], self.depth,
+                            pad_token_id=self.pad_token_id, max_tokens=self.max_tokens)
+            for i, s in enumerate(missing):
+                self.rows[s] = fresh.row(i).clone()
+        self.computed += len(missing)
+        self.reused += len(sequences) - len(missing)
+        lengths = [len(s) for s in sequences]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        hidden = torch.cat([self.rows[s] for s in sequences]) if sequences else torch.empty(0, 0)
+        input_ids = np.fromiter((t for s in sequences for t in s), dtype=np.int32, count=int(offsets[-1]))
+        return PrefixStore(hidden, offsets, input_ids, self.depth, self.fingerprint)
+
+    def clear(self) -> None:
+        self.rows.clear()

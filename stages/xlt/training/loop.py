@@ -7,7 +7,6 @@ which is also what lets a run resume from a checkpoint bit-identically.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections import Counter
@@ -35,11 +34,10 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, fused=True)
 
 
-def count_steps(streams: dict[str, TaskBatches], cfg: TrainConfig) -> int:
-    if cfg.max_steps is not None:
-        return cfg.max_steps
-    batches = sum(s.batches_per_epoch for s in streams.values())
-    return max(1, math.ceil(cfg.epochs * batches / cfg.grad_accum_steps))
+def _autocast(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast where the hardware has it (the paper profile's GPUs); fp32 everywhere else."""
+    enabled = cfg.bf16 and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: TrainConfig, *,
@@ -62,12 +60,14 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
         raise ValueError(f"task(s) {empty} have no training features")
     streams = {t: TaskBatches(features[t], cfg.batch_size, cfg.mega_batch_factor, cfg.seed, i)
                for i, t in enumerate(tasks)}
-    total_steps = count_steps(streams, cfg)
+    total_steps = cfg.max_steps
     accum = cfg.grad_accum_steps
     sampler = TaskSampler({t: len(features[t]) for t in tasks}, cfg.sampler, temperature=cfg.temperature,
                           cap=cfg.sampler_cap, seed=cfg.seed)
     schedule = sampler.schedule(total_steps * accum)  # one task per micro-batch
     parallel = distributed.setup()
+    if cfg.gradient_checkpointing:
+        model.encoder.gradient_checkpointing_enable()
     # The plain path runs `model` itself; under accelerate, the DDP wrapper (it syncs gradients in backward).
     runner = model if parallel.accelerator is None else parallel.accelerator.prepare_model(model)
     optimizer = build_optimizer(model, cfg)
@@ -98,7 +98,8 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
                 pad_to = max(feature_length(f) for f in batch_features)
                 batch_features, weight = distributed.shard(batch_features, parallel.rank, parallel.world_size)
             batch = distributed.to_device(collate(batch_features, pad_id, pad_to), parallel.device)
-            loss, _ = runner(task, batch)
+            with _autocast(cfg, parallel.device):
+                loss, _ = runner(task, batch)
             (loss * weight / accum if weight != 1.0 else loss / accum).backward()
             window.setdefault(task, []).append(loss.item())
         if cfg.max_grad_norm:
