@@ -77,47 +77,53 @@ def unchanged(repo: Path) -> None:
     return None
 
 
-TATOEBA_LANGS = ["de", "ru"]
 # (id, mutation, stage argv, substrings the one message must contain: the key/file and the fix)
 PARAMS_CASES = [
     ("arm-unknown-task", set_key("intermediate.arms.multi", ["squad", "mnlx"]),
-     ["stages.download"], ["intermediate.arms", "mnlx", "known tasks"]),
-    ("arm-duplicate-task", set_key("intermediate.arms.multi", ["squad", "qnli", "squad"]),
+     ["stages.download"], ["intermediate.arms", "mnlx", "known"]),
+    ("arm-unavailable-task", set_key("intermediate.arms.multi", ["squad", "ccg"]),
+     ["stages.download"], ["intermediate.arms", "'ccg'", "not openly available"]),
+    ("arm-duplicate-task", set_key("intermediate.arms.multi", ["squad", "nli", "squad"]),
      ["stages.download"], ["arm 'multi'", "twice"]),
     ("arm-hub-task-offline", set_key("intermediate.arms.multi", ["squad", "mnli"]),
      ["stages.download"], ["intermediate.arms.multi", "download.source: hub"]),
     ("arm-bad-name", set_key("intermediate.arms.multi-task", ["squad"]),
      ["stages.download"], ["multi-task", "letters, digits and '_'"]),
-    ("xquad-language-unknown", set_key("download.xquad_languages", ["en", "de", "xx"]),
-     ["stages.download"], ["download.xquad_languages", "'xx'", "XQuAD has"]),
-    ("tatoeba-language-unknown", set_key("download.tatoeba_languages", ["de", "ru", "xx"]),
-     ["stages.download"], ["download.tatoeba_languages", "'xx'", "XTREME"]),
-    ("evaluate-language-unknown", set_key("evaluate.languages", ["en", "de", "xx"]),
-     ["stages.download"], ["evaluate.languages", "'xx'", "XQuAD has"]),
-    ("evaluate-language-not-downloaded", set_key("download.xquad_languages", ["en", "ru", "zh"]),
-     ["stages.download"], ["evaluate.languages", "'de'", "add them to download.xquad_languages"]),
-    ("evaluate-tatoeba-unknown", set_key("evaluate.tatoeba_languages", TATOEBA_LANGS + ["xx"]),
-     ["stages.download"], ["evaluate.tatoeba_languages", "'xx'"]),
-    ("evaluate-language-duplicate", set_key("evaluate.languages", ["en", "de", "de"]),
-     ["stages.download"], ["evaluate.languages", "'de'", "once"]),
-    ("evaluate-languages-empty", set_key("evaluate.languages", []),
-     ["stages.download"], ["evaluate.languages", "at least one"]),
+    ("arm-compute-matched-with-tasks", set_key("intermediate.arms.squad", {"tasks": ["squad"], "compute_matched": True}),
+     ["stages.download"], ["arm 'squad'", "compute_matched"]),
+    ("target-unknown", set_key("evaluate.targets.xquadd", ["de"]),
+     ["stages.download"], ["evaluate.targets", "'xquadd'", "known"]),
+    ("target-language-unknown", set_key("evaluate.targets.xquad", ["de", "xx"]),
+     ["stages.download"], ["evaluate.targets", "xquad has no language(s) ['xx']"]),
+    ("target-language-duplicate", set_key("evaluate.targets.xnli", ["de", "de"]),
+     ["stages.download"], ["evaluate.targets.xnli", "'de'", "once"]),
+    ("target-languages-empty", set_key("evaluate.targets.xquad", []),
+     ["stages.download"], ["evaluate.targets.xquad", "no language"]),
+    ("target-without-model", set_key("transfer.targets", {"qa": {}}),
+     ["stages.download"], ["evaluate.targets.xnli", "add 'xnli' to transfer.targets"]),
+    ("finetune-task-unknown", set_key("transfer.targets.nli", {}),
+     ["stages.download"], ["transfer.targets", "'nli'", "known"]),
     ("comparison-unknown-arm", set_key("score.comparisons", [["multi", "squadd"]]),
      ["stages.download"], ["score.comparisons", "'squadd'", "intermediate.arms"]),
     ("comparison-arm-with-itself", set_key("score.comparisons", [["multi", "multi"]]),
      ["stages.download"], ["score.comparisons", "'multi'", "itself"]),
+    ("headline-unknown-comparison", set_key("score.headline", [{"target": "xquad", "comparison": ["none", "multi"],
+                                                                 "condition": "typos"}]),
+     ["stages.download"], ["score.headline", "['none', 'multi']", "score.comparisons"]),
     ("perturbation-family-unknown", add_condition("shuffled", {"family": "shuffle", "rate": 0.1}),
-     ["stages.download"], ["perturb.conditions.shuffled.family", "'typos'"]),
+     ["stages.download"], ["perturb.conditions.shuffled", "'shuffle'", "typos"]),
     ("perturbation-knob-foreign", set_key("perturb.conditions.typos.position", "start"),
      ["stages.download"], ["perturb.conditions.typos", "position", "its knobs are"]),
+    ("perturbation-target-wrong-kind", set_key("perturb.conditions.tautology.targets", ["xquad"]),
+     ["stages.download"], ["perturb.conditions.tautology", "cannot edit xquad"]),
     ("condition-named-clean", add_condition("clean", {"family": "typos", "rate": 0.1}),
      ["stages.download"], ["perturb.conditions", "'clean' is reserved", "rename"]),
     ("rate-negative", set_key("perturb.conditions.typos.rate", -0.1),
      ["stages.download"], ["perturb.conditions.typos.rate", "greater than or equal to 0"]),
     ("rate-above-one", set_key("perturb.conditions.codeswitch_words.rate", 1.5),
      ["stages.download"], ["perturb.conditions.codeswitch_words.rate", "less than or equal to 1"]),
-    ("question-lang-not-downloaded", set_key("perturb.conditions.codeswitch_en_question.question_lang", "fi"),
-     ["stages.download"], ["codeswitch_en_question.question_lang", "'fi'", "use one of"]),
+    ("question-lang-unknown", set_key("perturb.conditions.codeswitch_en_question.question_lang", "xx"),
+     ["stages.download"], ["codeswitch_en_question.question_lang", "'xx'", "not a known language"]),
     ("key-misspelt", rename_key("intermediate.train.learning_rate", "learning_rat"),
      ["stages.download"], ["intermediate.train.learning_rat", "unknown key", "misspelt"]),
     ("section-misspelt", rename_key("evaluate", "evalute"),
@@ -128,6 +134,12 @@ PARAMS_CASES = [
      ["stages.download"], ["intermediate.train.max_steps", "valid integer"]),
     ("fraction-where-int", set_key("transfer.train.batch_size", 2.5),
      ["stages.download"], ["transfer.train.batch_size", "valid integer"]),
+    ("bool-where-int", set_key("transfer.train.max_steps", True),
+     ["stages.download"], ["transfer.train.max_steps", "valid integer"]),
+    ("bool-where-number", set_key("intermediate.train.learning_rate", True),
+     ["stages.download"], ["intermediate.train.learning_rate"]),
+    ("freeze-all-layers", set_key("intermediate.train.freeze_layers", 2),
+     ["stages.download"], ["intermediate.train.freeze_layers is 2", "2 layers", "freeze at most 1"]),
     ("learning-rate-zero", set_key("intermediate.train.learning_rate", 0.0),
      ["stages.download"], ["intermediate.train.learning_rate", "greater than 0"]),
     ("learning-rate-negative", set_key("transfer.train.learning_rate", -1e-3),
@@ -145,6 +157,8 @@ PARAMS_CASES = [
      ["stages.download"], ["encoder.tiny", "multiple of num_attention_heads"]),
     ("bootstrap-confidence-above-one", set_key("score.bootstrap.confidence", 1.5),
      ["stages.download"], ["score.bootstrap.confidence", "less than 1"]),
+    ("attack-target-not-evaluated", set_key("attack.targets", ["tydiqa"]),
+     ["stages.download"], ["attack.targets", "'tydiqa'"]),
     ("yaml-syntax-error", write_raw("profile: tiny\nseeds: [0, 1\nencoder: {source: tiny}\n"),
      ["stages.download"], ["params.yaml", "not valid YAML"]),
     ("yaml-not-a-mapping", write_raw("- tiny\n- small\n"), ["stages.download"], ["params.yaml", "mapping"]),
@@ -182,11 +196,12 @@ def test_bad_params_fail_before_any_work(tmp_path: Path, mutate, argv: list[str]
 
 def test_the_unmutated_copy_validates(tmp_path: Path) -> None:
     """The control for the table: without a corruption the same validation passes (arms may be empty lists)."""
-    from stages.xlt.params import load
+    from stages.params import load
 
     repo = _project_copy(tmp_path / "repo")
     params = load(repo / "params.yaml")
     assert params.intermediate.arms["none"] == []
+    assert params.intermediate.arm("none_long").compute_matched
 
 
 # --- data cases ---------------------------------------------------------------------------------------------
