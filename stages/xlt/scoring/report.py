@@ -119,6 +119,14 @@ def _steps(setup: Mapping[str, Any], key: str, arm: str):
     return value
 
 
+def _seed_text(summary: Summary) -> str:
+    if sorted(set(summary.n_seeds.values())) == [1]:
+        return "one training run per arm, so there is no seed level to resample"
+    if summary.settings.bootstrap.seed_resampling == "average":
+        return "each arm's seeds averaged per example before resampling"
+    return "each arm's seeds resampled with replacement within every replicate (hierarchical)"
+
+
 def _section_setup(summary: Summary, setup: Mapping[str, Any]) -> str:
     lines = ["## Setup", ""]
     if "profile" in setup:
@@ -156,9 +164,8 @@ def _section_setup(summary: Summary, setup: Mapping[str, Any]) -> str:
     lines.append(
         f"- statistics: cluster bootstrap ({bootstrap.n_resamples} replicates, seed {bootstrap.seed}): clusters "
         "(paragraph, premise, connected pairs, or the item itself) are resampled, the same drawn clusters in "
-        "every language, because items are translations of each other; seeds "
-        + ("resampled hierarchically per arm" if bootstrap.seed_resampling == "hierarchical"
-           else "averaged per example first")
+        "every language, because items are translations of each other; "
+        + _seed_text(summary)
         + f". {_level(summary)} percentile intervals and two-sided p-values from the same replicates (an interval "
         f"excludes 0 exactly when p < {settings.alpha:.3g}); a cluster-level sign-flip permutation test "
         f"({settings.n_permutations} permutations) is reported beside it in detailed.json. p-values are adjusted "
