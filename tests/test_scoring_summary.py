@@ -126,6 +126,20 @@ def test_families_and_verdicts_use_the_adjusted_p(summary):
         assert block["p_adjusted"].to_numpy() == pytest.approx(adjust_p_values(block["p_value"].to_numpy(), "bh"))
 
 
+def test_a_cell_significant_only_before_adjustment_is_no_evidence():
+    # Moderate effect, six languages: one language has raw p < 0.05 whose interval excludes 0, but after Holm
+    # over the six it is not significant, so its verdict must be "no evidence".
+    scores = synthetic_scores({"multi": 0.25, "squad": 0.15}, langs=("ar", "de", "hi", "ru", "th", "zh"),
+                              n_clusters=20, seed=3)
+    result = summarize(scores, None, SummarySettings(comparisons=(("multi", "squad"),),
+                                                     bootstrap=BootstrapSettings(n_resamples=400)))
+    rows = result.comparisons[result.comparisons["lang"] != "avg"]
+    borderline = rows[(rows["p_value"] < 0.05) & (rows["p_adjusted"] >= 0.05)]
+    assert len(borderline) >= 1
+    assert (borderline["ci_low"] > 0).all() or (borderline["ci_high"] < 0).all()
+    assert set(borderline["verdict"]) == {"no evidence"}
+
+
 def test_alignment_uses_only_ids_scored_everywhere(scores):
     drop_one = (scores["arm"] == "none") & (scores["condition"] == "typos") & (scores["id"] == "q00000")
     result = summarize(scores[~(drop_one & (scores["lang"] == "de"))], None, SETTINGS)

@@ -48,6 +48,12 @@ def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _p_is(name: str, value: float) -> str:
+    """'p = 0.042' or 'p < 0.001'."""
+    text = _p(value)
+    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
+
+
 def _ci(low: float, high: float, signed: bool = True) -> str:
     return f"[{_points(low, signed)}, {_points(high, signed)}]"
 
@@ -202,8 +208,8 @@ def _section_answer(summary: Summary) -> str:
                          "examples in the averaged languages.")
             continue
         text = (head + f"Δ = {_points(row['delta'], True)} {metric} points, {level} interval "
-                f"{_ci(row['ci_low'], row['ci_high'])}, p = {_p(row['p_value'])}, adjusted p = "
-                f"{_p(row['p_adjusted'])}: **{row['verdict']}** — {_meaning(row)}. Averaged over "
+                f"{_ci(row['ci_low'], row['ci_high'])}, {_p_is('p', row['p_value'])}, "
+                f"{_p_is('adjusted p', row['p_adjusted'])}: **{row['verdict']}** — {_meaning(row)}. Averaged over "
                 f"{int(row['n_languages'])} language(s) ({row['languages'].replace(',', ', ')}) on {int(row['n'])} changed examples "
                 f"({100 * row['coverage']:.0f}% coverage, {int(row['n_clusters'])} clusters); relative Δ "
                 f"{_points(row['relative_delta'], True)}% of the clean score {_ci(row['relative_ci_low'], row['relative_ci_high'])}.")
