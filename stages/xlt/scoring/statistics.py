@@ -63,6 +63,7 @@ Design choices (and why):
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import math
@@ -287,30 +288,52 @@ def _digest(labels: np.ndarray) -> str:
     return hashlib.blake2b("\x1f".join(map(str, labels)).encode("utf-8"), digest_size=16).hexdigest()
 
 
-@functools.lru_cache(maxsize=32)
+class _BoundedCache:
+    """Least-recently-used arrays up to a total size: draws for 10 000 replicates × 1 000 clusters take 40 MB."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self._items = max_bytes, collections.OrderedDict()
+
+    def get(self, key, make):
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = make()
+        value.setflags(write=False)
+        self._items[key] = value
+        while sum(v.nbytes for v in self._items.values()) > self.max_bytes and len(self._items) > 1:
+            self._items.popitem(last=False)
+        return value
+
+
+_DRAWS = _BoundedCache(256 * 2**20)
+
+
 def _cluster_counts(digest: str, n_clusters: int, n_resamples: int, seed: int) -> np.ndarray:
     """(R, K) float32 draw counts of each cluster in each replicate (rows sum to K), cached per cluster set.
 
     Rows are filled in blocks because one huge bincount is slow (cache misses).
     """
-    rng = np.random.default_rng([seed, 0, int(digest, 16) % (2**63), n_clusters])
-    counts = np.empty((n_resamples, n_clusters), dtype=np.float32)
-    block = 256
-    for start in range(0, n_resamples, block):
-        rows = min(block, n_resamples - start)
-        draws = rng.integers(0, n_clusters, size=(rows, n_clusters)) + (np.arange(rows) * n_clusters)[:, None]
-        counts[start:start + rows] = np.bincount(draws.ravel(), minlength=rows * n_clusters).reshape(rows, -1)
-    counts.setflags(write=False)
-    return counts
+    def make() -> np.ndarray:
+        rng = np.random.default_rng([seed, 0, int(digest, 16) % (2**63), n_clusters])
+        counts = np.empty((n_resamples, n_clusters), dtype=np.float32)
+        block = 256
+        for start in range(0, n_resamples, block):
+            rows = min(block, n_resamples - start)
+            draws = rng.integers(0, n_clusters, size=(rows, n_clusters)) + (np.arange(rows) * n_clusters)[:, None]
+            counts[start:start + rows] = np.bincount(draws.ravel(), minlength=rows * n_clusters).reshape(rows, -1)
+        return counts
+
+    return _DRAWS.get(("counts", digest, n_clusters, n_resamples, seed), make)
 
 
-@functools.lru_cache(maxsize=32)
 def _cluster_signs(digest: str, n_clusters: int, n_permutations: int, seed: int) -> np.ndarray:
     """(P, K) random ±1 per cluster and permutation, cached per cluster set."""
-    rng = np.random.default_rng([seed, 2, int(digest, 16) % (2**63), n_clusters])
-    signs = (2.0 * rng.integers(0, 2, size=(n_permutations, n_clusters)) - 1.0).astype(np.float32)
-    signs.setflags(write=False)
-    return signs
+    def make() -> np.ndarray:
+        rng = np.random.default_rng([seed, 2, int(digest, 16) % (2**63), n_clusters])
+        return (2.0 * rng.integers(0, 2, size=(n_permutations, n_clusters)) - 1.0).astype(np.float32)
+
+    return _DRAWS.get(("signs", digest, n_clusters, n_permutations, seed), make)
 
 
 def _seed_weights(arm: str, n_seeds: int, settings: BootstrapSettings) -> np.ndarray:

@@ -635,7 +635,9 @@ def summarize(
     by_group: dict[tuple[str, str, str], dict[str, _Cell]] = {}
     for (task, metric, lang, condition), cell in data.cells.items():
         by_group.setdefault((task, metric, condition), {})[lang] = cell
-    for (task, metric, condition), cells in sorted(by_group.items()):
+    # Metrics of one task and condition share example ids, hence cluster draws: keep them adjacent.
+    for (task, metric, condition), cells in sorted(by_group.items(), key=lambda item: (item[0][0], item[0][2],
+                                                                                        item[0][1])):
         groups = _Groups(cells, settings)
         drop_rows += _drop_rows(task, metric, condition, cells, groups, settings)
         delta_rows += _delta_rows(task, metric, condition, cells, groups, settings)
