@@ -35,8 +35,9 @@ def write_figures(summary: Summary, plots_dir: str | Path) -> dict[str, Path]:
             if not ((delta["arm_a"] == arm_a) & (delta["arm_b"] == arm_b)).any():
                 continue
             path = plots_dir / f"forest_{_safe(task)}_{_safe(arm_a)}_vs_{_safe(arm_b)}.png"
-            figures[f"{task}: Δ drop ({arm_a} − {arm_b}) per language and perturbation, with intervals"] = forest_plot(
-                delta, path, arm_a, arm_b, confidence, label, summary.scope([arm_a, arm_b]))
+            caption = f"{task}: Δ drop ({arm_a} − {arm_b}) per language and perturbation, with intervals"
+            figures[caption] = forest_plot(delta, path, arm_a, arm_b, confidence, label,
+                                           summary.scope([arm_a, arm_b]))
         drop = tables["drop"][tables["drop"]["task"] == task]
         for condition in sorted(drop["condition"].unique()):
             path = plots_dir / f"drop_{_safe(task)}_{_safe(condition)}.png"
@@ -45,7 +46,8 @@ def write_figures(summary: Summary, plots_dir: str | Path) -> dict[str, Path]:
         strength = tables["strength"][tables["strength"]["task"] == task]
         if not strength.empty:
             path = plots_dir / f"strength_{_safe(task)}.png"
-            figures[f"{task}: drop vs perturbation strength (chrF)"] = strength_curves(strength, path, confidence, label)
+            figures[f"{task}: drop vs perturbation strength (chrF)"] = strength_curves(strength, path, confidence,
+                                                                                       label)
     return figures
 
 

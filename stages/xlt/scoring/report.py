@@ -210,9 +210,11 @@ def _section_answer(summary: Summary) -> str:
         text = (head + f"Δ = {_points(row['delta'], True)} {metric} points, {level} interval "
                 f"{_ci(row['ci_low'], row['ci_high'])}, {_p_is('p', row['p_value'])}, "
                 f"{_p_is('adjusted p', row['p_adjusted'])}: **{row['verdict']}** — {_meaning(row)}. Averaged over "
-                f"{int(row['n_languages'])} language(s) ({row['languages'].replace(',', ', ')}) on {int(row['n'])} changed examples "
+                f"{int(row['n_languages'])} language(s) ({row['languages'].replace(',', ', ')}) on {int(row['n'])} "
+                f"changed examples "
                 f"({100 * row['coverage']:.0f}% coverage, {int(row['n_clusters'])} clusters); relative Δ "
-                f"{_points(row['relative_delta'], True)}% of the clean score {_ci(row['relative_ci_low'], row['relative_ci_high'])}.")
+                f"{_points(row['relative_delta'], True)}% of the clean score "
+                f"{_ci(row['relative_ci_low'], row['relative_ci_high'])}.")
         if row.get("not_applicable"):
             text += f" Not applicable (no changed example) and left out: {row['not_applicable']}."
         if row["confounded"]:
@@ -327,9 +329,9 @@ def _attack_tables(summary: Summary) -> list[str]:
     lines = ["### Model-aware attacks", "",
              f"Items both arms attacked (not skipped) with a clean score ≥ {threshold:g} on both arms; each arm's "
              f"first seed. Success rates with {level} Wilson intervals; A − B with McNemar's exact test on the "
-             f"discordant pairs (adjusted p: {_method(summary)} over the languages of a comparison). Where items share a "
-             "cluster (the same paragraph, or in the pooled row the same source item in several languages) they "
-             "are not independent: the interval then uses a design-effect-adjusted sample size, and when a cluster "
+             f"discordant pairs (adjusted p: {_method(summary)} over the languages of a comparison). Where items "
+             "share a cluster (the same paragraph, or in the pooled row the same source item in several "
+             "languages) they are not independent: the interval then uses a design-effect-adjusted sample size, and when a cluster "
              "holds several discordant pairs the test is the clustered McNemar test (column *test*). Median words "
              "changed are over successful attacks.", ""]
     for (task, arm_a, arm_b), block in attacks.groupby(["task", "arm_a", "arm_b"], sort=False):
@@ -434,7 +436,8 @@ def _section_limitations(summary: Summary, setup: Mapping[str, Any]) -> str:
         names = sorted({f"{r['task']} {r['arm_a']} vs {r['arm_b']}" for r in flagged.to_dict(orient="records")})
         lines.append(f"- Confounded comparisons ({'; '.join(names)}) do not isolate robustness from baseline skill.")
     if summary.missing:
-        lines.append(f"- Cells without examples shared by all arms and seeds were skipped: {', '.join(summary.missing)}.")
+        lines.append("- Cells without examples shared by all arms and seeds were skipped: "
+                     f"{', '.join(summary.missing)}.")
     lines += [f"- {text}" for text in setup.get("limitations", []) or []]
     return "\n".join(lines)
 

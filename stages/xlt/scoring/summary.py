@@ -571,8 +571,9 @@ def attack_table(attacks: pd.DataFrame | None, settings: SummarySettings = Summa
                     p, test = paired_success_test(success_a, success_b, group["cluster_a"])
                 else:
                     p, test = math.nan, "none (no eligible item)"
-                row |= {"difference": row["success_a"] - row["success_b"], "a_only": int((success_a & ~success_b).sum()),
-                        "b_only": int((~success_a & success_b).sum()), "p_value": p, "test": test}
+                row |= {"difference": row["success_a"] - row["success_b"],
+                        "a_only": int((success_a & ~success_b).sum()), "b_only": int((~success_a & success_b).sum()),
+                        "p_value": p, "test": test}
                 rows.append(row)
             per_lang = [r for r in rows[first:] if r["lang"] != POOLED]
             for r, adjusted in zip(per_lang, adjust_p_values([r["p_value"] for r in per_lang], settings.multiplicity)):
@@ -718,7 +719,8 @@ def headline(summary: Summary) -> dict[str, float | str | bool | None]:
     for task in tasks(summary):
         metric = summary.primary_metrics[task]
         clean = summary.clean
-        for row in clean[(clean["task"] == task) & (clean["metric"] == metric) & (clean["lang"] == AVERAGE)].itertuples():
+        averages = clean[(clean["task"] == task) & (clean["metric"] == metric) & (clean["lang"] == AVERAGE)]
+        for row in averages.itertuples():
             out[f"{task}.{metric}.{row.arm}.clean"] = _finite(row.clean)
         arms = summary.arms
         for row in arms[(arms["task"] == task) & (arms["metric"] == metric) & (arms["lang"] == AVERAGE)].itertuples():
