@@ -332,8 +332,8 @@ def _attack_tables(summary: Summary) -> list[str]:
              f"discordant pairs (adjusted p: {_method(summary)} over the languages of a comparison). Where items "
              "share a cluster (the same paragraph, or in the pooled row the same source item in several "
              "languages) they are not independent: the interval then uses a design-effect-adjusted sample "
-             "size, and when a cluster holds several discordant pairs the test is the clustered McNemar test (column *test*). Median words "
-             "changed are over successful attacks.", ""]
+             "size, and when a cluster holds several discordant pairs the test is the clustered McNemar test "
+             "(column *test*). Median words changed are over successful attacks.", ""]
     for (task, arm_a, arm_b), block in attacks.groupby(["task", "arm_a", "arm_b"], sort=False):
         body = []
         for r in block.to_dict(orient="records"):
