@@ -4,11 +4,11 @@ import re
 from pathlib import Path
 
 import pytest
+from scoring_support import synthetic_scores
 
-from stages.xlt.scoring.plots import delta_heatmap, drop_bars, strength_curves
+from stages.xlt.scoring.plots import coverage_text, drop_bars, forest_plot, strength_curves
 from stages.xlt.scoring.statistics import BootstrapSettings
 from stages.xlt.scoring.summary import SummarySettings, plot_tables, summarize
-from stages.xlt.scoring.synthetic import synthetic_scores
 
 TEMPLATE = Path(__file__).resolve().parents[1] / ".dvc" / "vega-offline.html"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -17,26 +17,35 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def tables():
     scores = synthetic_scores({"multi": 0.4, "squad": 0.2, "none": 0.2}, langs=("de", "zh"),
-                              conditions=("typos", "distractor"), seeds=(0,), n_examples=80)
+                              conditions=("typos", "distractor"), seeds=(0,), n_clusters=20,
+                              coverage={("zh", "distractor"): 0.0})
     return plot_tables(summarize(scores, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100))))
 
 
 def test_figures_are_pngs_and_leave_no_temporary_files(tables, tmp_path):
     paths = [
-        delta_heatmap(tables["delta"], tmp_path / "delta_heatmap.png", "multi", "squad"),
-        drop_bars(tables["drop"], tmp_path / "drop_typos.png", "typos"),
-        strength_curves(tables["strength"], tmp_path / "strength.png"),
+        forest_plot(tables["delta"], tmp_path / "forest.png", "multi", "squad", 0.9, scope="clusters only"),
+        drop_bars(tables["drop"], tmp_path / "drop_distractor.png", "distractor", 0.9),
+        strength_curves(tables["strength"], tmp_path / "strength.png", 0.9),
     ]
     for path in paths:
         assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
 
 
+def test_not_applicable_rows_are_labelled_not_drawn(tables):
+    delta = tables["delta"]
+    row = delta[(delta["lang"] == "zh") & (delta["condition"] == "distractor")].iloc[0]
+    assert coverage_text(row) == "n/a (0/80 changed)"
+    row = delta[(delta["lang"] == "de") & (delta["condition"] == "distractor")].iloc[0]
+    assert coverage_text(row, clusters=True) == "80/80 changed, 20 clusters"
+
+
 def test_unknown_comparison_or_condition_raises(tables, tmp_path):
     with pytest.raises(ValueError, match="no Δ rows"):
-        delta_heatmap(tables["delta"], tmp_path / "x.png", "squad", "multi")
+        forest_plot(tables["delta"], tmp_path / "x.png", "squad", "multi", 0.95)
     with pytest.raises(ValueError, match="no drop rows"):
-        drop_bars(tables["drop"], tmp_path / "x.png", "no-such-perturbation")
+        drop_bars(tables["drop"], tmp_path / "x.png", "no-such-perturbation", 0.95)
     assert not (tmp_path / "x.png").exists()
 
 

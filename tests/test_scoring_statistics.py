@@ -1,4 +1,8 @@
-"""Paired bootstrap for Δ drop: hand-computed values, coverage of a known Δ, verdicts, permutation test."""
+"""Cluster bootstrap for Δ drop: hand-computed values, coverage on clustered parallel data (new scheme vs the
+old per-language row bootstrap), shared clusters across languages, interval/p-value agreement, multiplicity,
+Wilson intervals and McNemar tests."""
+
+import math
 
 import numpy as np
 import pytest
@@ -6,13 +10,28 @@ import pytest
 from stages.xlt.scoring.statistics import (
     ArmScores,
     BootstrapSettings,
+    ClusterBootstrap,
+    adjust_p_values,
     bootstrap_drop,
+    bootstrap_p_value,
     compare_drops,
-    permutation_test,
+    confidence_label,
+    decide,
+    design_effect,
+    interval_scope,
+    mcnemar_clustered,
+    mcnemar_exact,
+    paired_success_test,
+    percentile_interval,
     verdict,
+    wilson_interval,
 )
 
 P_CLEAN = 0.6
+
+
+def singletons(n: int) -> np.ndarray:
+    return np.array([f"c{i}" for i in range(n)])
 
 
 def simulate(rate_a: float, rate_b: float, n: int, seeds: int, rng: np.random.Generator) -> tuple[ArmScores, ArmScores]:
@@ -29,37 +48,127 @@ def simulate(rate_a: float, rate_b: float, n: int, seeds: int, rng: np.random.Ge
     return arm(rate_a), arm(rate_b)
 
 
+# ---------------------------------------------------------------------------------------------- estimates
 def test_hand_computed_drop_and_delta():
     a = ArmScores(np.array([[1.0, 1.0, 0.0, 1.0]]), np.array([[0.0, 1.0, 0.0, 0.0]]))  # drop 0.5 of clean 0.75
     b = ArmScores(np.array([[1.0, 0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0, 0.5]]))  # drop 0.125 of clean 0.5
-    drop = bootstrap_drop([a], BootstrapSettings(n_resamples=200))
+    settings = BootstrapSettings(n_resamples=200)
+    drop = bootstrap_drop([a], [singletons(4)], settings)
     assert drop.drop.estimate == pytest.approx(0.5)
     assert drop.relative_drop.estimate == pytest.approx(0.5 / 0.75)
-    result = compare_drops([a], [b], BootstrapSettings(n_resamples=200))
+    assert drop.n_examples == 4 and drop.n_clusters == 4
+    result = compare_drops([a], [b], [singletons(4)], settings)
     assert result.delta.estimate == pytest.approx(0.375)
     assert result.relative_delta.estimate == pytest.approx(0.5 / 0.75 - 0.125 / 0.5)
     assert result.delta.ci_low <= result.delta.estimate <= result.delta.ci_high
 
 
-def test_stratified_average_is_the_unweighted_mean_of_languages():
+def test_language_average_is_the_unweighted_mean_of_languages():
     rng = np.random.default_rng(1)
     small = simulate(0.5, 0.1, 50, 1, rng)
     large = simulate(0.1, 0.1, 500, 1, rng)
-    pooled = compare_drops([small[0], large[0]], [small[1], large[1]], BootstrapSettings(n_resamples=200))
-    per_lang = [compare_drops([x[0]], [x[1]], BootstrapSettings(n_resamples=200)).delta.estimate for x in (small, large)]
+    labels = [np.array([f"s{i}" for i in range(50)]), np.array([f"l{i}" for i in range(500)])]
+    settings = BootstrapSettings(n_resamples=200)
+    pooled = compare_drops([small[0], large[0]], [small[1], large[1]], labels, settings)
+    per_lang = [compare_drops([x[0]], [x[1]], [c], settings).delta.estimate for x, c in zip((small, large), labels)]
     assert pooled.delta.estimate == pytest.approx(np.mean(per_lang))
 
 
+def test_ratio_estimator_weights_examples_by_cluster_draws():
+    # Two clusters with 1 and 3 examples: the point estimate is the plain example mean, not the cluster mean.
+    arm = ArmScores(np.array([[1.0, 1.0, 1.0, 1.0]]), np.array([[1.0, 0.0, 0.0, 0.0]]))
+    result = bootstrap_drop([arm], [np.array(["x", "y", "y", "y"])], BootstrapSettings(n_resamples=400))
+    assert result.drop.estimate == pytest.approx(0.75)
+    assert result.n_clusters == 2
+    # Replicates can only be 0 (only x drawn), 1 (only y) or 0.75 (both, once each: 3 of 4 examples lost).
+    assert result.drop.ci_low >= 0.0 and result.drop.ci_high <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------- coverage
+def clustered_parallel(rng, truth: float, n_clusters: int = 40, n_langs: int = 4, rho: float = 0.8):
+    """40 clusters of 3–5 items, the same clusters in every language; a cluster effect on arm A's drop that is
+    correlated across languages (rho), small item noise. True Δ = `truth`."""
+    sizes = rng.integers(3, 6, size=n_clusters)
+    codes = np.repeat(np.arange(n_clusters), sizes)
+    labels = np.array([f"c{c}" for c in codes])
+    n = codes.size
+    shared = rng.normal(0, 0.15, n_clusters)
+    languages = []
+    for _ in range(n_langs):
+        effect = np.sqrt(rho) * shared + np.sqrt(1 - rho) * rng.normal(0, 0.15, n_clusters)
+        clean = rng.uniform(0.4, 0.8, size=(1, n))
+        pert_a = clean - (truth + effect[codes] + rng.normal(0, 0.05, n))
+        pert_b = clean - rng.normal(0, 0.05, n)
+        languages.append((ArmScores(clean, pert_a), ArmScores(clean.copy(), pert_b)))
+    return languages, labels
+
+
+def old_scheme_interval(languages, n_resamples: int, rng) -> tuple[float, float]:
+    """The previous design: rows resampled independently in every language, then averaged."""
+    replicates = np.zeros(n_resamples)
+    for a, b in languages:
+        d = (a.clean - a.perturbed)[0] - (b.clean - b.perturbed)[0]
+        idx = rng.integers(0, d.size, size=(n_resamples, d.size))
+        replicates += d[idx].mean(axis=1)
+    replicates /= len(languages)
+    return tuple(np.quantile(replicates, [0.025, 0.975]))
+
+
+def test_language_average_interval_covers_the_truth_on_clustered_parallel_data():
+    rng = np.random.default_rng(2024)
+    truth, sims, resamples = 0.1, 200, 400
+    new_hits = old_hits = 0
+    for sim in range(sims):
+        languages, labels = clustered_parallel(rng, truth)
+        result = compare_drops([a for a, _ in languages], [b for _, b in languages], [labels] * len(languages),
+                               BootstrapSettings(n_resamples=resamples, seed=sim), n_permutations=1)
+        new_hits += result.delta.ci_low <= truth <= result.delta.ci_high
+        low, high = old_scheme_interval(languages, resamples, rng)
+        old_hits += low <= truth <= high
+    assert 0.90 <= new_hits / sims <= 0.99, new_hits / sims
+    assert old_hits / sims < 0.85, old_hits / sims
+
+
+def test_the_same_clusters_are_drawn_in_every_language():
+    # Four perfectly correlated languages (identical data, same clusters) carry the information of one
+    # language: the average's interval must be exactly as wide. Resampling each language on its own would
+    # shrink it by about half (√4), which is what disjoint labels (independent languages) show.
+    rng = np.random.default_rng(3)
+    languages, labels = clustered_parallel(rng, 0.1, n_langs=1)
+    a, b = languages[0]
+    settings = BootstrapSettings(n_resamples=1000, seed=5)
+    one = compare_drops([a], [b], [labels], settings, n_permutations=1).delta
+    four = compare_drops([a] * 4, [b] * 4, [labels] * 4, settings, n_permutations=1).delta
+    assert (four.ci_low, four.ci_high) == pytest.approx((one.ci_low, one.ci_high))
+    independent = compare_drops([a] * 4, [b] * 4, [np.char.add(f"{k}-", labels) for k in range(4)], settings,
+                                n_permutations=1).delta
+    ratio = (independent.ci_high - independent.ci_low) / (one.ci_high - one.ci_low)
+    assert 0.35 < ratio < 0.65
+
+
+def test_languages_missing_some_clusters_take_their_mean_over_their_own_clusters():
+    a = ArmScores(np.array([[1.0, 1.0, 1.0]]), np.array([[0.0, 1.0, 1.0]]))
+    b = ArmScores(np.array([[1.0, 1.0]]), np.array([[1.0, 1.0]]))
+    boot = ClusterBootstrap([{"x": a}, {"x": b}], [np.array(["p", "q", "r"]), np.array(["q", "r"])],
+                            BootstrapSettings(n_resamples=500))
+    result = boot.drop("x")
+    assert result.drop.estimate == pytest.approx((1 / 3 + 0) / 2)
+    assert result.n_clusters == 3 and result.n_languages == 2
+    # Replicates where the second language drew neither q nor r are left out, and counted.
+    assert 0 < result.n_resamples_used < 500
+
+
 @pytest.mark.parametrize(("seeds", "mode"), [(1, "hierarchical"), (3, "average")])
-def test_interval_covers_true_delta_at_nominal_rate(seeds, mode):
+def test_interval_covers_true_delta_at_nominal_rate_with_independent_items(seeds, mode):
     rng = np.random.default_rng(123)
     truth = (0.3 - 0.15) * P_CLEAN
     hits = 0
-    for replicate in range(200):
+    for replicate in range(150):
         a, b = simulate(0.3, 0.15, 200, seeds, rng)
-        result = compare_drops([a], [b], BootstrapSettings(n_resamples=1000, seed=replicate, seed_resampling=mode))
+        result = compare_drops([a], [b], [singletons(200)],
+                               BootstrapSettings(n_resamples=500, seed=replicate, seed_resampling=mode), 1)
         hits += result.delta.ci_low <= truth <= result.delta.ci_high
-    assert 0.90 <= hits / 200 <= 0.99
+    assert 0.89 <= hits / 150 <= 0.99
 
 
 def test_hierarchical_seed_resampling_is_conservative_without_a_seed_effect():
@@ -70,46 +179,146 @@ def test_hierarchical_seed_resampling_is_conservative_without_a_seed_effect():
     hits = 0
     for replicate in range(60):
         a, b = simulate(0.3, 0.15, 200, 3, rng)
-        result = compare_drops([a], [b], BootstrapSettings(n_resamples=500, seed=replicate))
+        result = compare_drops([a], [b], [singletons(200)], BootstrapSettings(n_resamples=400, seed=replicate), 1)
         hits += result.delta.ci_low <= truth <= result.delta.ci_high
     assert hits / 60 >= 0.93
+
+
+# ---------------------------------------------------------------------------------------------- decisions
+def test_interval_excludes_zero_exactly_when_p_is_below_alpha():
+    rng = np.random.default_rng(11)
+    checked = 0
+    # Discrete replicates with many ties at and around 0, every resample count and several levels.
+    for _ in range(3000):
+        confidence = float(rng.choice([0.8, 0.9, 0.95, 0.99]))
+        n = int(rng.integers(math.ceil(1 / (1 - confidence)), 400))
+        replicates = rng.integers(-3, 12, size=n) / 10 * rng.choice([1, -1])
+        interval = percentile_interval(0.0, replicates, confidence)
+        p = bootstrap_p_value(replicates)
+        assert (interval.ci_low > 0 or interval.ci_high < 0) == (p < 1 - confidence), (n, confidence)
+        checked += 1
+    # And through the whole pipeline on small random cells.
+    for trial in range(150):
+        confidence = float(rng.choice([0.9, 0.95]))
+        n = int(rng.integers(5, 30))
+        a, b = simulate(rng.uniform(0, 0.5), rng.uniform(0, 0.5), n, int(rng.integers(1, 3)), rng)
+        result = compare_drops([a], [b], [rng.integers(0, 6, n).astype(str)],
+                               BootstrapSettings(n_resamples=int(rng.integers(50, 300)), confidence=confidence,
+                                                 seed=trial), 1)
+        excludes = result.delta.ci_low > 0 or result.delta.ci_high < 0
+        assert excludes == (result.p_value < 1 - confidence)
+        assert (result.verdict != "no evidence") == excludes
+        checked += 1
+    assert checked == 3150
+
+
+def test_p_value_floor_and_ties():
+    assert bootstrap_p_value(np.ones(99)) == pytest.approx(1 / 100)
+    assert bootstrap_p_value(np.zeros(50)) == 1.0
+    assert bootstrap_p_value(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="at least 20"):
+        BootstrapSettings(n_resamples=10, confidence=0.95)
+
+
+def test_verdict_rules():
+    assert verdict(0.01, 0.2) == "degrades"
+    assert verdict(-0.2, -0.01) == "improves"
+    assert verdict(-0.1, 0.1) == "no evidence"
+    assert decide(0.01, 0.01, 0.2, 0.05) == "degrades"
+    assert decide(0.06, 0.01, 0.2, 0.05) == "no evidence"  # adjusted p above alpha wins over the interval
+    assert decide(math.nan, 0.01, 0.2, 0.05) == "no evidence"
+    assert confidence_label(0.95) == "95%" and confidence_label(0.9) == "90%" and confidence_label(0.995) == "99.5%"
 
 
 def test_verdicts_on_clear_effects():
     rng = np.random.default_rng(5)
     a, b = simulate(0.5, 0.1, 800, 2, rng)
-    degrades = compare_drops([a], [b])
+    labels = [singletons(800)]
+    degrades = compare_drops([a], [b], labels)
     assert degrades.verdict == "degrades" and degrades.delta.ci_low > 0 and degrades.p_value < 0.01
-    improves = compare_drops([b], [a])
+    assert degrades.p_permutation < 0.01
+    improves = compare_drops([b], [a], labels)
     assert improves.verdict == "improves" and improves.delta.ci_high < 0
     same_a, same_b = simulate(0.2, 0.2, 100, 1, np.random.default_rng(6))
-    assert compare_drops([same_a], [same_b]).verdict == "no evidence"
+    assert compare_drops([same_a], [same_b], [singletons(100)]).verdict == "no evidence"
 
 
-def test_verdict_rule():
-    assert verdict(0.01, 0.2) == "degrades"
-    assert verdict(-0.2, -0.01) == "improves"
-    assert verdict(-0.1, 0.1) == "no evidence"
-
-
-def test_permutation_test_controls_type_one_error():
+def test_cluster_permutation_test_controls_type_one_error_and_flips_whole_clusters():
     rng = np.random.default_rng(11)
-    rejections = sum(permutation_test([rng.normal(0, 1, 100)], n_resamples=400, seed=i) < 0.05 for i in range(300))
-    assert 0.01 <= rejections / 300 <= 0.10
-    assert permutation_test([rng.normal(0.5, 1, 200)], n_resamples=1000) < 0.01
-    assert permutation_test([np.zeros(10)], n_resamples=100) == 1.0
+    rejections = 0
+    for sim in range(200):
+        languages, labels = clustered_parallel(rng, 0.0, n_clusters=30)
+        result = compare_drops([a for a, _ in languages], [b for _, b in languages], [labels] * 4,
+                               BootstrapSettings(n_resamples=40, seed=sim), n_permutations=400)
+        rejections += result.p_permutation < 0.05
+    assert 0.01 <= rejections / 200 <= 0.09
+    a = ArmScores(np.zeros((1, 10)), np.zeros((1, 10)))
+    assert compare_drops([a], [a], [singletons(10)], BootstrapSettings(n_resamples=100), 100).p_permutation == 1.0
 
 
 def test_deterministic_given_seed():
     a, b = simulate(0.3, 0.1, 100, 2, np.random.default_rng(0))
-    assert compare_drops([a], [b], BootstrapSettings(seed=4)) == compare_drops([a], [b], BootstrapSettings(seed=4))
+    settings = BootstrapSettings(n_resamples=300, seed=4)
+    assert compare_drops([a], [b], [singletons(100)], settings) == compare_drops([a], [b], [singletons(100)], settings)
 
 
-def test_thousands_of_resamples_over_a_thousand_examples_runs():
-    # Speed is measured by the benchmarks, never asserted against the wall clock here.
-    a, b = simulate(0.3, 0.1, 1000, 3, np.random.default_rng(0))
-    settings = BootstrapSettings(n_resamples=5000, seed=99)
-    compare_drops([a], [b], settings)
+# ---------------------------------------------------------------------------------------------- multiplicity
+def test_holm_and_benjamini_hochberg_against_hand_computed_values():
+    p = [0.01, 0.04, 0.03, 0.005, math.nan]
+    # Holm: sorted 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 -> running max 0.06.
+    assert adjust_p_values(p, "holm")[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # BH: 0.005·4/1 = 0.02, 0.01·4/2 = 0.02, 0.03·4/3 = 0.04, 0.04·4/4 = 0.04 -> running min from the top.
+    assert adjust_p_values(p, "bh")[:4] == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert math.isnan(adjust_p_values(p, "holm")[4]) and math.isnan(adjust_p_values(p, "bh")[4])
+    assert adjust_p_values([0.5, 0.6], "holm") == pytest.approx([1.0, 1.0])
+    assert adjust_p_values([0.2], "bh") == pytest.approx([0.2])
+    with pytest.raises(ValueError, match="holm"):
+        adjust_p_values([0.1], "bonferroni")
+
+
+# ---------------------------------------------------------------------------------------------- proportions
+def test_wilson_interval_against_hand_computed_values():
+    # 8/10 at 95%: z = 1.959964; centre = (0.8 + z²/20)/(1 + z²/10); half = z/(1 + z²/10)·√(0.016 + z²/400).
+    z = 1.959963984540054
+    centre = (0.8 + z * z / 20) / (1 + z * z / 10)
+    half = z / (1 + z * z / 10) * math.sqrt(0.8 * 0.2 / 10 + z * z / 400)
+    assert wilson_interval(8, 10, 0.95) == pytest.approx((centre - half, centre + half))
+    assert wilson_interval(8, 10, 0.95) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert wilson_interval(0, 10, 0.95) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    low, high = wilson_interval(8, 10, 0.95, design_effect=2.0)  # = 4/5 with n_eff = 5
+    assert (low, high) == pytest.approx(wilson_interval(4, 5, 0.95))
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
+def test_design_effect():
+    assert design_effect(np.array([1, 0, 1, 0]), ["a", "b", "c", "d"]) == 1.0
+    # Perfectly concordant pairs of clusters: the variance doubles.
+    assert design_effect(np.array([1, 1, 0, 0, 1, 1, 0, 0]), list("aabbccdd")) == pytest.approx(2 * 4 / 3)
+
+
+def test_mcnemar_exact_and_clustered_against_hand_computed_values():
+    assert mcnemar_exact(1, 7) == pytest.approx(2 * (1 + 8) / 256)  # 0.0703125
+    assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)
+    assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    # Clusters: d = (2 − 0, 1 − 1, 0 − 1) -> X² = 1² / (4 + 0 + 1) = 0.2, p = erfc(√0.1).
+    a_only = np.array([1, 1, 1, 0, 0, 0])
+    b_only = np.array([0, 0, 0, 1, 1, 0])
+    clusters = ["k1", "k1", "k2", "k2", "k3", "k3"]
+    assert mcnemar_clustered(a_only, b_only, clusters) == pytest.approx(math.erfc(math.sqrt(0.1)))
+    # Discordant pairs in distinct clusters: the exact test; shared clusters: the clustered test.
+    success_a = np.array([True, True, False, True])
+    success_b = np.array([False, False, True, True])
+    assert paired_success_test(success_a, success_b, ["a", "b", "c", "d"]) == (mcnemar_exact(2, 1), "exact McNemar")
+    assert paired_success_test(success_a, success_b, ["a", "a", "c", "d"])[1] == "clustered McNemar"
+
+
+def test_interval_scope_says_what_is_covered():
+    assert interval_scope({"a": 1, "b": 1}) == (
+        "example (cluster) sampling only, not training-run variance (one training run per arm)")
+    assert interval_scope({"a": 3, "b": 3}) == "clusters and training runs (seeds resampled hierarchically)"
+    assert "not covered" in interval_scope({"a": 3, "b": 1}) and "b had one training run" in interval_scope(
+        {"a": 3, "b": 1})
+    assert "not covered" in interval_scope({"a": 3, "b": 3}, "average")
 
 
 def test_bad_input_raises():
@@ -117,9 +326,10 @@ def test_bad_input_raises():
         ArmScores(np.zeros((1, 3)), np.zeros((1, 4)))
     with pytest.raises(ValueError, match="NaN"):
         ArmScores(np.array([[np.nan]]), np.array([[0.0]]))
-    a, b = simulate(0.3, 0.1, 10, 1, np.random.default_rng(0))
-    c, _ = simulate(0.3, 0.1, 11, 1, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="same example ids"):
-        compare_drops([a], [c])
+    a, _ = simulate(0.3, 0.1, 10, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="cluster labels"):
+        bootstrap_drop([a], [singletons(9)])
     with pytest.raises(ValueError, match="n_resamples"):
         BootstrapSettings(n_resamples=0)
+    with pytest.raises(ValueError, match="itself"):
+        ClusterBootstrap([{"x": a}], [singletons(10)], BootstrapSettings(n_resamples=100)).compare("x", "x")

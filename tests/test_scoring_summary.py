@@ -1,4 +1,5 @@
-"""Summary tables, headline metrics, plot tables and the Markdown report from a small synthetic score table."""
+"""Summary tables from synthetic score tables: coverage-aware cells, language averages without not-applicable
+languages, multiplicity families, confound flags, the paired attack table, headline/detailed metrics, CSVs."""
 
 import json
 import math
@@ -6,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scoring_support import synthetic_attacks, synthetic_scores
 
-from stages.xlt.scoring.report import render_report
-from stages.xlt.scoring.statistics import BootstrapSettings
+from stages.xlt.scoring.statistics import BootstrapSettings, adjust_p_values, decide, mcnemar_exact, wilson_interval
 from stages.xlt.scoring.summary import (
     SummarySettings,
     detailed,
@@ -17,29 +18,23 @@ from stages.xlt.scoring.summary import (
     summarize,
     write_plot_tables,
 )
-from stages.xlt.scoring.synthetic import synthetic_scores
 
 RATES = {"multi": 0.5, "squad": 0.1, "none": 0.1}
-SETTINGS = SummarySettings(bootstrap=BootstrapSettings(n_resamples=300, seed=3))
-SETUP = {
-    "model": "tiny-encoder",
-    "arms": {"none": [], "squad": ["squad"], "multi": ["squad", "mnli"]},
-    "seeds": [0, 1],
-    "data_sizes": {"test": {"de": 150, "zh": 150}},
-    "perturbations": {"typos": {"rate": 0.1}},
-}
+LANGS = ("de", "th", "zh")
+COVERAGE = {("th", "codeswitch"): 0.0, ("de", "codeswitch"): 0.5}
+SETTINGS = SummarySettings(bootstrap=BootstrapSettings(n_resamples=300, seed=3), n_permutations=300,
+                           headline=(("qa", ("multi", "squad"), "typos"),))
 
 
 @pytest.fixture(scope="module")
 def scores() -> pd.DataFrame:
-    return synthetic_scores(RATES, langs=("de", "zh"), conditions=("typos",), seeds=(0, 1), n_examples=150, seed=2)
+    return synthetic_scores(RATES, langs=LANGS, conditions=("typos", "codeswitch"), seeds=(0, 1), n_clusters=30,
+                            coverage=COVERAGE, seed=2)
 
 
 @pytest.fixture(scope="module")
 def attacks(scores) -> pd.DataFrame:
-    clean = scores[scores["condition"] == "clean"][["task", "arm", "seed", "lang", "id"]]
-    success = (clean["arm"] == "multi") | (clean["id"] < "q00075")
-    return clean.assign(success=success, words_changed=2, queries=30)
+    return synthetic_attacks(scores, {"multi": 0.7, "squad": 0.2, "none": 0.2}, n_items=40)
 
 
 @pytest.fixture(scope="module")
@@ -47,113 +42,258 @@ def summary(scores, attacks):
     return summarize(scores, attacks, SETTINGS)
 
 
-def manual_drop(scores: pd.DataFrame, arm: str, lang: str) -> float:
+def manual_drop(scores: pd.DataFrame, arm: str, lang: str, condition: str, changed_only: bool = True) -> float:
     rows = scores[(scores["arm"] == arm) & (scores["lang"] == lang)]
-    return rows[rows["condition"] == "clean"]["value"].mean() - rows[rows["condition"] == "typos"]["value"].mean()
+    perturbed = rows[rows["condition"] == condition]
+    if changed_only:
+        perturbed = perturbed[perturbed["applied"]]
+    clean = rows[(rows["condition"] == "clean") & rows["id"].isin(perturbed["id"])]
+    return clean["value"].mean() - perturbed["value"].mean()
 
 
-def test_arm_table_matches_a_direct_computation(summary, scores):
-    arms = summary.arms.set_index(["arm", "lang", "condition"])
+def cell(table: pd.DataFrame, **keys) -> pd.Series:
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in keys.items():
+        mask &= (table[column] == value).to_numpy()
+    assert mask.sum() == 1, keys
+    return table[mask].iloc[0]
+
+
+def test_drops_use_only_the_changed_examples(summary, scores):
     for arm in RATES:
         for lang in ("de", "zh"):
-            assert arms.loc[(arm, lang, "typos"), "drop"] == pytest.approx(manual_drop(scores, arm, lang))
-        average = np.mean([manual_drop(scores, arm, lang) for lang in ("de", "zh")])
-        assert arms.loc[(arm, "avg", "typos"), "drop"] == pytest.approx(average)
-        assert 40 <= arms.loc[(arm, "avg", "typos"), "mean_chrf"] <= 100
+            row = cell(summary.arms, arm=arm, lang=lang, condition="codeswitch")
+            assert row["drop"] == pytest.approx(manual_drop(scores, arm, lang, "codeswitch"))
+            assert row["diluted_drop"] == pytest.approx(manual_drop(scores, arm, lang, "codeswitch", False))
+    de = cell(summary.arms, arm="multi", lang="de", condition="codeswitch")
+    assert 0.3 < de["coverage"] < 0.7 and de["n"] < de["n_total"] == 120
+    assert de["n_clusters"] == len(set(scores[(scores["lang"] == "de") & (scores["condition"] == "codeswitch")
+                                              & scores["applied"]]["cluster"]))
+    # Half the examples unchanged: the diluted drop is about half the drop on changed examples.
+    assert de["diluted_drop"] == pytest.approx(de["drop"] * de["coverage"], rel=1e-9)
 
 
-def test_comparisons_find_the_planted_effect(summary, scores):
-    rows = summary.comparisons.set_index(["arm_a", "arm_b", "lang", "condition"])
-    multi_vs_squad = rows.loc[("multi", "squad", "avg", "typos")]
-    expected = np.mean([manual_drop(scores, "multi", l) - manual_drop(scores, "squad", l) for l in ("de", "zh")])
-    assert multi_vs_squad["delta"] == pytest.approx(expected)
-    assert multi_vs_squad["verdict"] == "degrades"
-    assert rows.loc[("squad", "none", "avg", "typos"), "verdict"] == "no evidence"
+def test_a_cell_with_no_changed_example_is_not_applicable_and_leaves_the_average(summary, scores):
+    arms, deltas = summary.arms, summary.comparisons
+    th = cell(arms, arm="multi", lang="th", condition="codeswitch")
+    assert not th["applicable"] and th["n"] == 0 and th["coverage"] == 0 and math.isnan(th["drop"])
+    th_delta = cell(deltas, arm_a="multi", arm_b="squad", lang="th", condition="codeswitch")
+    assert th_delta["verdict"] == "not applicable" and math.isnan(th_delta["p_value"])
+    assert math.isnan(th_delta["p_adjusted"]) and math.isnan(th_delta["delta"])
+    average = cell(arms, arm="multi", lang="avg", condition="codeswitch")
+    assert average["drop"] == pytest.approx(np.mean([manual_drop(scores, "multi", lang, "codeswitch")
+                                                     for lang in ("de", "zh")]))
+    assert average["n_languages"] == 2 and average["languages"] == "de,zh" and average["not_applicable"] == "th"
+    delta = cell(deltas, arm_a="multi", arm_b="squad", lang="avg", condition="codeswitch")
+    expected = np.mean([manual_drop(scores, "multi", lang, "codeswitch") - manual_drop(scores, "squad", lang,
+                                                                                        "codeswitch")
+                        for lang in ("de", "zh")])
+    assert delta["delta"] == pytest.approx(expected)
+    # Two applicable languages in the family of per-language cells, not three.
+    assert cell(deltas, arm_a="multi", arm_b="squad", lang="de", condition="codeswitch")["family_size"] == 2
+
+
+def test_an_all_not_applicable_average_is_not_applicable(scores):
+    nothing = scores.assign(applied=np.where(scores["condition"] == "codeswitch", False, scores["applied"]))
+    result = summarize(nothing, None, SETTINGS)
+    average = cell(result.comparisons, arm_a="multi", arm_b="squad", lang="avg", condition="codeswitch")
+    assert average["verdict"] == "not applicable" and average["n"] == 0 and math.isnan(average["p_adjusted"])
+    assert not cell(result.arms, arm="multi", lang="avg", condition="codeswitch")["applicable"]
+
+
+def test_comparisons_find_the_planted_effect(summary):
+    rows = summary.comparisons
+    assert cell(rows, arm_a="multi", arm_b="squad", lang="avg", condition="typos")["verdict"] == "degrades"
+    assert cell(rows, arm_a="squad", arm_b="none", lang="avg", condition="typos")["verdict"] == "no evidence"
+
+
+def test_families_and_verdicts_use_the_adjusted_p(summary):
+    rows = summary.comparisons
+    for family, block in rows.groupby("family"):
+        assert block["p_adjusted"].to_numpy() == pytest.approx(
+            adjust_p_values(block["p_value"].to_numpy(), "holm"), nan_ok=True)
+    headline_rows = rows[rows["headline"]]
+    assert len(headline_rows) == 1 and set(headline_rows["family"]) == {"headline cells"}
+    per_lang = rows[(rows["lang"] != "avg") & (rows["arm_a"] == "multi") & (rows["arm_b"] == "none")
+                    & (rows["condition"] == "typos")]
+    assert set(per_lang["family"]) == {"qa/f1/multi_vs_none/typos: languages"} and len(per_lang) == 3
+    for row in rows[rows["applicable"]].itertuples():
+        assert row.verdict == decide(row.p_adjusted, row.ci_low, row.ci_high, 0.05)
+        assert (row.ci_low > 0 or row.ci_high < 0) == (row.p_value < 0.05)
+    bh = summarize(synthetic_scores(RATES, langs=LANGS, n_clusters=10, seed=4), None,
+                   SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), multiplicity="bh"))
+    for family, block in bh.comparisons.groupby("family"):
+        assert block["p_adjusted"].to_numpy() == pytest.approx(adjust_p_values(block["p_value"].to_numpy(), "bh"))
+
+
+def test_a_cell_significant_only_before_adjustment_is_no_evidence():
+    # Moderate effect, six languages: one language has raw p < 0.05 whose interval excludes 0, but after Holm
+    # over the six it is not significant, so its verdict must be "no evidence".
+    scores = synthetic_scores({"multi": 0.25, "squad": 0.15}, langs=("ar", "de", "hi", "ru", "th", "zh"),
+                              n_clusters=20, seed=3)
+    result = summarize(scores, None, SummarySettings(comparisons=(("multi", "squad"),),
+                                                     bootstrap=BootstrapSettings(n_resamples=400)))
+    rows = result.comparisons[result.comparisons["lang"] != "avg"]
+    borderline = rows[(rows["p_value"] < 0.05) & (rows["p_adjusted"] >= 0.05)]
+    assert len(borderline) >= 1
+    assert (borderline["ci_low"] > 0).all() or (borderline["ci_high"] < 0).all()
+    assert set(borderline["verdict"]) == {"no evidence"}
 
 
 def test_alignment_uses_only_ids_scored_everywhere(scores):
     drop_one = (scores["arm"] == "none") & (scores["condition"] == "typos") & (scores["id"] == "q00000")
-    missing = scores[~(drop_one & (scores["lang"] == "de"))]
-    result = summarize(missing, None, SETTINGS)
-    assert set(result.arms.loc[result.arms["lang"] == "de", "n_examples"]) == {149}
-    assert set(result.arms.loc[result.arms["lang"] == "zh", "n_examples"]) == {150}
+    result = summarize(scores[~(drop_one & (scores["lang"] == "de"))], None, SETTINGS)
+    assert set(result.arms.loc[(result.arms["lang"] == "de") & (result.arms["condition"] == "typos"), "n"]) == {119}
+    assert set(result.arms.loc[(result.arms["lang"] == "zh") & (result.arms["condition"] == "typos"), "n"]) == {120}
 
 
-def test_attack_success_rate(summary):
-    attacks = summary.attacks.set_index(["arm", "lang"])
-    assert attacks.loc[("multi", "avg"), "success_rate"] == pytest.approx(1.0)
-    assert attacks.loc[("squad", "de"), "success_rate"] == pytest.approx(0.5)
+def test_confounded_comparisons_are_flagged(scores):
+    better = scores.copy()
+    none_clean = (better["arm"] == "none") & (better["condition"] == "clean")
+    better.loc[none_clean, "value"] = 1.0
+    result = summarize(better, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100),
+                                                     confound_threshold=0.05))
+    confounds = result.confounds.set_index("comparison")
+    assert confounds.loc["multi_vs_none", "confounded"] and confounds.loc["squad_vs_none", "confounded"]
+    assert not confounds.loc["multi_vs_squad", "confounded"]
+    assert confounds.loc["multi_vs_none", "clean_gap"] < -0.3
+    assert set(result.comparisons.loc[result.comparisons["comparison"] == "multi_vs_none", "confounded"]) == {True}
 
 
-def test_headline_is_small_flat_and_keyed_by_data(summary):
+def test_clean_table_per_arm_and_language(summary, scores):
+    row = cell(summary.clean, arm="squad", lang="zh", metric="f1")
+    manual = scores[(scores["arm"] == "squad") & (scores["lang"] == "zh") & (scores["condition"] == "clean")]
+    assert row["clean"] == pytest.approx(manual["value"].mean())
+    assert row["ci_low"] <= row["clean"] <= row["ci_high"] and row["n"] == 120 and row["n_seeds"] == 2
+
+
+def test_attack_table_pairs_the_arms_on_eligible_items():
+    # Hand-built: 6 items in distinct clusters; item 5 is skipped by B; item 4 is below the threshold for A.
+    base = {"task": "qa", "seed": 1, "lang": "de", "words_changed": 2, "queries": 10}
+    a = [(0, True, 1.0), (1, True, 1.0), (2, True, 1.0), (3, False, 1.0), (4, True, 0.2), (5, True, 1.0)]
+    b = [(0, False, 1.0), (1, False, 1.0), (2, True, 1.0), (3, True, 0.8), (4, False, 1.0), (5, False, 1.0)]
+    rows = []
+    for arm, items in (("multi", a), ("squad", b)):
+        for i, success, clean in items:
+            status = "skipped" if (arm == "squad" and i == 5) else ("succeeded" if success else "failed")
+            rows.append({**base, "arm": arm, "id": f"q{i}", "cluster": f"c{i}", "status": status,
+                         "success": success and status != "skipped", "clean_score": clean})
+    attacks = pd.DataFrame(rows)
+    scores = synthetic_scores({"multi": 0.5, "squad": 0.1}, langs=("de",), n_clusters=5, seed=1)
+    result = summarize(scores, attacks, SummarySettings(comparisons=(("multi", "squad"),),
+                                                         bootstrap=BootstrapSettings(n_resamples=100)))
+    de = cell(result.attacks, lang="de")
+    assert de["n"] == 4  # items 0–3
+    assert de["success_a"] == pytest.approx(3 / 4) and de["success_b"] == pytest.approx(2 / 4)
+    assert (de["success_a_ci_low"], de["success_a_ci_high"]) == pytest.approx(wilson_interval(3, 4, 0.95))
+    assert de["a_only"] == 2 and de["b_only"] == 1
+    assert de["p_value"] == pytest.approx(mcnemar_exact(2, 1)) and de["test"] == "exact McNemar"
+    assert de["median_words_a"] == 2 and de["median_queries_b"] == 10
+    assert cell(result.attacks, lang="pooled")["n"] == 4
+
+
+def test_attack_table_on_synthetic_records(summary):
+    pooled = cell(summary.attacks, comparison="multi_vs_squad", lang="pooled")
+    per_lang = summary.attacks[(summary.attacks["comparison"] == "multi_vs_squad")
+                               & (summary.attacks["lang"] != "pooled")]
+    assert pooled["n"] == per_lang["n"].sum() and pooled["success_a"] > pooled["success_b"]
+    assert per_lang["p_adjusted"].to_numpy() == pytest.approx(adjust_p_values(per_lang["p_value"].to_numpy()))
+    assert (per_lang["success_a_ci_low"] <= per_lang["success_a"]).all()
+
+
+def test_headline_is_small_flat_and_holds_the_named_cells(summary):
     head = headline(summary)
     assert len(head) <= 60
-    assert all(isinstance(v, (float, str)) or v is None for v in head.values())
-    row = summary.comparisons.set_index(["arm_a", "arm_b", "lang"]).loc[("multi", "squad", "avg")]
-    assert head["qa.f1.multi_vs_squad.typos.delta"] == pytest.approx(row["delta"], abs=1e-6)
-    assert head["qa.f1.multi_vs_squad.typos.ci_low"] <= head["qa.f1.multi_vs_squad.typos.ci_high"]
-    assert head["qa.f1.multi_vs_squad.typos.verdict"] == "degrades"
-    assert {"qa.f1.multi.clean", "qa.f1.multi.typos", "qa.f1.multi.typos.drop", "qa.multi.attack_success_rate"} <= set(head)
+    assert all(isinstance(v, (float, int, str, bool)) or v is None for v in head.values())
+    row = cell(summary.comparisons, arm_a="multi", arm_b="squad", lang="avg", condition="typos")
+    prefix = "qa.f1.multi_vs_squad.typos"
+    assert head[f"{prefix}.delta"] == pytest.approx(row["delta"], abs=1e-6)
+    assert head[f"{prefix}.ci_low"] <= head[f"{prefix}.ci_high"]
+    assert head[f"{prefix}.verdict"] == "degrades" and head[f"{prefix}.n"] == 360
+    assert f"{prefix}.p_adjusted" in head and f"{prefix}.coverage" in head and f"{prefix}.confounded" in head
+    assert "qa.f1.squad_vs_none.typos.delta" not in head  # only the named cells
+    assert {"qa.f1.multi.clean", "qa.f1.multi.typos", "qa.f1.multi.typos.drop"} <= set(head)
     json.dumps(head, allow_nan=False)
 
 
-def test_detailed_is_json_without_nan(summary):
+def test_detailed_is_json_without_nan_and_has_every_cell(summary):
     nested = detailed(summary)
     json.dumps(nested, allow_nan=False)
-    row = summary.comparisons.set_index(["arm_a", "arm_b", "lang"]).loc[("squad", "none", "de")]
     leaf = nested["comparisons"]["qa"]["f1"]["squad_vs_none"]["typos"]["de"]
+    row = cell(summary.comparisons, arm_a="squad", arm_b="none", lang="de", condition="typos")
     assert leaf["delta"] == pytest.approx(row["delta"], abs=1e-6) and leaf["verdict"] == row["verdict"]
-    assert nested["arms"]["qa"]["f1"]["multi"]["typos"]["avg"]["n_languages"] == 2
-    assert nested["attacks"]["qa"]["squad"]["de"]["success_rate"] == pytest.approx(0.5)
+    for key in ("coverage", "n", "n_clusters", "diluted_delta", "ci_low", "p_value", "p_adjusted", "p_permutation",
+                "relative_delta", "relative_ci_low", "confounded", "family"):
+        assert key in leaf
+    assert nested["comparisons"]["qa"]["f1"]["multi_vs_squad"]["codeswitch"]["th"]["verdict"] == "not applicable"
+    assert nested["arms"]["qa"]["f1"]["multi"]["typos"]["avg"]["n_languages"] == 3
+    assert nested["attacks"]["qa"]["multi_vs_squad"]["pooled"]["n"] > 0
+    assert nested["settings"]["interval_scope"] == "clusters and training runs (seeds resampled hierarchically)"
 
 
 def test_comparisons_param_drives_arm_names(scores):
     custom = SummarySettings(comparisons=(("none", "multi"),), bootstrap=BootstrapSettings(n_resamples=100))
     result = summarize(scores, None, custom)
     assert set(zip(result.comparisons["arm_a"], result.comparisons["arm_b"])) == {("none", "multi")}
-    assert result.comparisons.set_index("lang").loc["avg", "verdict"] == "improves"
+    assert cell(result.comparisons, lang="avg", condition="typos")["verdict"] == "improves"
 
 
-def test_plot_tables_written_as_csv(summary, tmp_path):
+def test_average_languages_per_task(scores):
+    custom = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), average_languages={"qa": ["de", "zh"]})
+    result = summarize(scores, None, custom)
+    assert cell(result.comparisons, arm_a="multi", arm_b="squad", lang="avg", condition="typos")["languages"] == "de,zh"
+
+
+def test_plot_tables_carry_intervals_coverage_and_adjusted_p(summary, tmp_path):
     tables = plot_tables(summary)
-    assert {"arm", "lang", "condition", "drop", "ci_low", "ci_high"} <= set(tables["drop"].columns)
-    assert {"comparison", "lang", "condition", "delta", "ci_low", "ci_high"} <= set(tables["delta"].columns)
-    assert {"arm", "chrf_mid", "score"} <= set(tables["strength"].columns)
+    assert {"arm", "lang", "condition", "drop", "ci_low", "ci_high", "coverage", "n"} <= set(tables["drop"].columns)
+    assert {"comparison", "lang", "condition", "delta", "ci_low", "ci_high", "coverage", "n", "p_value",
+            "p_adjusted"} <= set(tables["delta"].columns)
+    assert {"arm", "chrf_mid", "drop", "ci_low", "ci_high", "coverage", "n"} <= set(tables["strength"].columns)
     paths = write_plot_tables(summary, tmp_path)
     assert sorted(p.name for p in paths) == ["delta.csv", "drop.csv", "strength.csv"]
-    assert len(pd.read_csv(tmp_path / "drop.csv")) == len(tables["drop"])
+    assert len(pd.read_csv(tmp_path / "delta.csv")) == len(tables["delta"])
 
 
-def test_report_contains_the_computed_numbers(summary):
-    text = render_report(summary, SETUP, {"Δ heatmap": "plots/delta_heatmap.png"})
-    row = summary.comparisons.set_index(["arm_a", "arm_b", "lang", "condition"]).loc[("multi", "squad", "avg", "typos")]
-    assert f"{100 * row['delta']:+.1f} [{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]" in text
-    clean = summary.arms[(summary.arms["arm"] == "multi") & (summary.arms["lang"] == "avg")]["clean"].mean()
-    assert f"{100 * clean:.1f}" in text
-    for needed in ("## Question", "## Setup", "## Answer", "## What this does not show", "tiny-encoder",
-                   "(plots/delta_heatmap.png)", "300 resamples", "degrades", "no evidence"):
-        assert needed in text
+def test_strength_table_is_on_changed_examples(summary, scores):
+    strength = summary.strength
+    changed = scores[(scores["condition"] == "codeswitch") & scores["applied"] & (scores["arm"] == "multi")
+                     & (scores["seed"] == 0) & (scores["metric"] == "f1")]
+    assert strength[(strength["arm"] == "multi") & (strength["condition"] == "codeswitch")]["n"].sum() == len(changed)
 
 
 def test_bad_tables_raise(scores):
     with pytest.raises(ValueError, match="lacks columns"):
-        summarize(scores.drop(columns=["seed"]))
+        summarize(scores.drop(columns=["cluster"]))
     with pytest.raises(ValueError, match="no 'clean' rows"):
         summarize(scores[scores["condition"] != "clean"])
     with pytest.raises(ValueError, match="duplicate"):
         summarize(pd.concat([scores, scores.head(1)]))
     with pytest.raises(ValueError, match="0–100 scale"):
         summarize(scores.assign(chrf=scores["chrf"] * 2), None, SETTINGS)
+    with pytest.raises(ValueError, match="several cluster labels"):
+        summarize(scores.assign(cluster=np.where(scores["arm"] == "none", "x", scores["cluster"])), None, SETTINGS)
+    inconsistent = scores.assign(applied=np.where((scores["arm"] == "none") & (scores["condition"] == "typos"),
+                                                  False, scores["applied"]))
+    with pytest.raises(ValueError, match="'applied' for some arms"):
+        summarize(inconsistent, None, SETTINGS)
+    with pytest.raises(ValueError, match="not in"):
+        SummarySettings(headline=(("qa", ("multi", "other"), "typos"),))
+    with pytest.raises(ValueError, match="has no scores"):
+        summarize(scores, None, SummarySettings(headline=(("qa", ("multi", "squad"), "nope"),),
+                                                bootstrap=BootstrapSettings(n_resamples=100)))
     assert math.isnan(scores.loc[scores["condition"] == "clean", "chrf"].iloc[0])
 
 
 def test_publish_writes_everything_with_relative_links(summary, tmp_path):
     from stages.xlt.scoring.publish import publish
 
-    written = publish(summary, SETUP, metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots",
+    setup = {"model": "tiny-encoder", "arms": {"none": [], "squad": ["squad"], "multi": ["squad", "mnli"]},
+             "seeds": [0, 1]}
+    written = publish(summary, setup, metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots",
                       report_path=tmp_path / "report.md")
     assert json.loads(written["headline"].read_text())["qa.f1.multi_vs_squad.typos.verdict"] == "degrades"
     report = written["report"].read_text()
-    assert "(plots/delta_qa_multi_vs_squad.png)" in report
-    assert (tmp_path / "plots" / "delta_qa_multi_vs_squad.png").exists()
-    assert (tmp_path / "plots" / "drop.csv").exists()
+    assert "(plots/forest_qa_multi_vs_squad.png)" in report
+    for name in ("forest_qa_multi_vs_squad.png", "drop_qa_codeswitch.png", "strength_qa.png", "drop.csv"):
+        assert (tmp_path / "plots" / name).exists()

@@ -1,8 +1,8 @@
-"""Static figures (PNG) for the report: Δ heatmap, per-arm drops with CIs, score vs perturbation strength.
+"""Static figures (PNG) for the report: forest plots of Δ, per-arm drops, drop vs perturbation strength.
 
 Inputs are the tables of summary.plot_tables(); every function writes one PNG atomically and returns its path.
-Palette: Okabe–Ito (colour-blind safe) for arms; a diverging map centred at 0 (blue = A more robust,
-red = A less robust) for Δ.
+Every figure shows uncertainty: a point with its interval at the confidence level passed in (never a
+hard-coded level), and how many examples stand behind it. Palette: Okabe–Ito (colour-blind safe).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ matplotlib.use("Agg")  # headless: the stage runs without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
 from stages.xlt.io import atomic_path  # noqa: E402
+from stages.xlt.scoring.statistics import DEGRADES, IMPROVES, confidence_label  # noqa: E402
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+VERDICT_COLOURS = {DEGRADES: "#D55E00", IMPROVES: "#0072B2"}
+NEUTRAL = "#555555"
 DPI = 150
 AVERAGE = "avg"
 
@@ -48,43 +50,68 @@ def _arm_colours(arms) -> dict[str, str]:
     return {arm: OKABE_ITO[i % len(OKABE_ITO)] for i, arm in enumerate(sorted(arms))}
 
 
-def delta_heatmap(delta: pd.DataFrame, path: str | Path, arm_a: str, arm_b: str, metric_label: str = "F1") -> Path:
-    """Language × perturbation heatmap of Δ = drop(A) − drop(B); '*' where the 95% CI excludes 0."""
-    _require(delta, ["arm_a", "arm_b", "lang", "condition", "delta", "ci_low", "ci_high"], "delta")
+def coverage_text(row, clusters: bool = False) -> str:
+    """'48/50 changed' (', 12 clusters') or 'n/a (0/50 changed)'."""
+    n, total = int(row["n"]), int(row["n_total"])
+    if n == 0:
+        return f"n/a (0/{total} changed)"
+    text = f"{n}/{total} changed"
+    if clusters and "n_clusters" in row and np.isfinite(row["n_clusters"]):
+        text += f", {int(row['n_clusters'])} clusters"
+    return text
+
+
+def forest_plot(delta: pd.DataFrame, path: str | Path, arm_a: str, arm_b: str, confidence: float,
+                metric_label: str = "F1", scope: str | None = None) -> Path:
+    """Δ = drop(A) − drop(B) per language and the average, one panel per perturbation: point, interval,
+    a line at 0, and coverage / n beside each row (not-applicable rows say so instead of a point)."""
+    _require(delta, ["arm_a", "arm_b", "lang", "condition", "delta", "ci_low", "ci_high", "n", "n_total",
+                     "verdict"], "delta")
     rows = delta[(delta["arm_a"] == arm_a) & (delta["arm_b"] == arm_b)]
     if rows.empty:
         raise ValueError(f"no Δ rows for {arm_a} vs {arm_b}: check the comparisons parameter")
-    langs = _language_order(rows["lang"])
     conditions = sorted(rows["condition"].unique())
-    grid = rows.pivot_table(index="lang", columns="condition", values="delta").reindex(index=langs, columns=conditions)
-    low = rows.pivot_table(index="lang", columns="condition", values="ci_low").reindex_like(grid)
-    high = rows.pivot_table(index="lang", columns="condition", values="ci_high").reindex_like(grid)
-    values = 100 * grid.to_numpy(dtype=float)  # F1 points
-    limit = max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 1e-6)
-    figure, axes = plt.subplots(figsize=(1.6 + 1.3 * len(conditions), 0.9 + 0.45 * len(langs)))
-    image = axes.imshow(values, cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit), aspect="auto")
-    for i in range(len(langs)):
-        for j in range(len(conditions)):
-            if not np.isfinite(values[i, j]):
+    langs = _language_order(rows["lang"])
+    level = confidence_label(confidence)
+    finite = rows[["ci_low", "ci_high", "delta"]].to_numpy(dtype=float)
+    limit = max(float(np.nanmax(np.abs(finite))) if np.isfinite(finite).any() else 0.0, 1e-6) * 100
+    figure, axes_row = plt.subplots(1, len(conditions), figsize=(5.0 * len(conditions), 1.8 + 0.45 * len(langs)),
+                                    squeeze=False, sharey=True)
+    for axes, condition in zip(axes_row[0], conditions):
+        data = rows[rows["condition"] == condition].set_index("lang")
+        for y, lang in enumerate(langs):
+            if lang not in data.index:
                 continue
-            excludes_zero = low.iat[i, j] > 0 or high.iat[i, j] < 0
-            label = f"{values[i, j]:+.1f}{'*' if excludes_zero else ''}"
-            colour = "white" if abs(values[i, j]) > 0.6 * limit else "black"
-            axes.text(j, i, label, ha="center", va="center", fontsize=8, color=colour,
-                      fontweight="bold" if excludes_zero else "normal")
-    axes.set_xticks(range(len(conditions)), conditions, rotation=30, ha="right")
-    axes.set_yticks(range(len(langs)), langs)
-    axes.set_xlabel("perturbation")
-    axes.set_ylabel("target language (avg = mean over languages)")
-    axes.set_title(f"Δ drop ({arm_a} − {arm_b}), {metric_label} points\n* 95% CI excludes 0; red = {arm_a} less robust",
-                   fontsize=10)
-    figure.colorbar(image, ax=axes, label=f"Δ drop ({metric_label} points)")
+            r = data.loc[lang]
+            if int(r["n"]) > 0 and np.isfinite(r["delta"]):
+                colour = VERDICT_COLOURS.get(r["verdict"], NEUTRAL)
+                axes.errorbar(100 * r["delta"], y, xerr=[[100 * (r["delta"] - r["ci_low"])],
+                                                         [100 * (r["ci_high"] - r["delta"])]],
+                              fmt="D" if lang == AVERAGE else "o", color=colour, capsize=3,
+                              markersize=7 if lang == AVERAGE else 5)
+            axes.annotate(coverage_text(r, clusters=True), xy=(1.02, y), xycoords=("axes fraction", "data"), fontsize=7,
+                          va="center", color="black" if int(r["n"]) > 0 else NEUTRAL)
+        axes.axvline(0, color="black", linewidth=0.8)
+        axes.set_xlim(-1.1 * limit, 1.1 * limit)
+        axes.set_title(condition, fontsize=10)
+        axes.grid(axis="x", alpha=0.3)
+        axes.set_xlabel(f"Δ drop ({metric_label} points)")
+    axes_row[0][0].set_yticks(range(len(langs)), langs)
+    axes_row[0][0].invert_yaxis()
+    axes_row[0][0].set_ylabel("language (avg = mean of applicable)")
+    subtitle = f"points and {level} intervals; right of 0: {arm_a} less robust; colour = verdict (adjusted p)"
+    if scope:
+        subtitle += f"\nintervals cover {scope}"
+    figure.suptitle(f"Δ drop = drop({arm_a}) − drop({arm_b})\n{subtitle}", fontsize=9)
+    figure.tight_layout()
     return _save(figure, path)
 
 
-def drop_bars(drop: pd.DataFrame, path: str | Path, condition: str, metric_label: str = "F1") -> Path:
-    """Grouped bars: absolute drop per arm per language for one perturbation, with 95% CI error bars."""
-    _require(drop, ["arm", "lang", "condition", "drop", "ci_low", "ci_high"], "drop")
+def drop_bars(drop: pd.DataFrame, path: str | Path, condition: str, confidence: float,
+              metric_label: str = "F1") -> Path:
+    """Grouped bars: drop on the changed examples per arm per language for one perturbation, with intervals;
+    not-applicable languages are labelled instead of drawn."""
+    _require(drop, ["arm", "lang", "condition", "drop", "ci_low", "ci_high", "n", "n_total"], "drop")
     rows = drop[drop["condition"] == condition]
     if rows.empty:
         choices = sorted(drop["condition"].unique())
@@ -99,34 +126,48 @@ def drop_bars(drop: pd.DataFrame, path: str | Path, condition: str, metric_label
         data = rows[rows["arm"] == arm].set_index("lang").reindex(langs)
         centre = 100 * data["drop"].to_numpy(dtype=float)
         errors = 100 * np.vstack([data["drop"] - data["ci_low"], data["ci_high"] - data["drop"]]).astype(float)
-        axes.bar(x + (k - (len(arms) - 1) / 2) * width, centre, width, yerr=errors, capsize=2,
-                 color=colours[arm], label=arm, edgecolor="black", linewidth=0.4)
+        axes.bar(x + (k - (len(arms) - 1) / 2) * width, np.nan_to_num(centre), width,
+                 yerr=np.nan_to_num(errors), capsize=2, color=colours[arm], label=arm, edgecolor="black",
+                 linewidth=0.4)
+    labels = []
+    for lang in langs:
+        first = rows[rows["lang"] == lang].iloc[0]
+        n, total = int(first["n"]), int(first["n_total"])
+        labels.append(f"{lang}\n{n}/{total}" if n > 0 else f"{lang}\nn/a (0/{total})")
     axes.axhline(0, color="black", linewidth=0.6)
-    axes.set_xticks(x, langs)
-    axes.set_xlabel("target language (avg = mean over languages)")
+    axes.set_xticks(x, labels, fontsize=7)
+    axes.set_xlabel("language (avg = mean of applicable ones); changed / all examples")
     axes.set_ylabel(f"drop (clean − perturbed, {metric_label} points)")
-    axes.set_title(f"Robustness drop under '{condition}' per arm (error bars: 95% bootstrap CI)", fontsize=10)
+    axes.set_title(f"Drop under '{condition}' on changed examples, per arm "
+                   f"(error bars: {confidence_label(confidence)} cluster-bootstrap intervals)", fontsize=9)
     axes.legend(title="arm", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(figure, path)
 
 
-def strength_curves(strength: pd.DataFrame, path: str | Path, metric_label: str = "F1") -> Path:
-    """Perturbed score vs chrF to the clean input (lower chrF = stronger perturbation), one line per arm."""
-    _require(strength, ["arm", "condition", "chrf_mid", "score"], "strength")
+def strength_curves(strength: pd.DataFrame, path: str | Path, confidence: float, metric_label: str = "F1") -> Path:
+    """Drop vs chrF to the clean input (lower chrF = stronger perturbation), one line per arm, with intervals."""
+    _require(strength, ["arm", "condition", "chrf_mid", "drop", "ci_low", "ci_high", "n"], "strength")
     conditions = sorted(strength["condition"].unique())
-    colours = _arm_colours(strength["arm"].unique())
-    figure, axes_row = plt.subplots(1, len(conditions), figsize=(3.6 * len(conditions), 3.4), squeeze=False,
+    arms = sorted(strength["arm"].unique())
+    colours = _arm_colours(arms)
+    figure, axes_row = plt.subplots(1, len(conditions), figsize=(3.8 * len(conditions), 3.4), squeeze=False,
                                     sharey=True)
+    offsets = {arm: (k - (len(arms) - 1) / 2) * 0.8 for k, arm in enumerate(arms)}
     for axes, condition in zip(axes_row[0], conditions):
         rows = strength[strength["condition"] == condition]
         for arm, data in rows.groupby("arm"):
             data = data.sort_values("chrf_mid")
-            axes.plot(data["chrf_mid"], 100 * data["score"], marker="o", color=colours[arm], label=arm)
+            centre = 100 * data["drop"].to_numpy(dtype=float)
+            errors = 100 * np.vstack([data["drop"] - data["ci_low"], data["ci_high"] - data["drop"]]).astype(float)
+            axes.errorbar(data["chrf_mid"] + offsets[arm], centre, yerr=errors, marker="o", markersize=4,
+                          capsize=2, color=colours[arm], label=arm)
+        axes.axhline(0, color="black", linewidth=0.6)
         axes.set_title(condition, fontsize=10)
         axes.invert_xaxis()  # stronger perturbations (lower chrF) to the right
         axes.grid(alpha=0.3)
     figure.supxlabel("chrF of the perturbed vs the clean input (bin centre, 0–100; lower = stronger)", fontsize=9)
-    axes_row[0][0].set_ylabel(f"perturbed score ({metric_label} points)")
+    axes_row[0][0].set_ylabel(f"drop ({metric_label} points)")
     axes_row[0][-1].legend(title="arm", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.suptitle("Score vs perturbation strength (all languages pooled)", fontsize=11)
+    figure.suptitle(f"Drop vs perturbation strength, changed examples of all languages pooled "
+                    f"({confidence_label(confidence)} intervals)", fontsize=10, y=1.04)
     return _save(figure, path)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from stages.xlt.io import write_json, write_text
-from stages.xlt.scoring.plots import delta_heatmap, drop_bars, strength_curves
+from stages.xlt.scoring.plots import drop_bars, forest_plot, strength_curves
 from stages.xlt.scoring.report import render_report
-from stages.xlt.scoring.summary import Summary, detailed, headline, plot_tables, primary_metric, write_plot_tables
+from stages.xlt.scoring.summary import Summary, detailed, headline, plot_tables, tasks, write_plot_tables
 
 
 def _safe(name: str) -> str:
@@ -23,27 +23,31 @@ def _safe(name: str) -> str:
 
 
 def write_figures(summary: Summary, plots_dir: str | Path) -> dict[str, Path]:
-    """All PNGs; returns caption -> path."""
+    """All PNGs (primary metric per task); returns caption -> path."""
     plots_dir = Path(plots_dir)
     tables = plot_tables(summary)
+    confidence = summary.settings.bootstrap.confidence
     figures: dict[str, Path] = {}
-    for task in sorted(summary.arms["task"].unique()):
-        label = primary_metric(summary, task).upper()
-        delta = tables["delta"][tables["delta"]["task"] == task] if not tables["delta"].empty else tables["delta"]
+    for task in tasks(summary):
+        label = summary.primary_metrics[task].upper()
+        delta = tables["delta"][tables["delta"]["task"] == task]
         for arm_a, arm_b in summary.settings.comparisons:
-            if delta.empty or not ((delta["arm_a"] == arm_a) & (delta["arm_b"] == arm_b)).any():
+            if not ((delta["arm_a"] == arm_a) & (delta["arm_b"] == arm_b)).any():
                 continue
-            path = plots_dir / f"delta_{_safe(task)}_{_safe(arm_a)}_vs_{_safe(arm_b)}.png"
-            figures[f"{task}: Δ drop ({arm_a} − {arm_b}) per language and perturbation"] = delta_heatmap(
-                delta, path, arm_a, arm_b, label)
+            path = plots_dir / f"forest_{_safe(task)}_{_safe(arm_a)}_vs_{_safe(arm_b)}.png"
+            caption = f"{task}: Δ drop ({arm_a} − {arm_b}) per language and perturbation, with intervals"
+            figures[caption] = forest_plot(delta, path, arm_a, arm_b, confidence, label,
+                                           summary.scope([arm_a, arm_b]))
         drop = tables["drop"][tables["drop"]["task"] == task]
         for condition in sorted(drop["condition"].unique()):
             path = plots_dir / f"drop_{_safe(task)}_{_safe(condition)}.png"
-            figures[f"{task}: drop per arm and language under {condition}"] = drop_bars(drop, path, condition, label)
-        strength = tables["strength"][tables["strength"]["task"] == task] if not tables["strength"].empty else None
-        if strength is not None and not strength.empty:
+            figures[f"{task}: drop per arm and language under {condition}"] = drop_bars(
+                drop, path, condition, confidence, label)
+        strength = tables["strength"][tables["strength"]["task"] == task]
+        if not strength.empty:
             path = plots_dir / f"strength_{_safe(task)}.png"
-            figures[f"{task}: score vs perturbation strength (chrF)"] = strength_curves(strength, path, label)
+            figures[f"{task}: drop vs perturbation strength (chrF)"] = strength_curves(strength, path, confidence,
+                                                                                       label)
     return figures
 
 
@@ -55,8 +59,8 @@ def publish(
     plots_dir: str | Path,
     report_path: str | Path,
     figures_dir: str | Path | None = None,
-    headline_name: str = "scores.json",
-    detailed_name: str = "scores_detailed.json",
+    headline_name: str = "headline.json",
+    detailed_name: str = "detailed.json",
 ) -> dict[str, Path]:
     """Write headline + detailed metrics, plot CSVs, PNGs (in ``figures_dir``, default ``plots_dir``) and the
     report; returns what was written."""

@@ -1,13 +1,46 @@
-"""From the long per-example score table to the study's tables: per-arm drops, arm-vs-arm Δ, strength curves.
+"""From the long per-example score table to the study's tables: clean scores, per-arm drops, arm-vs-arm Δ,
+attack success, and score vs perturbation strength.
 
 Input tables (pandas, long format):
-* scores:  task, arm, seed, lang, condition, id, metric, value, chrf   (condition "clean" or a perturbation)
-* attacks: task, arm, seed, lang, id, success, words_changed, queries  (model-aware attacks; may be empty)
+* scores:  task, arm, seed, lang, condition, id, cluster, metric, value, applied[, chrf]
+           condition "clean" = unperturbed; every other condition is a perturbed copy of the same ids.
+           cluster = the unit of statistical independence, the same label for the translations of one item
+           in every language; applied = the perturbation changed that example's input (True on clean rows).
+* attacks: task, arm, seed, lang, id, cluster, status, success, words_changed, queries, clean_score
 
-Alignment: for each (task, metric, lang, perturbation) the statistics use only the example ids that have a
-clean and a perturbed score for every arm and every seed, so every arm and both conditions are compared on
-exactly the same examples (a perturbation that skipped an example removes it for everyone). The language
-average ("avg") is a bootstrap stratified by language (see statistics.py) over `average_languages`.
+Cells. A cell is (task, metric, language, condition). Its examples are the ids that have a clean and a
+perturbed score for every arm present in the cell and every seed of those arms (a missing prediction removes
+the id for everyone, so all arms and both conditions are compared on the same examples, and an arm's drop in
+the arm table and in every comparison is the same number). Of those, the drop and Δ use only the examples the
+perturbation changed (`applied`); unchanged examples score (nearly) the same perturbed as clean and would only
+dilute the drop towards 0. Each cell reports coverage = changed / total, n (changed examples) and n_clusters.
+A cell with no changed example is "not applicable" (e.g. a code-switching perturbation with no dictionary entry
+for the language): it gets no estimate, no p-value, takes no part in multiplicity adjustment and is left out of
+language averages (which are then over the remaining languages). The all-examples ("diluted") drop and Δ are
+kept beside them in detailed.json. Statistics: statistics.py (cluster bootstrap, shared clusters across
+languages, hierarchical seeds).
+
+Language averages ("avg") are over `average_languages[task]` (default: every language of the task) that are
+applicable, unweighted.
+
+Multiplicity families (adjusted p-values with `multiplicity`, "holm" by default):
+* per-language cells: one family per table row set task × metric × comparison × condition, i.e. the
+  applicable languages of that comparison under that perturbation;
+* headline cells (`headline`, the language-averaged cells named in advance as the answer): one family of
+  all of them;
+* other language averages: one family per task × metric × comparison (its perturbations).
+A verdict is decided by the adjusted p-value; intervals are marginal. Secondary metrics (EM, en→xx retrieval)
+are separate tables and families and exploratory.
+
+Confounds: a comparison whose arms' clean scores (language average, same ids) differ by more than
+`confound_threshold` is flagged `confounded`: a drop is measured from a different starting level, so Δ mixes
+robustness with baseline skill (the relative drop is shown beside it for that reason).
+
+Attacks: every arm attacks the same candidate ids. A comparison uses the ids that both arms attacked (not
+skipped) with a clean score ≥ `attack_threshold` on both arms, so success rates are over the same items.
+Only each arm's first (lowest) seed is used: seeds of different arms are unrelated models, so there is no
+meaningful pairing of seed k of A with seed k of B, and the stage attacks the first seed only; `seed_a` and
+`seed_b` say which.
 
 Arm and condition names come from the data; the only names written here are defaults of parameters.
 """
@@ -15,7 +48,7 @@ Arm and condition names come from the data; the only names written here are defa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,38 +57,102 @@ import pandas as pd
 
 from stages.xlt.io import atomic_path
 from stages.xlt.scoring.statistics import (
+    NOT_APPLICABLE,
     ArmScores,
     BootstrapSettings,
-    DeltaResult,
-    DropResult,
-    bootstrap_drop,
-    compare_drops,
+    ClusterBootstrap,
+    adjust_p_values,
+    decide,
+    design_effect,
+    interval_scope,
+    paired_success_test,
+    wilson_interval,
 )
 
 CLEAN = "clean"
 AVERAGE = "avg"
-SCORE_COLUMNS = ("task", "arm", "seed", "lang", "condition", "id", "metric", "value")
-ATTACK_COLUMNS = ("task", "arm", "seed", "lang", "id", "success", "words_changed", "queries")
+POOLED = "pooled"
+SCORE_COLUMNS = ("task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied")
+ATTACK_COLUMNS = ("task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "queries",
+                  "clean_score")
+ATTACK_STATUSES = ("succeeded", "failed", "skipped")
 DEFAULT_COMPARISONS: tuple[tuple[str, str], ...] = (("multi", "squad"), ("multi", "none"), ("squad", "none"))
 DEFAULT_CHRF_BINS: tuple[float, ...] = (0, 50, 60, 70, 80, 90, 100)  # chrF on sacrebleu's 0–100 scale
+METRIC_PREFERENCE = ("f1", "accuracy")
+
+HeadlineCell = tuple[str, str, str, str]  # task, arm_a, arm_b, condition
+
+
+def _normalise_headline(entry) -> HeadlineCell:
+    """(task, (A, B), condition) or (task, A, B, condition) -> (task, A, B, condition)."""
+    entry = tuple(entry)
+    if len(entry) == 3 and len(tuple(entry[1])) == 2 and not isinstance(entry[1], str):
+        task, (arm_a, arm_b), condition = entry[0], tuple(entry[1]), entry[2]
+    elif len(entry) == 4:
+        task, arm_a, arm_b, condition = entry
+    else:
+        raise ValueError(f"headline cell {entry!r} must be (task, (arm_a, arm_b), condition)")
+    return str(task), str(arm_a), str(arm_b), str(condition)
 
 
 @dataclass(frozen=True)
 class SummarySettings:
     comparisons: tuple[tuple[str, str], ...] = DEFAULT_COMPARISONS
     bootstrap: BootstrapSettings = field(default_factory=BootstrapSettings)
-    average_languages: tuple[str, ...] | None = None  # None: every language present
-    primary_metrics: dict[str, str] = field(default_factory=lambda: {"qa": "f1"})  # headline metric per task
+    n_permutations: int = 2000
+    multiplicity: str = "holm"  # "holm" (family-wise error) or "bh" (false discovery rate)
+    primary_metrics: Mapping[str, str] = field(default_factory=dict)  # task -> metric; default f1, accuracy
+    average_languages: Mapping[str, Sequence[str]] | None = None  # task -> languages; None/absent: all
+    confound_threshold: float = 0.05  # on the 0–1 score scale: 0.05 = 5 points
+    attack_threshold: float = 0.5  # an item is attack-eligible when both arms' clean score reaches this
+    headline: tuple[HeadlineCell, ...] = ()  # the language-averaged cells named in advance as the answer
     chrf_bins: tuple[float, ...] = DEFAULT_CHRF_BINS
+
+    def __post_init__(self) -> None:
+        comparisons = tuple((str(a), str(b)) for a, b in self.comparisons)
+        if any(a == b for a, b in comparisons):
+            raise ValueError(f"comparisons {comparisons} pair an arm with itself")
+        object.__setattr__(self, "comparisons", comparisons)
+        headline = tuple(_normalise_headline(entry) for entry in self.headline)
+        unknown = [cell for cell in headline if (cell[1], cell[2]) not in comparisons]
+        if unknown:
+            raise ValueError(f"headline cells {unknown} use comparisons not in {list(comparisons)}")
+        object.__setattr__(self, "headline", headline)
+        if self.multiplicity not in ("holm", "bh"):
+            raise ValueError(f"multiplicity={self.multiplicity!r} must be 'holm' or 'bh'")
+        if self.n_permutations < 1:
+            raise ValueError(f"n_permutations={self.n_permutations} must be >= 1 (use e.g. 2000)")
+        if not self.confound_threshold >= 0:
+            raise ValueError(f"confound_threshold={self.confound_threshold} must be >= 0 (0–1 score scale)")
+        if self.average_languages is not None:
+            if isinstance(self.average_languages, (str, bytes)) or not isinstance(self.average_languages, Mapping):
+                raise ValueError("average_languages must map task -> [languages] (or be None for all languages)")
+            object.__setattr__(self, "average_languages",
+                               {str(t): tuple(langs) for t, langs in self.average_languages.items()})
+        object.__setattr__(self, "primary_metrics", dict(self.primary_metrics))
+
+    @property
+    def alpha(self) -> float:
+        return self.bootstrap.alpha
 
 
 @dataclass(frozen=True)
 class Summary:
-    arms: pd.DataFrame  # task, metric, arm, lang, condition, clean, perturbed, drop(+ci), relative_drop(+ci), ...
-    comparisons: pd.DataFrame  # task, metric, arm_a, arm_b, lang, condition, delta(+ci), p_value, verdict, ...
-    attacks: pd.DataFrame  # task, arm, lang, success_rate, words_changed, queries, n_examples, n_seeds
-    strength: pd.DataFrame  # task, metric, arm, condition, chrf_bin, chrf_mid, score, clean_score, n_examples
+    clean: pd.DataFrame  # task, metric, arm, lang, clean, ci_low, ci_high, n, n_clusters, n_seeds
+    arms: pd.DataFrame  # task, metric, arm, lang, condition, applicable, coverage, n, drop(+ci), relative, ...
+    comparisons: pd.DataFrame  # task, metric, arm_a, arm_b, lang, condition, delta(+ci), p_value, p_adjusted, ...
+    confounds: pd.DataFrame  # task, metric, arm_a, arm_b, clean_a, clean_b, clean_gap, confounded
+    attacks: pd.DataFrame  # task, arm_a, arm_b, lang, n, success_a(+ci), success_b(+ci), p_value, ...
+    strength: pd.DataFrame  # task, metric, arm, condition, chrf_bin, chrf_mid, score, drop(+ci), n, ...
     settings: SummarySettings
+    primary_metrics: dict[str, str]  # task -> the metric reported for it
+    n_seeds: dict[str, int]  # arm -> training seeds (fewest over tasks)
+    missing: tuple[str, ...] = ()  # cells without any example shared by all arms and seeds
+
+    def scope(self, arms: Sequence[str] | None = None) -> str:
+        """What the intervals cover, for the given arms (default: every arm)."""
+        chosen = self.n_seeds if arms is None else {a: self.n_seeds[a] for a in arms if a in self.n_seeds}
+        return interval_scope(chosen, self.settings.bootstrap.seed_resampling)
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -65,284 +162,576 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], name: str) -> 
         raise ValueError(f"{name} table lacks columns {missing}: it needs {list(columns)}")
 
 
-def _check_scores(scores: pd.DataFrame) -> None:
+def _prepare_scores(scores: pd.DataFrame) -> pd.DataFrame:
     _require_columns(scores, SCORE_COLUMNS, "scores")
     if scores.empty:
         raise ValueError("scores table is empty: run the evaluate stage first")
     if not (scores["condition"] == CLEAN).any():
         raise ValueError(f"scores table has no {CLEAN!r} rows: drops need the unperturbed scores")
-    keys = ["task", "arm", "seed", "lang", "condition", "id", "metric"]
-    duplicated = scores.duplicated(keys)
-    if duplicated.any():
-        first = scores.loc[duplicated, keys].iloc[0].to_dict()
-        raise ValueError(f"scores table has duplicate rows for {first}: each example is scored once per cell")
+    if scores["applied"].isna().any() or scores["cluster"].isna().any():
+        raise ValueError("scores have missing 'applied' or 'cluster' values: every row needs both")
+    frame = scores.assign(id=scores["id"].astype(str), cluster=scores["cluster"].astype(str),
+                          lang=scores["lang"].astype(str), arm=scores["arm"].astype(str),
+                          task=scores["task"].astype(str), metric=scores["metric"].astype(str),
+                          condition=scores["condition"].astype(str), seed=scores["seed"].astype(int),
+                          applied=scores["applied"].astype(bool), value=scores["value"].astype(float))
+    if "chrf" not in frame.columns:
+        frame = frame.assign(chrf=math.nan)
+    return frame.assign(chrf=frame["chrf"].astype(float))
 
 
 # ---------------------------------------------------------------------------------------------- alignment
-def _matrices(scores: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """(task, metric, lang, condition, arm) -> seed × id matrix of scores."""
-    out = {}
-    for key, group in scores.groupby(["task", "metric", "lang", "condition", "arm"], sort=True):
-        out[key] = group.pivot(index="seed", columns="id", values="value").sort_index()
-    return out
+@dataclass(frozen=True)
+class _Cell:
+    """All arms of one (task, metric, lang, condition) aligned on shared seeds and example ids."""
+
+    ids: np.ndarray
+    clusters: np.ndarray
+    changed: np.ndarray  # bool per id
+    chrf: np.ndarray
+    clean: dict[str, np.ndarray]  # arm -> (seeds, ids)
+    perturbed: dict[str, np.ndarray]
+
+    @property
+    def n_total(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_changed(self) -> int:
+        return int(self.changed.sum())
+
+    @property
+    def applicable(self) -> bool:
+        return self.n_changed > 0
+
+    def changed_scores(self, arm: str) -> ArmScores:
+        return ArmScores(self.clean[arm][:, self.changed], self.perturbed[arm][:, self.changed])
+
+    def diluted_drop(self, arm: str) -> float:
+        return float(self.clean[arm].mean() - self.perturbed[arm].mean())
 
 
 @dataclass(frozen=True)
-class _Cell:
-    """All arms of one (task, metric, lang, condition) aligned on shared seeds-per-arm and example ids."""
+class _Data:
+    cells: dict[tuple[str, str, str, str], _Cell]  # (task, metric, lang, condition)
+    clean: dict[tuple[str, str, str], tuple[np.ndarray, dict[str, np.ndarray]]]  # (task, metric, lang)
+    seeds: dict[tuple[str, str], list[int]]  # (task, arm) -> seeds
+    missing: tuple[str, ...]
 
-    arms: dict[str, ArmScores]
-    ids: list[str]
+
+def _first_conflict(codes: np.ndarray, keys: np.ndarray, n_keys: int) -> int | None:
+    """Index of a key whose rows carry different codes, or None."""
+    low = np.full(n_keys, np.iinfo(np.int64).max)
+    high = np.full(n_keys, -1)
+    np.minimum.at(low, keys, codes)
+    np.maximum.at(high, keys, codes)
+    bad = np.flatnonzero((high >= 0) & (low != high))
+    return int(bad[0]) if bad.size else None
 
 
-def _aligned_cells(scores: pd.DataFrame) -> dict[tuple[str, str, str, str], _Cell]:
-    matrices = _matrices(scores)
-    cells: dict[tuple[str, str, str, str], _Cell] = {}
-    perturbed_keys = sorted({k[:4] for k in matrices if k[3] != CLEAN})
-    for task, metric, lang, condition in perturbed_keys:
-        pairs = {}
-        for arm in sorted({k[4] for k in matrices if k[:4] == (task, metric, lang, condition)}):
-            clean = matrices.get((task, metric, lang, CLEAN, arm))
-            if clean is None:
+def _align(frame: pd.DataFrame) -> _Data:
+    """One dense (condition, id, arm×seed) array per (task, metric, lang), filled by integer codes."""
+    seeds = {key: sorted(int(s) for s in group.unique()) for key, group in frame.groupby(["task", "arm"])["seed"]}
+    arm_codes, arm_names = pd.factorize(frame["arm"], sort=True)
+    seed_codes, seed_values = pd.factorize(frame["seed"], sort=True)
+    column_key = arm_codes.astype(np.int64) * len(seed_values) + seed_codes
+    # Plain numpy columns: row selection on Arrow-backed string columns is slow.
+    column = {name: frame[name].to_numpy(dtype=object if name in ("condition", "id", "cluster") else None)
+              for name in ("condition", "id", "cluster", "value", "applied", "chrf")}
+    cells, clean_cells, missing = {}, {}, []
+    for (task, metric, lang), index in sorted(frame.groupby(["task", "metric", "lang"]).indices.items()):
+        rows = {name: values[index] for name, values in column.items()}
+        arms = [arm for arm in arm_names if (task, arm) in seeds]
+        columns = [(arm, s) for arm in arms for s in seeds[(task, arm)]]
+        position = {int(np.searchsorted(arm_names, arm)) * len(seed_values) + int(np.searchsorted(seed_values, s)): k
+                    for k, (arm, s) in enumerate(columns)}
+        col = np.array([position[k] for k in column_key[index]])
+        cond_codes, conditions = pd.factorize(rows["condition"], sort=True)
+        id_codes, ids = pd.factorize(rows["id"], sort=True)
+        shape = (len(conditions), len(ids), len(columns))
+        flat = (cond_codes * shape[1] + id_codes) * shape[2] + col
+        counts = np.bincount(flat, minlength=int(np.prod(shape)))
+        if (counts > 1).any():
+            c, i, k = np.unravel_index(int(np.argmax(counts > 1)), shape)
+            raise ValueError(f"scores table has duplicate rows for {task}/{metric}/{lang}/{conditions[c]}, id "
+                             f"{ids[i]!r}, arm/seed {columns[k]}: each example is scored once per cell")
+        values = np.full(int(np.prod(shape)), np.nan)
+        values[flat] = rows["value"]
+        values = values.reshape(shape)
+        cluster_codes, cluster_names = pd.factorize(rows["cluster"])
+        bad = _first_conflict(cluster_codes, id_codes, len(ids))
+        if bad is not None:
+            raise ValueError(f"{task}/{lang} example {ids[bad]!r} has several cluster labels: an id belongs to one "
+                             "cluster")
+        cluster_of = np.empty(len(ids), dtype=object)
+        cluster_of[id_codes] = cluster_names[cluster_codes]
+        key = cond_codes * len(ids) + id_codes
+        applied_codes = rows["applied"].astype(np.int64)
+        bad = _first_conflict(applied_codes, key, len(conditions) * len(ids))
+        if bad is not None:
+            c, i = divmod(bad, len(ids))
+            raise ValueError(f"{task}/{lang}/{conditions[c]} example {ids[i]!r} is 'applied' for some arms, seeds or "
+                             "metrics and not for others: it is a property of the perturbed input, the same for all")
+        applied = np.zeros(len(conditions) * len(ids), dtype=bool)
+        applied[key] = applied_codes.astype(bool)
+        applied = applied.reshape(len(conditions), len(ids))
+        chrf = np.full(len(conditions) * len(ids), np.nan)
+        chrf[key] = rows["chrf"]
+        chrf = chrf.reshape(len(conditions), len(ids))
+        present_any = ~np.isnan(values).all(axis=1)  # (conditions, columns)
+
+        def arms_in(c: int) -> list[str]:
+            return [arm for arm in arms if any(present_any[c, k] for k, (a, _) in enumerate(columns) if a == arm)]
+
+        def matrices(c: int, present: list[str], keep: np.ndarray) -> dict[str, np.ndarray]:
+            return {arm: values[c][np.ix_(keep, [k for k, (a, _) in enumerate(columns) if a == arm])].T.copy()
+                    for arm in present}
+
+        def complete(c: int, present: list[str]) -> np.ndarray:
+            chosen = [k for k, (a, _) in enumerate(columns) if a in present]
+            return ~np.isnan(values[c][:, chosen]).any(axis=1)
+
+        order = np.argsort(np.asarray(ids).astype(str))  # ids sorted as strings
+        if CLEAN not in set(conditions):
+            missing += [f"{task}/{metric}/{lang}/{c} (no clean scores)" for c in conditions]
+            continue
+        c_clean = int(np.flatnonzero(conditions == CLEAN)[0])
+        present = arms_in(c_clean)
+        keep = complete(c_clean, present)[order]
+        if present and keep.any():
+            chosen = order[keep]
+            clean_cells[(task, metric, lang)] = (cluster_of[chosen].astype(str), matrices(c_clean, present, chosen))
+        else:
+            missing.append(f"{task}/{metric}/{lang}/{CLEAN}")
+        for c, condition in enumerate(conditions):
+            if condition == CLEAN:
                 continue
-            perturbed = matrices[(task, metric, lang, condition, arm)]
-            seeds = clean.index.intersection(perturbed.index)
-            pairs[arm] = (clean.loc[seeds], perturbed.loc[seeds])
-        if not pairs:
-            continue
-        ids = None
-        for clean, perturbed in pairs.values():
-            complete = clean.columns[clean.notna().all()].intersection(perturbed.columns[perturbed.notna().all()])
-            ids = complete if ids is None else ids.intersection(complete)
-        ids = sorted(ids)
-        if not ids:
-            continue
-        arms = {arm: ArmScores(c[ids].to_numpy(), p[ids].to_numpy()) for arm, (c, p) in pairs.items()}
-        cells[(task, metric, lang, condition)] = _Cell(arms, [str(i) for i in ids])
-    return cells
+            present = sorted(set(arms_in(c)) & set(arms_in(c_clean)))
+            keep = (complete(c, present) & complete(c_clean, present))[order] if present else np.zeros(0, bool)
+            if not keep.any():
+                missing.append(f"{task}/{metric}/{lang}/{condition}")
+                continue
+            chosen = order[keep]
+            cells[(task, metric, lang, str(condition))] = _Cell(
+                ids=np.asarray(ids)[chosen].astype(str), clusters=cluster_of[chosen].astype(str),
+                changed=applied[c, chosen], chrf=chrf[c, chosen],
+                clean=matrices(c_clean, present, chosen), perturbed=matrices(c, present, chosen))
+    return _Data(cells, clean_cells, seeds, tuple(missing))
 
 
-def _average_languages(langs: Sequence[str], settings: SummarySettings) -> list[str]:
-    if settings.average_languages is None:
-        return sorted(langs)
-    return [lang for lang in sorted(langs) if lang in settings.average_languages]
+def _average_set(task: str, langs: Sequence[str], settings: SummarySettings) -> list[str]:
+    chosen = (settings.average_languages or {}).get(task)
+    return sorted(lang for lang in langs if chosen is None or lang in chosen)
+
+
+def _resolve_primary_metrics(frame: pd.DataFrame, settings: SummarySettings) -> dict[str, str]:
+    out = {}
+    for task, metrics in frame.groupby("task")["metric"].unique().items():
+        available = sorted(metrics)
+        for metric in [settings.primary_metrics.get(task), *METRIC_PREFERENCE, *available]:
+            if metric in available:
+                out[task] = metric
+                break
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- tables
-def _drop_row(result: DropResult) -> dict:
-    return {
-        "clean": result.clean.estimate,
-        "perturbed": result.perturbed.estimate,
-        "drop": result.drop.estimate,
-        "drop_ci_low": result.drop.ci_low,
-        "drop_ci_high": result.drop.ci_high,
-        "relative_drop": result.relative_drop.estimate,
-        "relative_drop_ci_low": result.relative_drop.ci_low,
-        "relative_drop_ci_high": result.relative_drop.ci_high,
-        "n_examples": result.n_examples,
-        "n_seeds": result.n_seeds,
-    }
+def _interval_columns(prefix: str, interval) -> dict:
+    return {prefix: interval.estimate, f"{prefix}_ci_low": interval.ci_low, f"{prefix}_ci_high": interval.ci_high}
 
 
-def _delta_row(result: DeltaResult) -> dict:
-    return {
-        "delta": result.delta.estimate,
-        "ci_low": result.delta.ci_low,
-        "ci_high": result.delta.ci_high,
-        "relative_delta": result.relative_delta.estimate,
-        "relative_ci_low": result.relative_delta.ci_low,
-        "relative_ci_high": result.relative_delta.ci_high,
-        "p_value": result.p_value,
-        "verdict": result.verdict,
-        "drop_a": result.drop_a,
-        "drop_b": result.drop_b,
-        "n_examples": result.n_examples,
-        "n_seeds_a": result.n_seeds_a,
-        "n_seeds_b": result.n_seeds_b,
-    }
+class _Groups:
+    """ClusterBootstrap objects of one (task, metric, condition), built once per language set and shared by
+    the arm table and every comparison."""
+
+    def __init__(self, cells: Mapping[str, _Cell], settings: SummarySettings) -> None:
+        self.cells, self.settings, self._built = cells, settings, {}
+
+    def get(self, langs: Sequence[str]) -> ClusterBootstrap:
+        key = tuple(sorted(langs))
+        if key not in self._built:
+            arms = sorted(set.intersection(*(set(self.cells[lang].clean) for lang in key)))
+            self._built[key] = ClusterBootstrap(
+                [{arm: self.cells[lang].changed_scores(arm) for arm in arms} for lang in key],
+                [self.cells[lang].clusters[self.cells[lang].changed] for lang in key],
+                self.settings.bootstrap, self.settings.n_permutations)
+        return self._built[key]
 
 
-def _groups_by_condition(cells: dict) -> dict[tuple[str, str, str], dict[str, _Cell]]:
-    """(task, metric, condition) -> {lang: cell}."""
-    grouped: dict[tuple[str, str, str], dict[str, _Cell]] = {}
-    for (task, metric, lang, condition), cell in cells.items():
-        grouped.setdefault((task, metric, condition), {})[lang] = cell
-    return grouped
+def _coverage(cells: Sequence[_Cell]) -> dict:
+    changed, total = sum(c.n_changed for c in cells), sum(c.n_total for c in cells)
+    return {"n": changed, "n_total": total, "coverage": changed / total if total else math.nan}
 
 
-def _mean_chrf(scores: pd.DataFrame) -> pd.DataFrame:
-    if "chrf" not in scores.columns:
-        return pd.DataFrame(columns=["task", "metric", "arm", "lang", "condition", "mean_chrf"])
-    perturbed = scores[scores["condition"] != CLEAN]
-    by_lang = perturbed.groupby(["task", "metric", "arm", "lang", "condition"])["chrf"].mean().reset_index()
-    by_avg = by_lang.groupby(["task", "metric", "arm", "condition"])["chrf"].mean().reset_index()
-    by_avg["lang"] = AVERAGE
-    return pd.concat([by_lang, by_avg], ignore_index=True).rename(columns={"chrf": "mean_chrf"})
-
-
-def arm_table(scores: pd.DataFrame, cells: dict, settings: SummarySettings) -> pd.DataFrame:
+def _drop_rows(task, metric, condition, cells: Mapping[str, _Cell], groups: _Groups, settings) -> list[dict]:
     rows = []
-    for (task, metric, condition), by_lang in sorted(_groups_by_condition(cells).items()):
-        arms = sorted({arm for cell in by_lang.values() for arm in cell.arms})
+    arms = sorted({arm for cell in cells.values() for arm in cell.clean})
+    for arm in arms:
+        langs = sorted(lang for lang, cell in cells.items() if arm in cell.clean)
+        for lang in langs + [AVERAGE]:
+            chosen = [lang] if lang != AVERAGE else _average_set(task, langs, settings)
+            if not chosen:
+                continue
+            used = [lang for lang in chosen if cells[lang].applicable]
+            row = {"task": task, "metric": metric, "arm": arm, "lang": lang, "condition": condition,
+                   **_coverage([cells[lang] for lang in chosen]), "applicable": bool(used),
+                   "diluted_drop": float(np.mean([cells[lang].diluted_drop(arm) for lang in chosen])),
+                   "n_seeds": cells[chosen[0]].clean[arm].shape[0]}
+            if lang == AVERAGE:
+                row |= {"n_languages": len(used), "languages": ",".join(used),
+                        "not_applicable": ",".join(lang for lang in chosen if lang not in used)}
+            if used:
+                result = groups.get(used).drop(arm)
+                row |= {"n_clusters": result.n_clusters, **_interval_columns("clean", result.clean),
+                        **_interval_columns("perturbed", result.perturbed), **_interval_columns("drop", result.drop),
+                        **_interval_columns("relative_drop", result.relative_drop),
+                        "mean_chrf": float(np.nanmean(np.concatenate(
+                            [cells[lang].chrf[cells[lang].changed] for lang in used]))),
+                        "n_resamples_used": result.n_resamples_used}
+            else:
+                row |= {"n_clusters": 0}
+            rows.append(row)
+    return rows
+
+
+def _delta_rows(task, metric, condition, cells: Mapping[str, _Cell], groups: _Groups, settings) -> list[dict]:
+    rows = []
+    for arm_a, arm_b in settings.comparisons:
+        langs = sorted(lang for lang, cell in cells.items() if arm_a in cell.clean and arm_b in cell.clean)
+        for lang in langs + [AVERAGE]:
+            chosen = [lang] if lang != AVERAGE else _average_set(task, langs, settings)
+            if not chosen:
+                continue
+            used = [lang for lang in chosen if cells[lang].applicable]
+            diluted_a = float(np.mean([cells[lang].diluted_drop(arm_a) for lang in chosen]))
+            diluted_b = float(np.mean([cells[lang].diluted_drop(arm_b) for lang in chosen]))
+            row = {"task": task, "metric": metric, "arm_a": arm_a, "arm_b": arm_b,
+                   "comparison": f"{arm_a}_vs_{arm_b}", "lang": lang, "condition": condition,
+                   **_coverage([cells[lang] for lang in chosen]), "applicable": bool(used),
+                   "diluted_drop_a": diluted_a, "diluted_drop_b": diluted_b, "diluted_delta": diluted_a - diluted_b,
+                   "n_seeds_a": cells[chosen[0]].clean[arm_a].shape[0],
+                   "n_seeds_b": cells[chosen[0]].clean[arm_b].shape[0]}
+            if lang == AVERAGE:
+                row |= {"n_languages": len(used), "languages": ",".join(used),
+                        "not_applicable": ",".join(lang for lang in chosen if lang not in used)}
+            if used:
+                r = groups.get(used).compare(arm_a, arm_b)
+                row |= {"n_clusters": r.n_clusters, "delta": r.delta.estimate, "ci_low": r.delta.ci_low,
+                        "ci_high": r.delta.ci_high, "p_value": r.p_value, "p_permutation": r.p_permutation,
+                        "clean_a": r.clean_a, "clean_b": r.clean_b, "drop_a": r.drop_a, "drop_b": r.drop_b,
+                        "relative_drop_a": r.relative_drop_a, "relative_drop_b": r.relative_drop_b,
+                        "relative_delta": r.relative_delta.estimate, "relative_ci_low": r.relative_delta.ci_low,
+                        "relative_ci_high": r.relative_delta.ci_high, "n_resamples_used": r.n_resamples_used}
+            else:
+                row |= {"n_clusters": 0, "p_value": math.nan, "verdict": NOT_APPLICABLE}
+            rows.append(row)
+    return rows
+
+
+def _clean_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
+    rows = []
+    by_task: dict[tuple[str, str], dict[str, tuple]] = {}
+    for (task, metric, lang), value in data.clean.items():
+        by_task.setdefault((task, metric), {})[lang] = value
+    for (task, metric), langs in sorted(by_task.items()):
+        cache: dict[tuple, ClusterBootstrap] = {}
+
+        def bootstrap(chosen):
+            key = tuple(chosen)
+            if key not in cache:
+                arms = sorted(set.intersection(*(set(langs[lang][1]) for lang in key)))
+                cache[key] = ClusterBootstrap(
+                    [{arm: ArmScores(langs[lang][1][arm], langs[lang][1][arm]) for arm in arms} for lang in key],
+                    [langs[lang][0] for lang in key], settings.bootstrap, 1)
+            return cache[key]
+
+        arms = sorted({arm for _, matrices in langs.values() for arm in matrices})
         for arm in arms:
-            langs = [lang for lang, cell in by_lang.items() if arm in cell.arms]
-            for lang in sorted(langs):
-                result = bootstrap_drop([by_lang[lang].arms[arm]], settings.bootstrap)
-                rows.append({"task": task, "metric": metric, "arm": arm, "lang": lang, "condition": condition}
-                            | _drop_row(result))
-            average = _average_languages(langs, settings)
-            if average:
-                result = bootstrap_drop([by_lang[lang].arms[arm] for lang in average], settings.bootstrap)
-                rows.append({"task": task, "metric": metric, "arm": arm, "lang": AVERAGE, "condition": condition}
-                            | _drop_row(result) | {"n_languages": len(average)})
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    return table.merge(_mean_chrf(scores), on=["task", "metric", "arm", "lang", "condition"], how="left")
-
-
-def comparison_table(cells: dict, settings: SummarySettings) -> pd.DataFrame:
-    rows = []
-    for (task, metric, condition), by_lang in sorted(_groups_by_condition(cells).items()):
-        for arm_a, arm_b in settings.comparisons:
-            langs = sorted(lang for lang, cell in by_lang.items() if arm_a in cell.arms and arm_b in cell.arms)
-            key = {"task": task, "metric": metric, "arm_a": arm_a, "arm_b": arm_b, "condition": condition}
-            for lang in langs:
-                cell = by_lang[lang]
-                result = compare_drops([cell.arms[arm_a]], [cell.arms[arm_b]], settings.bootstrap)
-                rows.append(key | {"lang": lang} | _delta_row(result))
-            average = _average_languages(langs, settings)
-            if average:
-                result = compare_drops(
-                    [by_lang[lang].arms[arm_a] for lang in average],
-                    [by_lang[lang].arms[arm_b] for lang in average],
-                    settings.bootstrap,
-                )
-                rows.append(key | {"lang": AVERAGE, "n_languages": len(average)} | _delta_row(result))
+            present = sorted(lang for lang, (_, matrices) in langs.items() if arm in matrices)
+            for lang in present + [AVERAGE]:
+                chosen = [lang] if lang != AVERAGE else _average_set(task, present, settings)
+                if not chosen:
+                    continue
+                result = bootstrap(chosen).drop(arm)
+                row = {"task": task, "metric": metric, "arm": arm, "lang": lang, "clean": result.clean.estimate,
+                       "ci_low": result.clean.ci_low, "ci_high": result.clean.ci_high, "n": result.n_examples,
+                       "n_clusters": result.n_clusters, "n_seeds": result.n_seeds}
+                if lang == AVERAGE:
+                    row["n_languages"] = len(chosen)
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
-def attack_table(attacks: pd.DataFrame | None) -> pd.DataFrame:
-    """Attack success rate (and mean words changed / queries) per task × arm × lang, plus the 'avg' row."""
-    columns = ["task", "arm", "lang", "success_rate", "words_changed", "queries", "n_examples", "n_seeds"]
+def _confound_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
+    """Clean-score gap between the arms of each comparison (language average over the languages both have)."""
+    rows = []
+    for task, metric in sorted({(t, m) for t, m, _ in data.clean}):
+        langs = {lang: mats for (t, m, lang), (_, mats) in data.clean.items() if (t, m) == (task, metric)}
+        for arm_a, arm_b in settings.comparisons:
+            both = _average_set(task, [lang for lang, mats in langs.items() if arm_a in mats and arm_b in mats],
+                                settings)
+            if not both:
+                continue
+            clean_a = float(np.mean([langs[lang][arm_a].mean() for lang in both]))
+            clean_b = float(np.mean([langs[lang][arm_b].mean() for lang in both]))
+            rows.append({"task": task, "metric": metric, "arm_a": arm_a, "arm_b": arm_b,
+                         "comparison": f"{arm_a}_vs_{arm_b}", "clean_a": clean_a, "clean_b": clean_b,
+                         "clean_gap": clean_a - clean_b,
+                         "confounded": bool(abs(clean_a - clean_b) > settings.confound_threshold)})
+    columns = ["task", "metric", "arm_a", "arm_b", "comparison", "clean_a", "clean_b", "clean_gap", "confounded"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _headline_mask(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str, str]) -> np.ndarray:
+    if table.empty:
+        return np.zeros(0, dtype=bool)
+    wanted = {(task, primary.get(task), a, b, condition) for task, a, b, condition in settings.headline}
+    keys = zip(table["task"], table["metric"], table["arm_a"], table["arm_b"], table["condition"])
+    return np.array([key in wanted for key in keys]) & (table["lang"] == AVERAGE).to_numpy()
+
+
+def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str, str]) -> pd.DataFrame:
+    """p_adjusted and the verdict per the families in the module docstring."""
+    if table.empty:
+        return table
+    table = table.copy()
+    table["headline"] = _headline_mask(table, settings, primary)
+    average = table["lang"] == AVERAGE
+    family = np.where(
+        table["headline"], "headline cells",
+        np.where(average, table["task"] + "/" + table["metric"] + "/" + table["comparison"] + ": language averages",
+                 table["task"] + "/" + table["metric"] + "/" + table["comparison"] + "/" + table["condition"]
+                 + ": languages"))
+    table["family"] = family
+    table["p_adjusted"] = math.nan
+    for _, index in table.groupby("family").groups.items():
+        table.loc[index, "p_adjusted"] = adjust_p_values(table.loc[index, "p_value"].to_numpy(),
+                                                         settings.multiplicity)
+    table["family_size"] = table.groupby("family")["p_value"].transform(lambda p: int(np.isfinite(p).sum()))
+    verdicts = []
+    for row in table.itertuples():
+        if not row.applicable:
+            verdicts.append(NOT_APPLICABLE)
+        else:
+            verdicts.append(decide(row.p_adjusted, row.ci_low, row.ci_high, settings.alpha))
+    table["verdict"] = verdicts
+    return table
+
+
+def attack_table(attacks: pd.DataFrame | None, settings: SummarySettings = SummarySettings()) -> pd.DataFrame:
+    """Per task × comparison × language (and pooled): eligible items, success rates with Wilson intervals,
+    medians of words changed (successful attacks) and queries, paired difference with McNemar's test."""
+    columns = ["task", "arm_a", "arm_b", "comparison", "lang", "seed_a", "seed_b", "n", "n_clusters",
+               "success_a", "success_a_ci_low", "success_a_ci_high", "success_b", "success_b_ci_low",
+               "success_b_ci_high", "difference", "a_only", "b_only", "p_value", "test", "p_adjusted",
+               "median_words_a", "median_words_b", "median_queries_a", "median_queries_b"]
     if attacks is None or attacks.empty:
         return pd.DataFrame(columns=columns)
     _require_columns(attacks, ATTACK_COLUMNS, "attacks")
-    frame = attacks.assign(success=attacks["success"].astype(float))
-    by_lang = (
-        frame.groupby(["task", "arm", "lang"])
-        .agg(success_rate=("success", "mean"), words_changed=("words_changed", "mean"),
-             queries=("queries", "mean"), n_examples=("id", "nunique"), n_seeds=("seed", "nunique"))
-        .reset_index()
-    )
-    by_avg = (
-        by_lang.groupby(["task", "arm"])
-        .agg(success_rate=("success_rate", "mean"), words_changed=("words_changed", "mean"),
-             queries=("queries", "mean"), n_examples=("n_examples", "sum"), n_seeds=("n_seeds", "max"))
-        .reset_index()
-        .assign(lang=AVERAGE)
-    )
-    return pd.concat([by_lang, by_avg], ignore_index=True)[columns]
+    unknown = set(attacks["status"]) - set(ATTACK_STATUSES)
+    if unknown:
+        raise ValueError(f"attack status {sorted(unknown)} is not one of {ATTACK_STATUSES}")
+    frame = attacks.assign(id=attacks["id"].astype(str), cluster=attacks["cluster"].astype(str),
+                           arm=attacks["arm"].astype(str), success=attacks["success"].astype(bool))
+    confidence = settings.bootstrap.confidence
+    rows = []
+    for task, by_task in frame.groupby("task"):
+        for arm_a, arm_b in settings.comparisons:
+            sides = {}
+            for arm in (arm_a, arm_b):
+                rows_arm = by_task[by_task["arm"] == arm]
+                if rows_arm.empty:
+                    break
+                seed = int(rows_arm["seed"].min())
+                sides[arm] = (seed, rows_arm[rows_arm["seed"] == seed])
+            if len(sides) < 2:
+                continue
+            (seed_a, a), (seed_b, b) = sides[arm_a], sides[arm_b]
+            pairs = a.merge(b, on=["lang", "id"], suffixes=("_a", "_b"))
+            eligible = pairs[(pairs["status_a"] != "skipped") & (pairs["status_b"] != "skipped")
+                             & (pairs["clean_score_a"] >= settings.attack_threshold)
+                             & (pairs["clean_score_b"] >= settings.attack_threshold)]
+            first = len(rows)
+            for lang in sorted(pairs["lang"].unique()) + [POOLED]:
+                group = eligible if lang == POOLED else eligible[eligible["lang"] == lang]
+                success_a, success_b = group["success_a"].to_numpy(bool), group["success_b"].to_numpy(bool)
+                n = len(group)
+                row = {"task": task, "arm_a": arm_a, "arm_b": arm_b, "comparison": f"{arm_a}_vs_{arm_b}",
+                       "lang": lang, "seed_a": seed_a, "seed_b": seed_b, "n": n,
+                       "n_clusters": int(group["cluster_a"].nunique())}
+                for side, success in (("a", success_a), ("b", success_b)):
+                    deff = design_effect(success, group["cluster_a"]) if n else 1.0
+                    low, high = wilson_interval(success.sum(), n, confidence, deff)
+                    row |= {f"success_{side}": success.mean() if n else math.nan,
+                            f"success_{side}_ci_low": low, f"success_{side}_ci_high": high,
+                            f"median_words_{side}": float(group.loc[success, f"words_changed_{side}"].median())
+                            if success.any() else math.nan,
+                            f"median_queries_{side}": float(group[f"queries_{side}"].median()) if n else math.nan}
+                if n:
+                    p, test = paired_success_test(success_a, success_b, group["cluster_a"])
+                else:
+                    p, test = math.nan, "none (no eligible item)"
+                row |= {"difference": row["success_a"] - row["success_b"],
+                        "a_only": int((success_a & ~success_b).sum()), "b_only": int((~success_a & success_b).sum()),
+                        "p_value": p, "test": test}
+                rows.append(row)
+            per_lang = [r for r in rows[first:] if r["lang"] != POOLED]
+            for r, adjusted in zip(per_lang, adjust_p_values([r["p_value"] for r in per_lang], settings.multiplicity)):
+                r["p_adjusted"] = adjusted
+            rows[-1]["p_adjusted"] = rows[-1]["p_value"]  # the pooled row is its own single test
+    return pd.DataFrame(rows, columns=columns)
 
 
-def strength_table(scores: pd.DataFrame, settings: SummarySettings) -> pd.DataFrame:
-    """Perturbed score per chrF bin (how far the input moved) per task × metric × arm × condition, all languages."""
-    columns = ["task", "metric", "arm", "condition", "chrf_bin", "chrf_mid", "score", "clean_score", "n_examples"]
-    if "chrf" not in scores.columns:
-        return pd.DataFrame(columns=columns)
-    perturbed = scores[(scores["condition"] != CLEAN) & scores["chrf"].notna()]
-    if perturbed.empty:
-        return pd.DataFrame(columns=columns)
+def strength_table(data: _Data, primary: Mapping[str, str], settings: SummarySettings) -> pd.DataFrame:
+    """Per chrF bin (how far the input moved), pooled over languages, on changed examples of the primary
+    metric: clean and perturbed score and the drop with a cluster-bootstrap interval (seeds averaged)."""
+    columns = ["task", "metric", "arm", "condition", "chrf_bin", "chrf_mid", "score", "clean_score", "drop",
+               "ci_low", "ci_high", "n", "n_clusters"]
     edges = np.asarray(settings.chrf_bins, dtype=float)
-    if perturbed["chrf"].min() < edges[0] or perturbed["chrf"].max() > edges[-1]:
-        raise ValueError(
-            f"chrF values span [{perturbed['chrf'].min()}, {perturbed['chrf'].max()}] outside the bins "
-            f"[{edges[0]}, {edges[-1]}]: chrF must be on sacrebleu's 0–100 scale, or change chrf_bins"
-        )
-    clean = scores[scores["condition"] == CLEAN][["task", "metric", "arm", "seed", "lang", "id", "value"]]
-    joined = perturbed.merge(clean.rename(columns={"value": "clean_value"}),
-                             on=["task", "metric", "arm", "seed", "lang", "id"], how="left")
-    codes = pd.cut(joined["chrf"], edges, include_lowest=True, labels=False).to_numpy(dtype=int)
     labels = np.array([f"{low:g}-{high:g}" for low, high in zip(edges[:-1], edges[1:])])
-    joined = joined.assign(chrf_bin=labels[codes], chrf_mid=((edges[:-1] + edges[1:]) / 2)[codes])
-    table = (
-        joined.groupby(["task", "metric", "arm", "condition", "chrf_bin", "chrf_mid"], observed=True)
-        .agg(score=("value", "mean"), clean_score=("clean_value", "mean"), n_examples=("id", "size"))
-        .reset_index()
-        .sort_values(["task", "metric", "arm", "condition", "chrf_mid"], ignore_index=True)
-    )
-    return table[columns]
+    gathered: dict[tuple, list] = {}
+    for (task, metric, lang, condition), cell in sorted(data.cells.items()):
+        if primary.get(task) != metric:
+            continue
+        keep = cell.changed & np.isfinite(cell.chrf)
+        if not keep.any():
+            continue
+        chrf = cell.chrf[keep]
+        if chrf.min() < edges[0] or chrf.max() > edges[-1]:
+            raise ValueError(f"chrF values span [{chrf.min()}, {chrf.max()}] outside the bins [{edges[0]}, "
+                             f"{edges[-1]}]: chrF must be on sacrebleu's 0–100 scale, or change chrf_bins")
+        for arm in cell.clean:
+            gathered.setdefault((task, metric, arm, condition), []).append(
+                (chrf, cell.clusters[keep], cell.clean[arm][:, keep].mean(0), cell.perturbed[arm][:, keep].mean(0)))
+    rows = []
+    for (task, metric, arm, condition), parts in sorted(gathered.items()):
+        chrf, clusters, clean, perturbed = (np.concatenate(p) for p in zip(*parts))
+        codes = np.clip(np.searchsorted(edges, chrf, side="left") - 1, 0, len(labels) - 1)
+        for code in np.unique(codes):
+            inside = codes == code
+            result = ClusterBootstrap([{arm: ArmScores(clean[inside], perturbed[inside])}], [clusters[inside]],
+                                      settings.bootstrap, 1).drop(arm)
+            rows.append({"task": task, "metric": metric, "arm": arm, "condition": condition,
+                         "chrf_bin": labels[code], "chrf_mid": (edges[code] + edges[code + 1]) / 2,
+                         "score": result.perturbed.estimate, "clean_score": result.clean.estimate,
+                         "drop": result.drop.estimate, "ci_low": result.drop.ci_low, "ci_high": result.drop.ci_high,
+                         "n": int(inside.sum()), "n_clusters": result.n_clusters})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summarize(
     scores: pd.DataFrame, attacks: pd.DataFrame | None = None, settings: SummarySettings = SummarySettings()
 ) -> Summary:
     """All of the study's tables from the per-example scores (and attack records)."""
-    _check_scores(scores)
-    cells = _aligned_cells(scores)
-    if not cells:
+    frame = _prepare_scores(scores)
+    data = _align(frame)
+    if not data.cells:
         raise ValueError("no (task, lang, perturbation) has clean and perturbed scores on shared example ids")
+    primary = _resolve_primary_metrics(frame, settings)
+    for task, arm_a, arm_b, condition in settings.headline:
+        if not any(k[0] == task and k[3] == condition for k in data.cells):
+            raise ValueError(f"headline cell ({task}, {arm_a} vs {arm_b}, {condition}) has no scores: "
+                             f"the data have tasks/conditions {sorted({(k[0], k[3]) for k in data.cells})}")
+    drop_rows, delta_rows = [], []
+    by_group: dict[tuple[str, str, str], dict[str, _Cell]] = {}
+    for (task, metric, lang, condition), cell in data.cells.items():
+        by_group.setdefault((task, metric, condition), {})[lang] = cell
+    # Metrics of one task and condition share example ids, hence cluster draws: keep them adjacent.
+    for (task, metric, condition), cells in sorted(by_group.items(), key=lambda item: (item[0][0], item[0][2],
+                                                                                        item[0][1])):
+        groups = _Groups(cells, settings)
+        drop_rows += _drop_rows(task, metric, condition, cells, groups, settings)
+        delta_rows += _delta_rows(task, metric, condition, cells, groups, settings)
+    confounds = _confound_table(data, settings)
+    comparisons = pd.DataFrame(delta_rows)
+    if not comparisons.empty:
+        comparisons = comparisons.merge(confounds[["task", "metric", "arm_a", "arm_b", "clean_gap", "confounded"]],
+                                        on=["task", "metric", "arm_a", "arm_b"], how="left")
+        comparisons["confounded"] = comparisons["confounded"].fillna(False).astype(bool)
+        comparisons = _adjust(comparisons, settings, primary)
+    n_seeds: dict[str, int] = {}
+    for (task, arm), seeds in data.seeds.items():
+        n_seeds[arm] = min(n_seeds.get(arm, len(seeds)), len(seeds))
     return Summary(
-        arms=arm_table(scores, cells, settings),
-        comparisons=comparison_table(cells, settings),
-        attacks=attack_table(attacks),
-        strength=strength_table(scores, settings),
+        clean=_clean_table(data, settings),
+        arms=pd.DataFrame(drop_rows),
+        comparisons=comparisons,
+        confounds=confounds,
+        attacks=attack_table(attacks, settings),
+        strength=strength_table(data, primary, settings),
         settings=settings,
+        primary_metrics=primary,
+        n_seeds=n_seeds,
+        missing=data.missing,
     )
 
 
 # ---------------------------------------------------------------------------------------------- outputs
 def primary_metric(summary: Summary, task: str) -> str:
     """The metric reported for a task: settings.primary_metrics, else f1, else accuracy, else the first one."""
-    available = sorted(summary.arms.loc[summary.arms["task"] == task, "metric"].unique())
-    preferred = summary.settings.primary_metrics.get(task)
-    for metric in [preferred, "f1", "accuracy", *available]:
-        if metric in available:
-            return metric
-    raise ValueError(f"task {task!r} has no scores in the summary")
+    if task not in summary.primary_metrics:
+        raise ValueError(f"task {task!r} has no scores in the summary")
+    return summary.primary_metrics[task]
 
 
-def _finite(value: float) -> float | None:
+def tasks(summary: Summary) -> list[str]:
+    return sorted(summary.primary_metrics)
+
+
+def headline_rows(summary: Summary) -> pd.DataFrame:
+    """The answer: the headline cells (language averages, primary metric), in the order they were named.
+    Without named cells: every language-averaged primary-metric cell (then exploratory, not an answer)."""
+    table = summary.comparisons
+    if table.empty:
+        return table
+    if summary.settings.headline:
+        parts = [table[(table["task"] == t) & (table["metric"] == summary.primary_metrics.get(t))
+                       & (table["arm_a"] == a) & (table["arm_b"] == b) & (table["condition"] == c)
+                       & (table["lang"] == AVERAGE)] for t, a, b, c in summary.settings.headline]
+        return pd.concat(parts, ignore_index=True)
+    keep = [summary.primary_metrics.get(t) == m for t, m in zip(table["task"], table["metric"])]
+    return table[np.array(keep) & (table["lang"] == AVERAGE).to_numpy()].reset_index(drop=True)
+
+
+def _finite(value) -> float | None:
     """JSON has no NaN: DVC and json readers choke on it, so it becomes null."""
     value = float(value)
     return round(value, 6) if math.isfinite(value) else None
 
 
-def headline(summary: Summary) -> dict[str, float | str | None]:
-    """Small flat dict for `dvc metrics diff`, language-averaged, primary metric per task only.
+def headline(summary: Summary) -> dict[str, float | str | bool | None]:
+    """Small flat dict for `dvc metrics diff`: the headline cells and per-arm language averages (primary metric).
 
-    Keys: {task}.{metric}.{A}_vs_{B}.{condition}.{delta|ci_low|ci_high|p_value|verdict}
-          {task}.{metric}.{arm}.clean                 (mean clean score over languages)
-          {task}.{metric}.{arm}.{condition}           (mean perturbed score over languages)
-          {task}.{metric}.{arm}.{condition}.drop      (absolute drop)
-          {task}.{arm}.attack_success_rate            (when attacks were run)
+    Keys: {task}.{metric}.{A}_vs_{B}.{condition}.{delta|ci_low|ci_high|p_value|p_adjusted|verdict|coverage|n|
+                                                 confounded}       (headline cells)
+          {task}.{metric}.{arm}.clean                 (clean score on all examples, language average)
+          {task}.{metric}.{arm}.{condition}           (perturbed score on the changed examples, language average)
+          {task}.{metric}.{arm}.{condition}.drop      (drop on the changed examples)
     """
-    out: dict[str, float | str | None] = {}
-    for task in sorted(summary.arms["task"].unique()):
-        metric = primary_metric(summary, task)
-        comparisons = summary.comparisons
-        rows = comparisons[(comparisons["task"] == task) & (comparisons["metric"] == metric)
-                           & (comparisons["lang"] == AVERAGE)] if not comparisons.empty else comparisons
-        for row in rows.itertuples():
-            prefix = f"{task}.{metric}.{row.arm_a}_vs_{row.arm_b}.{row.condition}"
-            for name in ("delta", "ci_low", "ci_high", "p_value"):
-                out[f"{prefix}.{name}"] = _finite(getattr(row, name))
-            out[f"{prefix}.verdict"] = row.verdict
+    out: dict[str, float | str | bool | None] = {}
+    for row in headline_rows(summary).itertuples():
+        prefix = f"{row.task}.{row.metric}.{row.comparison}.{row.condition}"
+        for name in ("delta", "ci_low", "ci_high", "p_value", "p_adjusted", "coverage"):
+            out[f"{prefix}.{name}"] = _finite(getattr(row, name))
+        out[f"{prefix}.n"] = int(row.n)
+        out[f"{prefix}.verdict"] = row.verdict
+        out[f"{prefix}.confounded"] = bool(row.confounded)
+    for task in tasks(summary):
+        metric = summary.primary_metrics[task]
+        clean = summary.clean
+        averages = clean[(clean["task"] == task) & (clean["metric"] == metric) & (clean["lang"] == AVERAGE)]
+        for row in averages.itertuples():
+            out[f"{task}.{metric}.{row.arm}.clean"] = _finite(row.clean)
         arms = summary.arms
-        arms = arms[(arms["task"] == task) & (arms["metric"] == metric) & (arms["lang"] == AVERAGE)]
-        for arm, group in arms.groupby("arm"):
-            # Clean scores are on slightly different id sets per condition (alignment); report their mean.
-            out[f"{task}.{metric}.{arm}.clean"] = _finite(group["clean"].mean())
-            for row in group.itertuples():
-                out[f"{task}.{metric}.{arm}.{row.condition}"] = _finite(row.perturbed)
-                out[f"{task}.{metric}.{arm}.{row.condition}.drop"] = _finite(row.drop)
-    attacks = summary.attacks
-    for row in attacks[attacks["lang"] == AVERAGE].itertuples():
-        out[f"{row.task}.{row.arm}.attack_success_rate"] = _finite(row.success_rate)
+        for row in arms[(arms["task"] == task) & (arms["metric"] == metric) & (arms["lang"] == AVERAGE)].itertuples():
+            out[f"{task}.{metric}.{row.arm}.{row.condition}"] = _finite(getattr(row, "perturbed", math.nan))
+            out[f"{task}.{metric}.{row.arm}.{row.condition}.drop"] = _finite(getattr(row, "drop", math.nan))
     return dict(sorted(out.items()))
 
 
 def _json_value(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (float, np.floating)):
         return _finite(value)
     if isinstance(value, np.integer):
@@ -360,52 +749,72 @@ def _nest(table: pd.DataFrame, keys: list[str]) -> dict:
         node = out
         for key in keys[:-1]:
             node = node.setdefault(str(record[key]), {})
-        node[str(record[keys[-1]])] = {c: _json_value(record[c]) for c in values
-                                       if not (isinstance(record[c], float) and math.isnan(record[c]))}
+        node[str(record[keys[-1]])] = {c: _json_value(record[c]) for c in values}
     return out
 
 
 def detailed(summary: Summary) -> dict:
-    """Every per-language and 'avg' number, nested for a second DVC metrics file (DVC flattens with dots):
-    arms.{task}.{metric}.{arm}.{condition}.{lang}.{clean|perturbed|drop|drop_ci_low|...|mean_chrf|n_examples}
-    comparisons.{task}.{metric}.{A}_vs_{B}.{condition}.{lang}.{delta|ci_low|ci_high|p_value|verdict|...}
-    attacks.{task}.{arm}.{lang}.{success_rate|words_changed|queries|n_examples|n_seeds}
+    """Every cell, nested for a second DVC metrics file (DVC flattens with dots):
+    settings.{confidence|n_resamples|multiplicity|interval_scope|...}
+    clean.{task}.{metric}.{arm}.{lang}.{clean|ci_low|ci_high|n|n_clusters|n_seeds}
+    arms.{task}.{metric}.{arm}.{condition}.{lang}.{clean|perturbed|drop(+ci)|relative_drop(+ci)|coverage|n|
+        n_total|n_clusters|diluted_drop|applicable|mean_chrf|...}
+    comparisons.{task}.{metric}.{A}_vs_{B}.{condition}.{lang}.{delta|ci_low|ci_high|p_value|p_adjusted|
+        p_permutation|family|verdict|coverage|n|n_clusters|diluted_delta|relative_delta(+ci)|confounded|...}
+    confounds.{task}.{metric}.{A}_vs_{B}.{clean_a|clean_b|clean_gap|confounded}
+    attacks.{task}.{A}_vs_{B}.{lang|pooled}.{n|success_a(+ci)|success_b(+ci)|p_value|p_adjusted|...}
     """
-    comparisons = summary.comparisons
-    if not comparisons.empty:
-        comparisons = comparisons.assign(comparison=comparisons["arm_a"] + "_vs_" + comparisons["arm_b"]).drop(
-            columns=["arm_a", "arm_b"])
+    settings = summary.settings
     return {
+        "settings": {
+            "confidence": settings.bootstrap.confidence, "n_resamples": settings.bootstrap.n_resamples,
+            "bootstrap_seed": settings.bootstrap.seed, "seed_resampling": settings.bootstrap.seed_resampling,
+            "n_permutations": settings.n_permutations, "multiplicity": settings.multiplicity,
+            "confound_threshold": settings.confound_threshold, "attack_threshold": settings.attack_threshold,
+            "interval_scope": summary.scope(), "n_seeds": dict(sorted(summary.n_seeds.items())),
+            "primary_metrics": dict(sorted(summary.primary_metrics.items())),
+            "headline": [list(cell) for cell in settings.headline], "missing_cells": list(summary.missing),
+        },
+        "clean": _nest(summary.clean, ["task", "metric", "arm", "lang"]),
         "arms": _nest(summary.arms, ["task", "metric", "arm", "condition", "lang"]),
-        "comparisons": _nest(comparisons, ["task", "metric", "comparison", "condition", "lang"]),
-        "attacks": _nest(summary.attacks, ["task", "arm", "lang"]),
+        "comparisons": _nest(summary.comparisons.drop(columns=["arm_a", "arm_b"], errors="ignore"),
+                             ["task", "metric", "comparison", "condition", "lang"]),
+        "confounds": _nest(summary.confounds.drop(columns=["arm_a", "arm_b"], errors="ignore"),
+                           ["task", "metric", "comparison"]),
+        "attacks": _nest(summary.attacks.drop(columns=["arm_a", "arm_b"], errors="ignore"),
+                         ["task", "comparison", "lang"]),
     }
 
 
 def plot_tables(summary: Summary) -> dict[str, pd.DataFrame]:
-    """Flat tables for `dvc plots` (CSV): drop.csv, delta.csv, strength.csv (primary metric per task)."""
+    """Flat tables for `dvc plots` (CSV, primary metric per task): drop.csv, delta.csv, strength.csv.
+
+    Every row carries its interval (ci_low, ci_high), coverage and n; delta rows also p_value, p_adjusted and
+    the verdict. Not-applicable cells are kept with empty estimates so the CSV shows what is missing.
+    """
     def primary(table: pd.DataFrame) -> pd.DataFrame:
         if table.empty:
             return table
-        keep = [primary_metric(summary, task) == metric for task, metric in zip(table["task"], table["metric"])]
-        return table[keep]
+        keep = [summary.primary_metrics.get(task) == metric for task, metric in zip(table["task"], table["metric"])]
+        return table[np.array(keep, dtype=bool)]
 
-    drop = primary(summary.arms)[["task", "metric", "arm", "lang", "condition", "drop", "drop_ci_low",
-                                  "drop_ci_high", "clean", "perturbed"]].rename(
-        columns={"drop_ci_low": "ci_low", "drop_ci_high": "ci_high"})
-    comparisons = primary(summary.comparisons)
-    delta = comparisons.assign(comparison=comparisons["arm_a"] + "_vs_" + comparisons["arm_b"])[
-        ["task", "metric", "comparison", "arm_a", "arm_b", "lang", "condition", "delta", "ci_low", "ci_high",
-         "p_value", "verdict"]] if not comparisons.empty else comparisons
-    strength = primary(summary.strength)
+    def pick(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        return table.reindex(columns=columns)
+
+    drop = primary(summary.arms).rename(columns={"drop_ci_low": "ci_low", "drop_ci_high": "ci_high"})
+    drop = pick(drop, ["task", "metric", "arm", "lang", "condition", "drop", "ci_low", "ci_high", "relative_drop",
+                       "clean", "perturbed", "coverage", "n", "n_total", "n_clusters", "applicable"])
+    delta = pick(primary(summary.comparisons),
+                 ["task", "metric", "comparison", "arm_a", "arm_b", "lang", "condition", "delta", "ci_low",
+                  "ci_high", "p_value", "p_adjusted", "verdict", "relative_delta", "relative_ci_low",
+                  "relative_ci_high", "coverage", "n", "n_total", "n_clusters", "confounded", "applicable"])
+    strength = summary.strength.assign(coverage=1.0)  # strength rows are changed examples only
     # One self-describing label per row, so `dvc plots diff` can draw every row as its own bar or point
     # (DVC's templates colour by revision, not by a data column).
     drop = drop.assign(cell=drop["task"] + " " + drop["condition"] + " " + drop["lang"] + " | " + drop["arm"])
-    if not delta.empty:
-        delta = delta.assign(cell=delta["task"] + " " + delta["condition"] + " " + delta["lang"] + " | "
-                             + delta["comparison"])
-    if not strength.empty:
-        strength = strength.assign(cell=strength["task"] + " " + strength["condition"] + " | " + strength["arm"])
+    delta = delta.assign(cell=delta["task"] + " " + delta["condition"] + " " + delta["lang"] + " | "
+                         + delta["comparison"])
+    strength = strength.assign(cell=strength["task"] + " " + strength["condition"] + " | " + strength["arm"])
     return {"drop": drop, "delta": delta, "strength": strength}
 
 

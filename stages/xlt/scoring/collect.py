@@ -1,0 +1,108 @@
+"""Predictions on disk -> the long per-example tables that scoring summarises.
+
+Scores: one row per (task, arm, seed, lang, condition, example id, metric) with the columns summary.py needs:
+``task, arm, seed, lang, condition, id, cluster, metric, value, applied, chrf``. Gold answers always come from the
+clean test set (a perturbation never changes the answer text). Each perturbed row carries the chrF between its
+clean and perturbed input (so scores can be plotted against perturbation strength) and ``applied``: whether the
+perturbation changed that example's input, from the perturbation record's ``applied`` flag, or, for families
+whose records have none, chrF < 100 (identical text scores exactly 100). Clean rows have ``applied = True`` and
+chrF NaN. ``cluster`` is the unit of statistical independence, shared by the translations of one item across
+languages: the caller's ``clusters`` mapping, else the example's own ``cluster`` field, else its id (a singleton).
+Files are read one at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from stages.xlt.io import iter_jsonl, read_jsonl
+from stages.xlt.scoring.metrics import exact_match, f1
+
+PathFor = Callable[[str, str], Path]  # (condition, lang) -> file
+SCORE_COLUMNS = ["task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied", "chrf"]
+ATTACK_COLUMNS = ["task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "queries",
+                  "clean_score"]
+
+
+def _perturbation_by_id(path: Path) -> dict[str, tuple[float, bool]]:
+    """id -> (chrF, applied) of every perturbed example in ``path``."""
+    out = {}
+    for ex in iter_jsonl(path):
+        if "perturbation" not in ex:
+            continue
+        record = ex["perturbation"]
+        chrf = float(record["chrf"])
+        out[ex["id"]] = (chrf, bool(record.get("applied", chrf < 100.0)))
+    return out
+
+
+def _cluster(example_id: str, example: Mapping | None, clusters: Mapping[str, str] | None) -> str:
+    if clusters is not None and example_id in clusters:
+        return str(clusters[example_id])
+    if example is not None and example.get("cluster") is not None:
+        return str(example["cluster"])
+    return str(example_id)
+
+
+def _base(task, arm, seed, lang, condition, example_id, cluster, perturbation) -> dict:
+    chrf, applied = perturbation.get(example_id, (math.nan, True)) if perturbation is not None else (math.nan, True)
+    return dict(task=task, arm=arm, seed=seed, lang=lang, condition=condition, id=example_id, cluster=cluster,
+                applied=applied, chrf=chrf)
+
+
+def qa_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
+            gold: dict[str, dict], inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """EM and F1 (MLQA normalisation for ``lang``) of every prediction in ``predictions``.
+
+    ``inputs`` is the perturbed test file (None for clean); a perturbed prediction without a record there is a
+    stale file and raises.
+    """
+    perturbation = _perturbation_by_id(inputs) if inputs is not None else None
+    for row in iter_jsonl(predictions):
+        if row["id"] not in gold:
+            raise ValueError(f"{predictions}: prediction for unknown question id {row['id']!r}; "
+                             "the test set changed after evaluation: run `dvc repro`")
+        if perturbation is not None and row["id"] not in perturbation:
+            raise ValueError(f"{predictions}: question {row['id']!r} has no perturbation record in {inputs}; "
+                             "the perturbed set changed after evaluation: run `dvc repro`")
+        golds = gold[row["id"]]["answers"]["text"]
+        base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], gold[row["id"]], clusters),
+                     perturbation)
+        yield {**base, "metric": "em", "value": exact_match(row["prediction"], golds, lang)}
+        yield {**base, "metric": "f1", "value": f1(row["prediction"], golds, lang)}
+
+
+def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
+                   inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """Per-pair nearest-neighbour hits: ``accuracy`` is XTREME's xx->en direction, ``accuracy_en2xx`` the other.
+    Each pair is its own cluster unless ``clusters`` (or the prediction row) says otherwise."""
+    perturbation = _perturbation_by_id(inputs) if inputs is not None else None
+    for row in iter_jsonl(predictions):
+        base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], row, clusters), perturbation)
+        yield {**base, "metric": "accuracy", "value": float(row["src2tgt"])}
+        yield {**base, "metric": "accuracy_en2xx", "value": float(row["tgt2src"])}
+
+
+def score_table(rows: Iterator[dict]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(list(rows), columns=SCORE_COLUMNS)
+
+
+def attack_table(runs: dict[tuple[str, int], Path], task: str,
+                 clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """``task, arm, seed, lang, id, cluster, status, success, words_changed, queries, clean_score`` from each
+    run's <lang>.jsonl files. Skipped items are kept (status "skipped"): summary.py decides eligibility per
+    comparison, on the items both arms could be attacked on. ``clean_score`` is the clean F1 (``original_f1``).
+    """
+    records = []
+    for (arm, seed), folder in sorted(runs.items()):
+        for path in sorted(folder.glob("*.jsonl")):
+            for row in read_jsonl(path):
+                records.append(dict(task=task, arm=arm, seed=seed, lang=row["lang"], id=row["id"],
+                                    cluster=_cluster(row["id"], row, clusters), status=row["status"],
+                                    success=bool(row["success"]), words_changed=int(row["words_changed"]),
+                                    queries=int(row["queries"]), clean_score=float(row["original_f1"])))
+    return pd.DataFrame.from_records(records, columns=ATTACK_COLUMNS)

@@ -1,0 +1,76 @@
+"""Synthetic per-example score tables with a known truth, for testing the statistics and the report.
+
+Items come in clusters (e.g. questions on one paragraph), and the same clusters and ids appear in every
+language (translations of each other). Each item has a latent difficulty shared by all arms and languages
+(so pairing matters, as in real data). Clean F1 is Bernoulli(p_clean + difficulty); where the perturbation
+changes the input (``applied``) it destroys a correct answer with probability ``drop_rate[arm]``; where it does
+not, the perturbed score equals the clean one. So the true expected drop on changed examples is
+drop_rate[arm] × E[clean score] (see `true_delta`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def synthetic_scores(
+    drop_rate: Mapping[str, float],
+    langs: Sequence[str] = ("de", "zh"),
+    conditions: Sequence[str] = ("typos",),
+    seeds: Sequence[int] = (0,),
+    n_clusters: int = 40,
+    cluster_size: int = 4,
+    p_clean: float = 0.6,
+    task: str = "qa",
+    metric: str = "f1",
+    coverage: Mapping[tuple[str, str], float] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Long table (task, arm, seed, lang, condition, id, cluster, metric, value, applied, chrf).
+
+    ``coverage[(lang, condition)]`` is the fraction of examples the perturbation changes there (default 1).
+    """
+    rng = np.random.default_rng(seed)
+    n = n_clusters * cluster_size
+    ids = [f"q{i:05d}" for i in range(n)]
+    clusters = [f"p{i // cluster_size:04d}" for i in range(n)]
+    difficulty = np.repeat(rng.uniform(-0.2, 0.2, n_clusters), cluster_size) + rng.uniform(-0.1, 0.1, n)
+    p = np.clip(p_clean + difficulty, 0.0, 1.0)
+    frames = []
+    for lang in langs:
+        changed = {c: rng.random(n) < (coverage or {}).get((lang, c), 1.0) for c in conditions}
+        chrf = {c: np.where(changed[c], rng.uniform(40, 99, size=n), 100.0) for c in conditions}
+        for arm, rate in drop_rate.items():
+            for model_seed in seeds:
+                clean = (rng.random(n) < p).astype(float)
+                base = {"task": task, "arm": arm, "seed": model_seed, "lang": lang, "id": ids, "cluster": clusters,
+                        "metric": metric}
+                frames.append(pd.DataFrame({**base, "condition": "clean", "value": clean, "applied": True,
+                                            "chrf": np.nan}))
+                for condition in conditions:
+                    survived = (rng.random(n) >= rate) | ~changed[condition]
+                    frames.append(pd.DataFrame({**base, "condition": condition, "value": clean * survived,
+                                                "applied": changed[condition], "chrf": chrf[condition]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def true_delta(drop_rate: Mapping[str, float], arm_a: str, arm_b: str, p_clean: float = 0.6) -> float:
+    """Expected Δ = drop(A) − drop(B) of `synthetic_scores` on changed examples (E[clean] = p_clean)."""
+    return (drop_rate[arm_a] - drop_rate[arm_b]) * p_clean
+
+
+def synthetic_attacks(scores: pd.DataFrame, success_rate: Mapping[str, float], n_items: int = 30,
+                      seed: int = 0) -> pd.DataFrame:
+    """Attack records on the first ``n_items`` ids of every language, clean_score from the clean F1."""
+    rng = np.random.default_rng(seed)
+    clean = scores[(scores["condition"] == "clean")]
+    clean = clean[clean["id"].isin(sorted(clean["id"].unique())[:n_items])]
+    rows = clean[["task", "arm", "seed", "lang", "id", "cluster", "value"]].rename(columns={"value": "clean_score"})
+    success = rng.random(len(rows)) < rows["arm"].map(success_rate).to_numpy()
+    eligible = rows["clean_score"].to_numpy() > 0
+    status = np.where(~eligible, "skipped", np.where(success, "succeeded", "failed"))
+    return rows.assign(status=status, success=(status == "succeeded"),
+                       words_changed=rng.integers(1, 4, len(rows)), queries=rng.integers(5, 40, len(rows)))
