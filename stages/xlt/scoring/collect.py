@@ -76,6 +76,23 @@ def qa_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predic
         yield {**base, "metric": "f1", "value": f1(row["prediction"], golds, lang)}
 
 
+def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
+                        gold: dict[str, dict], inputs: Path | None,
+                        clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """Accuracy (predicted label == the item's gold label in that language) of every prediction."""
+    perturbation = _perturbation_by_id(inputs) if inputs is not None else None
+    for row in iter_jsonl(predictions):
+        if row["id"] not in gold:
+            raise ValueError(f"{predictions}: prediction for unknown item id {row['id']!r}; "
+                             "the test set changed after evaluation: run `dvc repro`")
+        if perturbation is not None and row["id"] not in perturbation:
+            raise ValueError(f"{predictions}: item {row['id']!r} has no perturbation record in {inputs}; "
+                             "the perturbed set changed after evaluation: run `dvc repro`")
+        item = gold[row["id"]]
+        base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], item, clusters), perturbation)
+        yield {**base, "metric": "accuracy", "value": float(int(row["prediction"]) == int(item["label"]))}
+
+
 def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
                    inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
     """Per-pair nearest-neighbour hits: ``accuracy`` is XTREME's xx->en direction, ``accuracy_en2xx`` the other.
@@ -91,18 +108,17 @@ def score_table(rows: Iterator[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=SCORE_COLUMNS)
 
 
-def attack_table(runs: dict[tuple[str, int], Path], task: str,
-                 clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
+def attack_table(folders: Mapping[str, Path], clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
     """``task, arm, seed, lang, id, cluster, status, success, words_changed, queries, clean_score`` from each
-    run's <lang>.jsonl files. Skipped items are kept (status "skipped"): summary.py decides eligibility per
-    comparison, on the items both arms could be attacked on. ``clean_score`` is the clean F1 (``original_f1``).
-    """
+    attacked target's <lang>.jsonl files (one row per arm and item; ``folders``: target -> folder). Skipped items are
+    kept (status "skipped"): summary.py decides eligibility per comparison, on the items both arms could be
+    attacked on."""
     records = []
-    for (arm, seed), folder in sorted(runs.items()):
-        for path in sorted(folder.glob("*.jsonl")):
-            for row in read_jsonl(path):
-                records.append(dict(task=task, arm=arm, seed=seed, lang=row["lang"], id=row["id"],
+    for task, folder in sorted(folders.items()):
+        for path in sorted(Path(folder).glob("*.jsonl")):
+            for row in iter_jsonl(path):
+                records.append(dict(task=task, arm=row["arm"], seed=int(row["seed"]), lang=row["lang"], id=row["id"],
                                     cluster=_cluster(row["id"], row, clusters), status=row["status"],
                                     success=bool(row["success"]), words_changed=int(row["words_changed"]),
-                                    queries=int(row["queries"]), clean_score=float(row["original_f1"])))
+                                    queries=int(row["queries"]), clean_score=float(row["clean_score"])))
     return pd.DataFrame.from_records(records, columns=ATTACK_COLUMNS)
