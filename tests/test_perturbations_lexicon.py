@@ -32,6 +32,7 @@ def test_min_count_and_the_frequency_cut_filter_entries():
 def test_tokens_are_segmented_words_simplified_for_chinese():
     assert lexicon_tokens("我們試試看！2008年", "zh") == ["我们", "试试看", "年"]  # Traditional -> Simplified
     assert lexicon_tokens("ฉันไม่รู้ภาษาอังกฤษ", "th") == ["ฉัน", "ไม่", "รู้", "ภาษาอังกฤษ"]
+    assert lexicon_tokens("ต่าง ๆ 20", "th") == ["ต่าง"]  # the repetition mark and numbers are no words
     assert lexicon_tokens("Ναι, σωστός 42", "el") == ["ναι", "σωστός"]  # final sigma kept, numbers dropped
     assert lexicon_key("國家", "zh") == "国家" and lexicon_key("Straße", "de") == "straße"
 

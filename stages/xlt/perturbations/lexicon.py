@@ -3,7 +3,8 @@
 Tokens: the words of ``stages.xlt.segment.words`` (dictionary segmentation for Thai and Chinese), keyed by
 ``lexicon_key``: lower-cased, and for Chinese converted to Simplified characters (Tatoeba's Chinese side mixes
 Traditional and Simplified, XQuAD/XNLI/PAWS-X Chinese is Simplified; without the conversion half of the Chinese
-lexicon could never match). Numbers are skipped; a word counts once per sentence.
+lexicon could never match). Words without a letter are skipped (numbers; Thai's repetition mark ๆ, which newmm
+cuts off as a word of its own); a word counts once per sentence.
 
 Alignment: IBM Model 1 (Brown et al. 1993), ``iterations`` EM rounds from uniform, with a NULL source word,
 trained source->target and target->source. ``s -> t`` is an entry when ``t`` is the most probable translation of
@@ -27,6 +28,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import regex
+
 from ..data.tatoeba import read_tatoeba
 from ..segment import word_strings
 
@@ -34,6 +37,7 @@ MIN_COUNT = 2
 SKIP_FREQUENT = 30
 ITERATIONS = 8
 _NULL = ""  # Model 1's empty source word (never a real token: words are non-empty)
+_LETTER = regex.compile(r"[\p{Lu}\p{Ll}\p{Lt}\p{Lo}]")  # a letter proper: not a digit, mark or modifier (ๆ)
 
 
 @functools.cache
@@ -51,10 +55,10 @@ def lexicon_key(word: str, lang: str) -> str:
 
 
 def lexicon_tokens(text: str, lang: str) -> list[str]:
-    """The lexicon keys of the words of ``text``, in order, numbers left out."""
+    """The lexicon keys of the words of ``text``, in order, words without a letter left out."""
     if lang == "zh":  # convert the whole sentence: the converter uses phrase context
         text = _to_simplified()(text)
-    return [lexicon_key(w, lang) for w in word_strings(text, lang) if not w.isdigit()]
+    return [lexicon_key(w, lang) for w in word_strings(text, lang) if _LETTER.search(w)]
 
 
 def _model1(source: list[list[str]], target: list[list[str]], iterations: int) -> dict[str, dict[str, float]]:
