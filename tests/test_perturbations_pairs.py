@@ -1,4 +1,4 @@
-"""Sentence-pair families (typos, code-switching, Naik et al.'s stress tests), lone sentences, and the knob catalogue."""
+"""Sentence-pair families (typos, code-switching, Naik et al.'s stress tests), lone sentences, the knob catalogue."""
 
 from __future__ import annotations
 
@@ -94,6 +94,13 @@ def test_stress_tests_leave_languages_without_a_phrase_unchanged():
     (out,) = perturb_examples([pair("xx")], "tautology", kind="pair", seed=0, task="nli")
     assert out["text_b"] == PAIR["text_b"] and out["perturbation"]["applied"] is False
     assert "'xx'" in out["perturbation"]["reason"]
+
+
+def test_examples_of_the_wrong_kind_are_rejected():
+    with pytest.raises(ValueError, match=r"pair example 'q1' lacks \['text_a', 'text_b'\]"):
+        perturb_examples([{"id": "q1", "lang": "en", "question": "q", "context": "c"}], "typos", kind="pair", seed=0)
+    with pytest.raises(ValueError, match="unknown perturbation family 'distractor' for kind 'pair'"):
+        perturb_examples([PAIR], "distractor", kind="pair", seed=0)
 
 
 def test_stress_tests_need_the_task():

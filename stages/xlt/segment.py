@@ -31,7 +31,8 @@ import regex
 _WORD_RUN = regex.compile(r"\w+")
 # Script of a character for segmentation purposes; anything else (Latin, Cyrillic, digits, ...) is "other".
 _SCRIPT_OF = (("thai", regex.compile(r"\p{Script=Thai}")), ("han", regex.compile(r"\p{Script=Han}")),
-              ("hiragana", regex.compile(r"\p{Script=Hiragana}")), ("katakana", regex.compile(r"[\p{Script=Katakana}ー]")))
+              ("hiragana", regex.compile(r"\p{Script=Hiragana}")),
+              ("katakana", regex.compile(r"[\p{Script=Katakana}ー]")))
 _MARK = regex.compile(r"[\p{M}\u200c\u200d]")
 _LOCK = threading.Lock()
 

@@ -52,8 +52,9 @@ def perturb_codeswitch_question(examples: list[dict], *, seed: int, context: Per
             raise ValueError(f"codeswitch_question: no {question_lang!r} question for id {example['id']!r}; "
                              f"pass it in context.parallel[{question_lang!r}]")
         switched = {**copy.deepcopy(example), "question": parallel["question"]}
-        same = {"reason": "the parallel question is the same text"} if parallel["question"] == example["question"] else {}
-        out.append(with_record(example, switched, QUESTION_FAMILY, question_lang=question_lang, **same))
+        same = parallel["question"] == example["question"]
+        reason = {"reason": "the parallel question is the same text"} if same else {}
+        out.append(with_record(example, switched, QUESTION_FAMILY, question_lang=question_lang, **reason))
     return out
 
 

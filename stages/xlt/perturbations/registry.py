@@ -9,7 +9,7 @@ from .codeswitch import (perturb_codeswitch_question, perturb_codeswitch_words, 
                          perturb_sentence_codeswitch_words)
 from .context import PerturbationContext
 from .distractor import perturb_distractor
-from .knobs import KINDS, TASK_FAMILIES
+from .knobs import FIELDS, KINDS, TASK_FAMILIES
 from .spans import check_answers
 from .stress import perturb_length_mismatch, perturb_tautology
 from .typos import perturb_pair_typos, perturb_sentence_typos, perturb_typos
@@ -65,6 +65,11 @@ def perturb_examples(examples: list[dict], family: str, *, kind: str = "qa", see
     if unknown:
         raise ValueError(f"perturbation family {family!r} ({kind}) has no parameter(s) {unknown}; its parameters "
                          f"are {known}")
+    for example in examples:
+        missing = [k for k in ("id", "lang", *FIELDS[kind]) if k not in example]
+        if missing:
+            raise ValueError(f"{kind} example {example.get('id', '?')!r} lacks {missing}; a {kind} example has "
+                             f"{['id', 'lang', *FIELDS[kind]]}")
     extra = {"task": task} if family in TASK_FAMILIES and kind == "pair" else {}
     perturbed = function(examples, seed=seed, context=context or PerturbationContext(), **extra, **knobs)
     if len(perturbed) != len(examples):

@@ -3,9 +3,10 @@
 Eligible units are words of >= 2 grapheme clusters in a supported script (Latin, Cyrillic, Greek, Arabic,
 Devanagari), and every Thai or Han word (one Chinese character can be a word); Thai and Chinese words come from
 the dictionary segmenters (see ``stages.xlt.segment``). ``rate`` is the fraction of eligible units edited
-(stochastically rounded per text, so short questions still get edits on average); each edited unit gets one edit. Edits move or drop whole grapheme clusters, so marks stay on a base letter, and new
-letters come from the same script: a keyboard neighbour for Latin (QWERTY), Cyrillic (JCUKEN) and Greek, else a
-nearby letter of the script's alphabet (Arabic letters, Devanagari consonants, Thai consonants, CJK ideographs).
+(stochastically rounded per text, so short questions still get edits on average); each edited unit gets one edit.
+Edits move or drop whole grapheme clusters, so marks stay on a base letter, and new letters come from the same
+script: a keyboard neighbour for Latin (QWERTY), Cyrillic (JCUKEN) and Greek, else a nearby letter of the script's
+alphabet (Arabic letters, Devanagari consonants, Thai consonants, CJK ideographs).
 QA: ``fields`` among question/context; the context is edited only outside the gold answers, whose offsets are
 re-mapped. Pair: ``fields`` among text_a/text_b (the label is untouched). Sentence: the text.
 """
