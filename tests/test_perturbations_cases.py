@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stages.xlt.perturbations import FAMILIES, PerturbationContext, family_parameters, perturb_qa
-from stages.xlt.perturbations.sentences import split_sentences
+from stages.xlt.perturbations.sentence_chunks import sentence_chunks
 from stages.xlt.perturbations.spans import edit_outside_answers, insert_text
 from stages.xlt.perturbations.strength import chrf
 from stages.xlt.perturbations.text_units import clusters, word_units
@@ -30,18 +30,21 @@ def test_graphemes_keep_devanagari_and_thai_signs_on_their_base():
     assert "กี่" in clusters("เกี่ยว")
 
 
-def test_thai_and_han_runs_become_two_cluster_pseudo_words():
-    assert [u.clusters for u in word_units("北京大学")] == [("北", "京"), ("大", "学")]
-    assert [u.script for u in word_units("Panthersได้")] == ["Latin", "Thai"]
+def test_thai_and_han_units_are_dictionary_words():
+    assert ["".join(u.clusters) for u in word_units("黑豹队的防守丢了多少分？", "zh")] == [
+        "黑豹", "队", "的", "防守", "丢", "了", "多少", "分"]
+    assert ["".join(u.clusters) for u in word_units("ทีมรับของแพนเธอร์ส 308", "th")] == [
+        "ทีม", "รับ", "ของ", "แพน", "เธอร์ส"]  # digits are no unit
+    assert [u.script for u in word_units("Panthersได้", "th")] == ["Latin", "Thai"]
 
 
 def test_sentence_splitting_for_each_terminator():
-    assert split_sentences("Es 3.5 m. ¿Dónde? Sí!", "es") == ["Es 3.5 m.", "¿Dónde?", "Sí!"]
-    assert split_sentences("我们试试。你在干什么？好", "zh") == ["我们试试。", "你在干什么？", "好"]
-    assert split_sentences("यह है। वह था।", "hi") == ["यह है।", "वह था।"]
-    assert split_sentences("ما هذا؟ لا شيء.", "ar") == ["ما هذا؟", "لا شيء."]
+    assert sentence_chunks("Es 3.5 m. ¿Dónde? Sí!", "es") == ["Es 3.5 m.", "¿Dónde?", "Sí!"]
+    assert sentence_chunks("我们试试。你在干什么？好", "zh") == ["我们试试。", "你在干什么？", "好"]
+    assert sentence_chunks("यह है। वह था।", "hi") == ["यह है।", "वह था।"]
+    assert sentence_chunks("ما هذا؟ لا شيء.", "ar") == ["ما هذا؟", "لا شيء."]
     thai = "ทีมรับของแพนเธอร์สถอดใจที่คะแนน 308 ได้อันดับที่หกของลีก ในขณะที่เป็นผู้นำ"
-    assert "".join(s.replace(" ", "") for s in split_sentences(thai, "th")) == thai.replace(" ", "")
+    assert "".join(s.replace(" ", "") for s in sentence_chunks(thai, "th")) == thai.replace(" ", "")
 
 
 # ---------------------------------------------------------------- typos
@@ -62,20 +65,30 @@ def test_typos_at_full_rate_edit_every_eligible_word_but_not_the_answer():
     # every eligible (>= 2 letters) question word is edited once: none of them survives intact
     assert not {"what", "country", "Normandy", "located"} & set(out["question"].rstrip("?").split())
     assert out["perturbation"]["edits"] >= 5
-    assert out["perturbation"]["chrf"] < 100.0
+    assert out["perturbation"]["chrf"] < 100.0 and out["perturbation"]["applied"] is True
+
+
+def test_typos_on_chinese_edit_whole_segmented_words():
+    import random
+    text = "黑豹队的防守丢了多少分？"
+    counts: dict[str, int] = {}
+    edited = typo_text(text, 1.0, random.Random(0), lang="zh", counts=counts)
+    assert edited != text and edited.endswith("？")
+    assert sum(counts.values()) == 8  # one edit per jieba word (黑豹/队/的/防守/丢/了/多少/分), not per 2 characters
 
 
 def test_typos_rate_zero_is_identity_and_fields_are_respected():
     (clean,) = perturb_qa([EXAMPLE], "typos", seed=1, rate=0.0)
     assert clean["context"] == EXAMPLE["context"] and clean["question"] == EXAMPLE["question"]
     assert clean["perturbation"]["chrf"] == 100.0
+    assert clean["perturbation"]["applied"] is False and clean["perturbation"]["reason"] == "rate is 0"
     (question_only,) = perturb_qa([EXAMPLE], "typos", seed=1, rate=1.0, fields=["question"])
     assert question_only["context"] == EXAMPLE["context"] and question_only["question"] != EXAMPLE["question"]
 
 
 def test_typos_on_hindi_keep_vowel_signs_attached():
     import random
-    edited = typo_text("पैंथर्स डिफ़ेंस ने कितने अंक दिए", 1.0, random.Random(0))
+    edited = typo_text("पैंथर्स डिफ़ेंस ने कितने अंक दिए", 1.0, random.Random(0), lang="hi")
     assert edited != "पैंथर्स डिफ़ेंस ने कितने अंक दिए"
     for word in edited.split():
         assert not __import__("unicodedata").category(word[0]).startswith("M")
@@ -158,6 +171,23 @@ def test_codeswitch_words_translates_from_the_lexicon_keeping_case():
                         rate=1.0, target_lang="de")
     assert out["question"] == "In was land ist Normandy located?"
     assert out["perturbation"]["n_translatable"] == 3 and out["perturbation"]["n_words"] == 6
+    assert out["perturbation"]["n_replaced"] == 3 and out["perturbation"]["replaced"] == ["what", "country", "is"]
+
+
+def test_codeswitch_words_switches_whole_segmented_words_and_at_least_min_words():
+    question = "黑豹队的防守丢了多少分？"
+    example = {"id": "z1", "article": "A", "lang": "zh", "context": "黑豹队。", "question": question,
+               "answers": {"text": ["黑豹队"], "answer_start": [0]}}
+    context = PerturbationContext(lexicons={("zh", "en"): {"防守": "defense", "防": "guard", "分": "points"}})
+    (one,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=0.01, min_words=1)
+    assert one["perturbation"]["n_replaced"] == 1 and one["perturbation"]["n_translatable"] == 2
+    assert one["question"] in ("黑豹队的 defense 丢了多少分？", "黑豹队的防守丢了多少 points？")
+    (none,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=0.01, min_words=0)
+    assert none["question"] == question and none["perturbation"]["applied"] is False
+    (both,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=1.0)
+    assert both["question"] == "黑豹队的 defense 丢了多少 points？"  # 防 alone is not a word here: never switched
+    (zero,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=0.0, min_words=1)
+    assert zero["question"] == question and zero["perturbation"]["reason"] == "rate is 0"
 
 
 # ---------------------------------------------------------------- strength and API errors
@@ -170,6 +200,7 @@ def test_chrf_is_100_for_identity_and_lower_for_changes():
 def test_registry_and_parameters():
     assert set(FAMILIES) == {"typos", "distractor", "codeswitch_question", "codeswitch_words"}
     assert family_parameters("typos")["rate"] == 0.15
+    assert family_parameters("typos", "pair")["fields"] == ("text_a", "text_b")
 
 
 @pytest.mark.parametrize("family, params, message", [
@@ -181,6 +212,7 @@ def test_registry_and_parameters():
     ("distractor", {"position": "middle"}, "position must be one of"),
     ("codeswitch_words", {"rate": 2.0}, "rate must be a fraction"),
     ("codeswitch_words", {"target_lang": "xx"}, "no lexicon"),
+    ("codeswitch_words", {"min_words": -1}, "min_words must be"),
     ("codeswitch_question", {"question_lang": "de"}, "no 'de' question"),
 ])
 def test_bad_arguments_raise_clear_value_errors(family, params, message):

@@ -9,10 +9,13 @@ import regex
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stages.xlt.perturbations import PerturbationContext, perturb_qa
+from stages.xlt.perturbations import KNOBS, PerturbationContext, perturb_examples, perturb_qa
 from stages.xlt.perturbations.distractor import random_insertion_points
+from stages.xlt.perturbations.knobs import FIELDS
+from stages.xlt.perturbations.lexicon import lexicon_key
 from stages.xlt.perturbations.text_units import clusters
 from stages.xlt.perturbations.typos import eligible_units
+from stages.xlt.segment import word_strings
 
 def _chars(*ranges: range | str) -> str:
     return "".join(r if isinstance(r, str) else "".join(map(chr, r)) for r in ranges)
@@ -134,7 +137,7 @@ def test_typos_same_seed_same_bytes_and_order_free(examples, seed):
 @settings(SETTINGS, derandomize=True)  # a statistical claim: fixed examples keep it from flaking
 @given(example=qa_examples(), seed=st.integers(0, 2**31))
 def test_typos_different_seeds_differ_on_nontrivial_input(example, seed):
-    assume(len(eligible_units(example["question"])) >= 4)
+    assume(len(eligible_units(example["question"], example["lang"])) >= 4)
     outputs = {dumps(perturb_qa([example], "typos", seed=seed + k, rate=0.5, fields=["question"]))
                for k in range(4)}
     assert len(outputs) > 1
@@ -188,8 +191,8 @@ def test_distractor_random_position_depends_on_seed(case, seed):
 @SETTINGS
 @given(example=qa_examples(), seed=st.integers(0, 2**31), rate=st.floats(0.0, 1.0))
 def test_codeswitch_words_keeps_context_and_is_deterministic(example, seed, rate):
-    words = regex.findall(r"\w+", example["question"].lower())
-    lexicon = {w: "X" + w[::-1] for w in words}  # a toy lexicon that translates every word
+    lang = example["lang"]
+    lexicon = {lexicon_key(w, lang): "X" + w[::-1] for w in word_strings(example["question"], lang)}  # every word
     context = PerturbationContext(lexicons={(example["lang"], "de"): lexicon})
     out = perturb_qa([example], "codeswitch_words", seed=seed, context=context, rate=rate, target_lang="de")
     assert out[0]["context"] == example["context"]
@@ -197,3 +200,90 @@ def test_codeswitch_words_keeps_context_and_is_deterministic(example, seed, rate
     assert valid_unicode(out[0]["question"])
     again = perturb_qa([example], "codeswitch_words", seed=seed, context=context, rate=rate, target_lang="de")
     assert dumps(out) == dumps(again)
+
+
+# ---------------------------------------------------------------- every family, every kind: the applied record
+
+@st.composite
+def pair_examples(draw, script: str | None = None) -> dict:
+    script = script or draw(st.sampled_from(sorted(ALPHABETS)))
+    return {"id": draw(st.from_regex(r"[0-9a-f]{8}", fullmatch=True)), "lang": LANG_OF_SCRIPT[script],
+            "text_a": draw(texts(script, 1, 12)), "text_b": draw(texts(script, 1, 8)),
+            "label": draw(st.integers(0, 2)), "cluster": draw(st.integers(0, 99))}
+
+
+def _toy_lexicon(example: dict, fields: tuple[str, ...], keep: int) -> dict[str, str]:
+    """Translates roughly ``keep`` in 3 of the example's words (so some texts have nothing to switch)."""
+    lang = example["lang"]
+    found = [w for f in fields for w in word_strings(example[f] or "", lang)]
+    return {lexicon_key(w, lang): "X" + w[::-1] for i, w in enumerate(found) if i % 3 < keep}
+
+
+@st.composite
+def family_cases(draw):
+    """(kind, family, examples, context, task, knobs) for any family of any kind, at a random strength."""
+    kind = draw(st.sampled_from(["qa", "pair", "sentence"]))
+    family = draw(st.sampled_from(sorted(KNOBS[kind])))
+    script = draw(st.sampled_from(sorted(ALPHABETS)))
+    if kind == "qa":
+        example = draw(qa_examples(script))
+    elif kind == "pair":
+        example = draw(pair_examples(script))
+    else:
+        example = {"id": draw(st.from_regex(r"[0-9a-f]{8}", fullmatch=True)), "lang": LANG_OF_SCRIPT[script],
+                   "text": draw(texts(script, 1, 10))}
+    knobs: dict = {}
+    context = PerturbationContext()
+    if "rate" in KNOBS[kind][family]:
+        knobs["rate"] = draw(st.sampled_from([0.0, 0.2, 1.0]))
+    if "fields" in KNOBS[kind][family]:
+        knobs["fields"] = draw(st.sampled_from([(f,) for f in FIELDS[kind]] + [FIELDS[kind]]))
+    if family == "codeswitch_words":
+        knobs["min_words"] = draw(st.integers(0, 2))
+        fields = knobs.get("fields", ("question",) if kind == "qa" else FIELDS[kind])
+        context = PerturbationContext(lexicons={(example["lang"], "xx"): _toy_lexicon(example, fields,
+                                                                                       draw(st.integers(0, 3)))})
+        knobs["target_lang"] = "xx"
+    if family == "distractor":
+        pool = draw(st.lists(qa_examples(script, article="B"), min_size=1, max_size=2))
+        if draw(st.booleans()):
+            pool.append({**pool[0], "context": example["question"] + ". " + pool[0]["context"]})
+        context = PerturbationContext(pool_by_lang={example["lang"]: pool})
+        knobs["position"] = draw(st.sampled_from(["start", "end", "random"]))
+    if family == "codeswitch_question":
+        other = draw(st.sampled_from([example["question"], draw(texts(script, 1, 6))]))
+        context = PerturbationContext(parallel={"xx": {example["id"]: {**example, "question": other}}})
+        knobs["question_lang"] = draw(st.sampled_from(["xx", example["lang"]]))
+    if family == "length_mismatch":
+        knobs["repeats"] = draw(st.integers(1, 5))
+    task = draw(st.sampled_from(["nli", "paraphrase"])) if family in ("tautology", "length_mismatch") else None
+    if task is not None and draw(st.integers(0, 5)) == 0:
+        example = {**example, "lang": "xx"}  # a language without the stress-test phrase
+    return kind, family, [example], context, task, knobs
+
+
+@settings(SETTINGS, max_examples=200)
+@given(case=family_cases(), seed=st.integers(0, 2**31))
+def test_applied_is_false_exactly_when_the_input_did_not_change(case, seed):
+    kind, family, examples, context, task, knobs = case
+    (out,) = perturb_examples(examples, family, kind=kind, seed=seed, context=context, task=task, **knobs)
+    (clean,) = examples
+    record = out["perturbation"]
+    changed = any(out[f] != clean[f] for f in FIELDS[kind])
+    assert record["family"] == family and record["applied"] is changed
+    if not changed:
+        assert record["reason"] and record["chrf"] == 100.0
+    assert out["id"] == clean["id"]
+    if kind == "qa":
+        assert_answers_valid(clean, out)
+    if kind == "pair":
+        assert out["label"] == clean["label"] and out["cluster"] == clean["cluster"]
+    if family == "codeswitch_words":
+        assert record["n_replaced"] == len(record["replaced"]) <= record["n_translatable"] <= record["n_words"]
+        assert (record["n_replaced"] > 0) is changed
+    may_edit = {("qa", "distractor"): {"context"}, ("qa", "codeswitch_question"): {"question"},
+                ("qa", "codeswitch_words"): {"question"}}.get((kind, family))
+    if may_edit is None:
+        may_edit = set(record["fields"] if "fields" in record else knobs.get("fields", FIELDS[kind]))
+    for field in set(FIELDS[kind]) - may_edit:
+        assert out[field] == clean[field], (family, field)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from stages.xlt.scoring.metrics import accuracy, exact_match, f1, mixed_segmentation, normalize_answer
+from stages.xlt.scoring.metrics import (accuracy, exact_match, f1, f1_segmented, mixed_segmentation,
+                                       normalize_answer)
 
 
 @pytest.mark.parametrize(
@@ -27,8 +28,34 @@ def test_normalize_answer(text, lang, expected):
     assert normalize_answer(text, lang) == expected
 
 
-def test_thai_is_segmented_per_character():
-    assert normalize_answer("กรุงเทพ มหานคร", "th").split() == list("กรุงเทพมหานคร")
+def test_thai_uses_whitespace_tokens_as_mlqa_and_xtreme():
+    assert normalize_answer("กรุงเทพ มหานคร", "th").split() == ["กรุงเทพ", "มหานคร"]
+    assert normalize_answer("東京に住んでいます", "ja").split() == list("東京に住んでいます")  # ja: like zh, kana too
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "whitespace", "segmented"),
+    [
+        # newmm: ทีม|รับ|ของ|แพน|เธอร์ส vs แพน|เธอร์ส -> overlap 2, P = 2/5, R = 1 -> F1 = 4/7; one token each: 0
+        ("ทีมรับของแพนเธอร์ส", "แพนเธอร์ส", 0.0, 4 / 7),
+        # ในขณะที่|เป็น|ผู้นำ vs เป็น|ผู้นำ -> P = 2/3, R = 1 -> F1 = 0.8
+        ("ในขณะที่เป็นผู้นำ", "เป็นผู้นำ", 0.0, 0.8),
+        # the space already separates the two words: both conventions give P = 1/2, R = 1 -> 2/3
+        ("กรุงเทพ มหานคร", "กรุงเทพ", 2 / 3, 2 / 3),
+        # กรุงเทพมหานคร is one dictionary word: no partial credit either way
+        ("กรุงเทพมหานคร", "กรุงเทพ", 0.0, 0.0),
+    ],
+)
+def test_thai_f1_whitespace_and_segmented(prediction, gold, whitespace, segmented):
+    assert f1(prediction, [gold], "th") == pytest.approx(whitespace)
+    assert f1_segmented(prediction, [gold], "th") == pytest.approx(segmented)
+
+
+@pytest.mark.parametrize(("prediction", "golds", "lang"), [
+    ("the big cat", ["a big dog"], "en"), ("北京大学", ["北京"], "zh"), ("في الكتاب", ["الكتاب"], "ar"),
+])
+def test_segmented_f1_equals_f1_outside_thai(prediction, golds, lang):
+    assert f1_segmented(prediction, golds, lang) == f1(prediction, golds, lang)
 
 
 def test_mixed_segmentation_keeps_latin_runs():
@@ -49,7 +76,8 @@ def test_exact_match_takes_any_gold():
         ("Der große Hund", ["großer Hund"], "de", 0.5),
         ("el rey de España", ["rey"], "es", 0.5),  # {rey,de,españa} vs {rey}: P=1/3, R=1
         ("北京大学", ["北京"], "zh", 2 / 3),  # 4 vs 2 characters, overlap 2
-        ("กรุงเทพ", ["กรุง"], "th", 8 / 11),  # 7 vs 4 code points, overlap 4
+        ("กรุงเทพ", ["กรุง"], "th", 0.0),  # whitespace tokens: one token each, different
+        ("สนาม กีฬา", ["กีฬา"], "th", 2 / 3),
         ("في الكتاب", ["الكتاب"], "ar", 2 / 3),  # {في,كتاب} vs {كتاب}
         ("những ngôi nhà", ["ngôi nhà đẹp"], "vi", 0.8),  # 2 vs 3 tokens, overlap 2
         ("भारत का संविधान", ["संविधान"], "hi", 0.5),

@@ -21,7 +21,7 @@ import regex
 from ..languages import SCRIPTS
 from .context import PerturbationContext
 from .rng import example_rng
-from .sentences import sentence_spans, split_sentences
+from .sentence_chunks import chunk_spans, sentence_chunks
 from .spans import check_answers, insert_text, insertion_points
 from .strength import with_record
 from .text_units import cluster_boundaries, uses_spaces
@@ -59,7 +59,7 @@ class SentenceIndex:
             if key in seen:
                 continue
             seen.add(key)
-            for sentence in split_sentences(example["context"], lang):
+            for sentence in sentence_chunks(example["context"], lang):
                 self.candidates.append(_Candidate(key[0], sentence, overlap_tokens(sentence, lang)))
         self.postings: dict[str, list[int]] = defaultdict(list)
         for i, candidate in enumerate(self.candidates):
@@ -74,7 +74,7 @@ class SentenceIndex:
             for i in self.postings.get(token, ()):
                 scores[i] += self.idf[token]
         golds = [t.casefold() for t in example["answers"]["text"] if t]
-        own = set(split_sentences(example["context"], self.lang))
+        own = set(sentence_chunks(example["context"], self.lang))
         allowed = [(round(s, 9), i) for i, s in scores.items()
                    if self.candidates[i].article != example.get("article")
                    and self.candidates[i].sentence not in own
@@ -92,7 +92,7 @@ def random_insertion_points(example: dict) -> list[int]:
     Cluster starts only: a mark right after 。 belongs to the 。's cluster and must not be cut off from it.
     """
     context = example["context"]
-    starts = set(s for s, _ in sentence_spans(context, example["lang"])) & set(cluster_boundaries(context))
+    starts = set(s for s, _ in chunk_spans(context, example["lang"])) & set(cluster_boundaries(context))
     return insertion_points(context, example["answers"], sorted(starts | {0, len(context)}))
 
 
@@ -115,12 +115,12 @@ def distract_example(example: dict, index: SentenceIndex, *, seed: int, position
     rng = example_rng(seed, FAMILY, example["id"])
     found = index.best(example, rng)
     if found is None:
-        return with_record(example, example, FAMILY, position=position, applied=False,
+        return with_record(example, example, FAMILY, position=position,
                            reason="no sentence in the pool overlaps the question without containing an answer")
     candidate, score = found
     point, text = _insertion(example, candidate.sentence, position, rng)
     out = insert_text(example, point, text)
-    return with_record(example, out, FAMILY, position=position, applied=True, inserted_at=point,
+    return with_record(example, out, FAMILY, position=position, inserted_at=point,
                        sentence=candidate.sentence, source_article=candidate.article, overlap=round(score, 4))
 
 

@@ -1,7 +1,5 @@
-"""Perturb lone sentences (retrieval inputs such as Tatoeba's) with the QA families' machinery.
-
-A sentence is wrapped as a question with an empty context and no answers, so every family keeps its one
-implementation (and its invariants, seeding and chrF record) instead of growing a second code path.
+"""Perturb lone sentences (retrieval inputs such as Tatoeba's) given as strings: a thin wrapper around
+``perturb_examples(kind="sentence")`` for callers that hold sentences and ids rather than examples.
 """
 
 from __future__ import annotations
@@ -9,16 +7,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .context import PerturbationContext
+from .registry import perturb_examples
 
 
 def perturb_sentences(sentences: Sequence[str], lang: str, family: str, *, seed: int, ids: Sequence[str],
-                      context: PerturbationContext | None = None, **strength) -> list[dict]:
-    """``[{"text": perturbed sentence, "perturbation": record}]`` in input order; ids seed each sentence."""
-    from . import perturb_qa
+                      context: PerturbationContext | None = None, **knobs) -> list[dict]:
+    """``[{"text": perturbed sentence, "perturbation": record}]`` in input order; ids seed each sentence.
 
+    ``fields=["question"]`` is accepted and ignored: callers written for the QA families name the one field a
+    lone sentence has that way.
+    """
     if len(ids) != len(sentences):
         raise ValueError(f"perturb_sentences: {len(ids)} ids for {len(sentences)} sentences")
-    wrapped = [{"id": i, "lang": lang, "article": "", "question": s, "context": "",
-                "answers": {"text": [], "answer_start": []}} for i, s in zip(ids, sentences, strict=True)]
-    perturbed = perturb_qa(wrapped, family, seed=seed, context=context, **strength)
-    return [{"text": p["question"], "perturbation": p["perturbation"]} for p in perturbed]
+    if knobs.get("fields") in ("question", ["question"], ("question",)):
+        del knobs["fields"]
+    examples = [{"id": i, "lang": lang, "text": s} for i, s in zip(ids, sentences, strict=True)]
+    perturbed = perturb_examples(examples, family, kind="sentence", seed=seed, context=context, **knobs)
+    return [{"text": p["text"], "perturbation": p["perturbation"]} for p in perturbed]

@@ -3,9 +3,10 @@
 Edits operate on extended grapheme clusters (the ``regex`` package's ``\\X``): combining marks, Devanagari/Thai
 vowel signs, viramas and ZWJ/ZWNJ stay attached to their base letter, so no edit can orphan a mark.
 
-Units: a *word* is a maximal run of letters (with their marks) of one script. Thai and Han are written without
-spaces between words, so a run in those scripts is cut into pseudo-words of two grapheme clusters (about the mean
-Chinese word length; Thai XQuAD text has spaces only between phrases). Every unit keeps its character offsets.
+Units: a *word* is a word of ``stages.xlt.segment.words`` (dictionary segmentation for Thai and Chinese, ``\\w``
+runs elsewhere), reduced to its letters: each maximal run of letters (with their marks) of one script inside it is
+a unit, so digits and underscores are never edited and ``Panthersได้`` gives a Latin and a Thai unit. Every unit
+keeps its character offsets.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 import regex
 
+from ..segment import words
+
 SUPPORTED_SCRIPTS: tuple[str, ...] = ("Latin", "Cyrillic", "Greek", "Arabic", "Devanagari", "Thai", "Han")
 NO_SPACE_SCRIPTS: frozenset[str] = frozenset({"Thai", "Han"})
-PSEUDO_WORD_CLUSTERS = 2
 
 # languages.py uses ISO 15924 codes; the regex package wants Unicode script names.
 ISO15924_TO_SCRIPT: dict[str, str] = {
@@ -51,7 +53,7 @@ def cluster_boundaries(text: str) -> list[int]:
 
 @dataclass(frozen=True)
 class Unit:
-    """A word (or Thai/Han pseudo-word) at text[start:end], as grapheme clusters."""
+    """A word (its letters of one script) at text[start:end], as grapheme clusters."""
 
     start: int
     end: int
@@ -74,23 +76,12 @@ def _script_runs(start: int, word: str) -> list[Unit]:
     return runs
 
 
-def _pseudo_words(run: Unit) -> list[Unit]:
+def word_units(text: str, lang: str) -> list[Unit]:
+    """All units of ``text`` (in language ``lang``) in order, in any script (callers filter by ``script``)."""
     units: list[Unit] = []
-    offset = run.start
-    for i in range(0, len(run.clusters), PSEUDO_WORD_CLUSTERS):
-        chunk = run.clusters[i:i + PSEUDO_WORD_CLUSTERS]
-        length = sum(len(c) for c in chunk)
-        units.append(Unit(offset, offset + length, run.script, chunk))
-        offset += length
-    return units
-
-
-def word_units(text: str) -> list[Unit]:
-    """All units of ``text`` in order (any script; callers filter by ``script``)."""
-    units: list[Unit] = []
-    for match in _LETTER_RUN.finditer(text):
-        for run in _script_runs(match.start(), match.group()):
-            units.extend(_pseudo_words(run) if run.script in NO_SPACE_SCRIPTS else [run])
+    for start, end in words(text, lang):
+        for match in _LETTER_RUN.finditer(text, start, end):
+            units.extend(_script_runs(match.start(), match.group()))
     return units
 
 

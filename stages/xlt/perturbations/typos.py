@@ -1,12 +1,14 @@
-"""Family ``typos``: script-aware character noise (swap adjacent, drop, insert, substitute).
+"""Family ``typos``: script-aware character noise (swap adjacent, drop, insert, substitute), for every kind.
 
 Eligible units are words of >= 2 grapheme clusters in a supported script (Latin, Cyrillic, Greek, Arabic,
-Devanagari, Thai, Han); Thai and Han runs are cut into 2-cluster pseudo-words (see ``text_units``). ``rate`` is the
-fraction of eligible units edited (stochastically rounded per text, so short questions still get edits on average);
-each edited unit gets one edit. Edits move or drop whole grapheme clusters, so marks stay on a base letter, and new
-letters come from the same script: a keyboard neighbour for Latin (QWERTY), Cyrillic (JCUKEN) and Greek, else a
-nearby letter of the script's alphabet (Arabic letters, Devanagari consonants, Thai consonants, CJK ideographs).
-The context is edited only outside the gold answers, whose offsets are re-mapped.
+Devanagari), and every Thai or Han word (one Chinese character can be a word); Thai and Chinese words come from
+the dictionary segmenters (see ``stages.xlt.segment``). ``rate`` is the fraction of eligible units edited
+(stochastically rounded per text, so short questions still get edits on average); each edited unit gets one edit.
+Edits move or drop whole grapheme clusters, so marks stay on a base letter, and new letters come from the same
+script: a keyboard neighbour for Latin (QWERTY), Cyrillic (JCUKEN) and Greek, else a nearby letter of the script's
+alphabet (Arabic letters, Devanagari consonants, Thai consonants, CJK ideographs).
+QA: ``fields`` among question/context; the context is edited only outside the gold answers, whose offsets are
+re-mapped. Pair: ``fields`` among text_a/text_b (the label is untouched). Sentence: the text.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import random
 from collections.abc import Iterable
 
 from .context import PerturbationContext
+from .knobs import FIELDS
 from .rng import check_rate, example_rng, stochastic_round
 from .spans import check_answers, edit_outside_answers
 from .strength import with_record
 from .text_units import SUPPORTED_SCRIPTS, Unit, char_script, word_units
 
 FAMILY = "typos"
-FIELDS = ("question", "context")
 OPERATIONS = ("swap", "drop", "insert", "substitute")
 
 _KEYBOARD_ROWS: dict[str, tuple[str, ...]] = {
@@ -125,14 +127,14 @@ def edit_unit(unit: Unit, rng: random.Random) -> tuple[str, str] | None:
     return None
 
 
-def eligible_units(text: str) -> list[Unit]:
-    return [u for u in word_units(text) if u.script in SUPPORTED_SCRIPTS
+def eligible_units(text: str, lang: str) -> list[Unit]:
+    return [u for u in word_units(text, lang) if u.script in SUPPORTED_SCRIPTS
             and (len(u.clusters) >= 2 or u.script in ("Thai", "Han"))]
 
 
-def typo_text(text: str, rate: float, rng: random.Random, counts: dict[str, int] | None = None) -> str:
+def typo_text(text: str, rate: float, rng: random.Random, *, lang: str, counts: dict[str, int] | None = None) -> str:
     """``text`` with a ``rate`` fraction of its eligible units edited once each."""
-    units = eligible_units(text)
+    units = eligible_units(text, lang)
     chosen = sorted(rng.sample(range(len(units)), min(len(units), stochastic_round(rate * len(units), rng))))
     pieces, cursor = [], 0
     for index in chosen:
@@ -148,31 +150,48 @@ def typo_text(text: str, rate: float, rng: random.Random, counts: dict[str, int]
     return "".join(pieces)
 
 
-def _check_fields(fields: Iterable[str] | str) -> tuple[str, ...]:
+def check_fields(fields: Iterable[str] | str, kind: str, family: str = FAMILY) -> tuple[str, ...]:
     fields = (fields,) if isinstance(fields, str) else tuple(fields)
-    unknown = [f for f in fields if f not in FIELDS]
-    if unknown or not fields:
-        raise ValueError(f"typos: fields must be a non-empty subset of {FIELDS}, got {fields!r}")
+    allowed = FIELDS[kind]
+    if not fields or any(f not in allowed for f in fields) or len(set(fields)) != len(fields):
+        raise ValueError(f"{family}: fields must be a non-empty subset of {allowed}, got {fields!r}")
     return fields
 
 
-def typo_example(example: dict, *, seed: int, rate: float, fields: tuple[str, ...]) -> dict:
+def _typo_example(example: dict, *, seed: int, rate: float, fields: tuple[str, ...], kind: str) -> dict:
     counts: dict[str, int] = {}
-    out = example
-    if "question" in fields:
-        rng = example_rng(seed, FAMILY, example["id"], "question")
-        out = {**out, "question": typo_text(example["question"], rate, rng, counts)}
-    if "context" in fields:
-        rng = example_rng(seed, FAMILY, example["id"], "context")
-        out = edit_outside_answers(out, lambda free: typo_text(free, rate, rng, counts))
-    return with_record(example, out, FAMILY, rate=rate, fields=list(fields), edits=sum(counts.values()),
+    out, lang = dict(example), example["lang"]
+    for field in fields:
+        rng = example_rng(seed, FAMILY, example["id"], field)
+        if field == "context":
+            out = edit_outside_answers(out, lambda free: typo_text(free, rate, rng, lang=lang, counts=counts))
+        elif example[field] is not None:
+            out[field] = typo_text(example[field], rate, rng, lang=lang, counts=counts)
+    details = {"rate": rate, **({"fields": list(fields)} if kind != "sentence" else {})}
+    if out == example:
+        details["reason"] = "rate is 0" if rate == 0 else "no eligible word was edited"
+    return with_record(example, out, FAMILY, kind=kind, **details, edits=sum(counts.values()),
                        operations=dict(sorted(counts.items())))
 
 
 def perturb_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                  rate: float = 0.15, fields: Iterable[str] | str = FIELDS) -> list[dict]:
-    """Typos at ``rate`` (fraction of eligible words edited) in the chosen ``fields``."""
-    rate, fields = check_rate(rate), _check_fields(fields)
+                  rate: float = 0.15, fields: Iterable[str] | str = ("question", "context")) -> list[dict]:
+    """QA: typos at ``rate`` (fraction of eligible words edited) in the chosen ``fields``."""
+    rate, fields = check_rate(rate), check_fields(fields, "qa")
     for example in examples:
         check_answers(example)
-    return [typo_example(example, seed=seed, rate=rate, fields=fields) for example in examples]
+    return [_typo_example(example, seed=seed, rate=rate, fields=fields, kind="qa") for example in examples]
+
+
+def perturb_pair_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
+                       rate: float = 0.15, fields: Iterable[str] | str = ("text_a", "text_b")) -> list[dict]:
+    """Sentence pairs: typos at ``rate`` in the chosen side(s) (``text_a``, ``text_b``)."""
+    rate, fields = check_rate(rate), check_fields(fields, "pair")
+    return [_typo_example(example, seed=seed, rate=rate, fields=fields, kind="pair") for example in examples]
+
+
+def perturb_sentence_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
+                           rate: float = 0.15) -> list[dict]:
+    """Lone sentences: typos at ``rate`` in ``text``."""
+    rate = check_rate(rate)
+    return [_typo_example(example, seed=seed, rate=rate, fields=("text",), kind="sentence") for example in examples]

@@ -1,4 +1,6 @@
-"""Sentence splitting for the 12 XQuAD languages, keeping offsets.
+"""Sentence-sized chunks of a multilingual paragraph, with offsets: the units the ``distractor`` family inserts
+and inserts between. (``stages.xlt.data.derived`` has its own, English-only sentence splitter for the derived
+English tasks; the two serve different data and are kept apart on purpose.)
 
 A sentence ends after ``. ! ? ؟ । ॥`` (plus closing quotes/brackets) followed by whitespace, or right after the
 full-width ``。！？`` (Chinese writes no space after them). Requiring whitespace after '.' keeps decimals (3.5)
@@ -41,13 +43,14 @@ def _merge_short(text: str, spans: list[tuple[int, int]], min_chars: int) -> lis
     return merged
 
 
-def sentence_spans(text: str, lang: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence; a span includes its trailing whitespace, so spans tile the text."""
+def chunk_spans(text: str, lang: str) -> list[tuple[int, int]]:
+    """(start, end) of each chunk (a sentence; in Thai, space-separated pieces merged to >= ``THAI_MIN_CHARS``);
+    a span includes its trailing whitespace, so spans tile the text."""
     if lang == "th":
         return _merge_short(text, _pieces(text, _SPACES), THAI_MIN_CHARS)
     return _pieces(text, _BOUNDARY)
 
 
-def split_sentences(text: str, lang: str) -> list[str]:
-    """The sentences of ``text``, stripped."""
-    return [text[s:e].strip() for s, e in sentence_spans(text, lang)]
+def sentence_chunks(text: str, lang: str) -> list[str]:
+    """The chunks of ``text``, stripped."""
+    return [text[s:e].strip() for s, e in chunk_spans(text, lang)]
