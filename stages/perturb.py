@@ -22,17 +22,19 @@ def main() -> None:
     from tqdm import tqdm
 
     from stages.xlt.io import atomic_path, read_json, read_jsonl, write_jsonl
-    from stages.xlt.perturbations import PerturbationContext, perturb_examples, native_gxlt
+    from stages.xlt.perturbations.context import PerturbationContext
+    from stages.xlt.perturbations.registry import perturb_examples
     from stages.xlt.tasks import registry
 
     targets = params.evaluate.targets
-    tests = {(target, lang): read_jsonl(layout.test_set(target, lang))
-             for target, langs in targets.items() for lang in set(langs) | ({"en"} if target == "xquad" else set())}
+    # English too for the QA targets: their English questions are the code-switched ones.
+    tests = {(target, lang): read_jsonl(layout.test_set(target, lang)) for target, langs in targets.items()
+             for lang in set(langs) | ({"en"} if registry.target(target).kind == "qa" else set())}
     lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in sorted(layout.LEXICONS.glob("*-en.json"))}
 
     def context(target: str) -> PerturbationContext:
         # Distractors come from other test articles of the same data set and language; parallel questions from
-        # the same data set (XQuAD is parallel; MLQA's English questions come from its own G-XLT files).
+        # the same data set (XQuAD is parallel; every MLQA question has its English original, by id).
         mine = {lang: rows for (t, lang), rows in tests.items() if t == target}
         return PerturbationContext(pool_by_lang=mine, lexicons=lexicons,
                                    parallel={lang: {ex["id"]: ex for ex in rows} for lang, rows in mine.items()})
@@ -44,10 +46,7 @@ def main() -> None:
         for name, target, lang in tqdm(jobs, desc="perturb", unit="set"):
             cond, kind = params.perturb.conditions[name], registry.target(target).kind
             examples = tests[(target, lang)]
-            if target == "mlqa" and cond.family == "codeswitch_question":
-                perturbed = native_gxlt(examples, read_jsonl(layout.TEST / f"mlqa_gxlt.{lang}.jsonl"),
-                                        question_lang=cond.knobs().get("question_lang", "en"))
-            elif kind == "sentence":  # Tatoeba: the non-English side is the sentence; the English side stays
+            if kind == "sentence":  # Tatoeba: the non-English side is the sentence; the English side stays
                 sentences = [{"id": ex["id"], "lang": lang, "text": ex["source"]} for ex in examples]
                 edited = perturb_examples(sentences, cond.family, kind=kind, task=target, seed=params.perturb.seed,
                                           context=contexts[target], **cond.knobs())
@@ -56,7 +55,20 @@ def main() -> None:
             else:
                 perturbed = perturb_examples(examples, cond.family, kind=kind, task=target, seed=params.perturb.seed,
                                              context=contexts[target], **cond.knobs())
+            if target == "mlqa" and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en":
+                _check_native_gxlt(perturbed, read_jsonl(layout.TEST / f"mlqa_gxlt.{lang}.jsonl"))
             write_jsonl(out / name / f"{target}.{lang}.jsonl", perturbed)
+
+
+def _check_native_gxlt(perturbed: list[dict], native: list[dict]) -> None:
+    """On MLQA the English-question condition is MLQA's own cross-lingual (G-XLT) test set: the same ids, contexts
+    and answers with the English question. Checked, so the report can call it the real G-XLT setting."""
+    by_id = {ex["id"]: ex for ex in native}
+    for ex in perturbed:
+        other = by_id.get(ex["id"])
+        if other is None or (other["question"], other["context"]) != (ex["question"], ex["context"]):
+            raise ValueError(f"MLQA item {ex['id']!r}: the English-question copy differs from MLQA's G-XLT file; "
+                             "re-run `dvc repro download`")
 
 
 if __name__ == "__main__":
