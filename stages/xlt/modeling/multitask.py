@@ -87,7 +87,12 @@ class MultiTaskModel(nn.Module):
 
     # ---- cached bottoms ---------------------------------------------------------------------------------------
     def base_fingerprint(self, depth: int) -> str:
-        return layers.fingerprint(self.encoder, depth)
+        """Cached: the layers below ``depth`` are frozen once the model is built (hashing e5's 96M-parameter
+        embedding matrix takes a second, and inference checks the fingerprint for every set it reads)."""
+        cache = self.__dict__.setdefault("_fingerprints", {})
+        if depth not in cache:
+            cache[depth] = layers.fingerprint(self.encoder, depth)
+        return cache[depth]
 
     def use_prefix(self, depth: int, fingerprint: str) -> None:
         """Accept batches of cached states after ``depth`` layers of a base with ``fingerprint``."""
@@ -129,7 +134,9 @@ class MultiTaskModel(nn.Module):
         """The delta against the base encoder and the heads of ``tasks`` (none: the encoder only, as X-STILTs keeps
         after intermediate training)."""
         tasks = tasks or []
-        info = {"base_fingerprint": self.base_fingerprint(0 if self.embeddings_trained else self.delta_from),
+        # What the delta relies on from the base: embeddings and layers below delta_from. With trained embeddings
+        # the delta holds them itself (the paper profile trains everything), and there is nothing to check.
+        info = {"base_fingerprint": None if self.embeddings_trained else self.base_fingerprint(self.delta_from),
                 "delta_from": self.delta_from, "embeddings": self.embeddings_trained, "n_layers": self.n_layers,
                 "heads": {t: [self.family(t), _num_labels(self.heads[t])] for t in tasks}}
         with atomic_path(out_dir, is_dir=True) as tmp:

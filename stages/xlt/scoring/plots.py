@@ -85,8 +85,7 @@ def forest_plot(delta: pd.DataFrame, path: str | Path, arm_a: str, arm_b: str, c
             r = data.loc[lang]
             if int(r["n"]) > 0 and np.isfinite(r["delta"]):
                 colour = VERDICT_COLOURS.get(r["verdict"], NEUTRAL)
-                axes.errorbar(100 * r["delta"], y, xerr=[[100 * (r["delta"] - r["ci_low"])],
-                                                         [100 * (r["ci_high"] - r["delta"])]],
+                axes.errorbar(100 * r["delta"], y, xerr=_bar_lengths(r["delta"], r["ci_low"], r["ci_high"]),
                               fmt="D" if lang == AVERAGE else "o", color=colour, capsize=3,
                               markersize=7 if lang == AVERAGE else 5)
             axes.annotate(coverage_text(r, clusters=True), xy=(1.02, y), xycoords=("axes fraction", "data"), fontsize=7,
@@ -125,7 +124,7 @@ def drop_bars(drop: pd.DataFrame, path: str | Path, condition: str, confidence: 
     for k, arm in enumerate(arms):
         data = rows[rows["arm"] == arm].set_index("lang").reindex(langs)
         centre = 100 * data["drop"].to_numpy(dtype=float)
-        errors = 100 * np.vstack([data["drop"] - data["ci_low"], data["ci_high"] - data["drop"]]).astype(float)
+        errors = _bar_lengths(data["drop"], data["ci_low"], data["ci_high"])
         axes.bar(x + (k - (len(arms) - 1) / 2) * width, np.nan_to_num(centre), width,
                  yerr=np.nan_to_num(errors), capsize=2, color=colours[arm], label=arm, edgecolor="black",
                  linewidth=0.4)
@@ -144,6 +143,13 @@ def drop_bars(drop: pd.DataFrame, path: str | Path, condition: str, confidence: 
     return _save(figure, path)
 
 
+def _bar_lengths(centre, low, high) -> np.ndarray:
+    """Error-bar lengths (below, above) in points. A percentile interval need not contain its point estimate (with
+    few clusters the bootstrap distribution can sit to one side of it): the bar then ends at the point."""
+    centre, low, high = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (centre, low, high))
+    return 100 * np.nan_to_num(np.clip(np.vstack([centre - low, high - centre]), 0.0, None))
+
+
 def strength_curves(strength: pd.DataFrame, path: str | Path, confidence: float, metric_label: str = "F1") -> Path:
     """Drop vs chrF to the clean input (lower chrF = stronger perturbation), one line per arm, with intervals."""
     _require(strength, ["arm", "condition", "chrf_mid", "drop", "ci_low", "ci_high", "n"], "strength")
@@ -158,7 +164,7 @@ def strength_curves(strength: pd.DataFrame, path: str | Path, confidence: float,
         for arm, data in rows.groupby("arm"):
             data = data.sort_values("chrf_mid")
             centre = 100 * data["drop"].to_numpy(dtype=float)
-            errors = 100 * np.vstack([data["drop"] - data["ci_low"], data["ci_high"] - data["drop"]]).astype(float)
+            errors = _bar_lengths(data["drop"], data["ci_low"], data["ci_high"])
             axes.errorbar(data["chrf_mid"] + offsets[arm], centre, yerr=errors, marker="o", markersize=4,
                           capsize=2, color=colours[arm], label=arm)
         axes.axhline(0, color="black", linewidth=0.6)
