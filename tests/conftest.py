@@ -15,9 +15,11 @@ from subprocess import CompletedProcess
 import pytest
 
 from pipeline_support import (clone_tree, copy_repo, dvc, dvc_concurrently, edit_params, git, read_params,
-                              require_mirror, stage_env)
+                              require_mirror, stage_env, touch_code)
 
 TYPOS_RATE_KEY = "perturb.conditions.typos.rate"
+SCORING_HELPER = "stages/xlt/scoring/summary.py"
+QA_WINDOWING = "stages/xlt/tasks/qa.py"
 CHANGED_TYPOS_RATE = 0.6  # far from tiny's 0.15, so the typos scores must move
 
 
@@ -55,6 +57,7 @@ class Derived:
     knob: KnobRun
     retrain: Run
     headline_before_retrain: bytes
+    scoring_edit: Run
 
 
 @pytest.fixture(scope="session")
@@ -62,20 +65,25 @@ def derived_runs(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> Der
     """Two copies of the tiny run, reproduced side by side (see ``dvc_concurrently``):
 
     * knob: only the typos rate changed, then committed on its own branch (``typos-rate``);
-    * retrain: ``dvc repro --force --downstream intermediate@multi-0``, same params and seed as the tiny run.
+    * retrain: ``dvc repro --force --downstream intermediate@multi-0``, same params and seed as the tiny run;
+    * scoring edit: one line added to a scoring helper (summary.py), then ``dvc repro``.
     """
     root = tmp_path_factory.mktemp("derived")
     mirror = Path(tiny_run.env["XLT_MIRROR"])
     knob_repo = clone_tree(tiny_run.repo, root / "knob" / "repo")
     retrain_repo = clone_tree(tiny_run.repo, root / "retrain" / "repo")
+    edit_repo = clone_tree(tiny_run.repo, root / "edit" / "repo")
     knob_env, retrain_env = stage_env(root / "knob", mirror), stage_env(root / "retrain", mirror)
+    edit_env = stage_env(root / "edit", mirror)
+    touch_code(edit_repo, SCORING_HELPER)
     assert read_params(knob_repo)["perturb"]["conditions"]["typos"]["rate"] != CHANGED_TYPOS_RATE
     edit_params(knob_repo, TYPOS_RATE_KEY, CHANGED_TYPOS_RATE)
     before = (retrain_repo / "metrics" / "headline.json").read_bytes()
     start = time.monotonic()
-    knob_repro, retrain_repro = dvc_concurrently(
+    knob_repro, retrain_repro, edit_repro = dvc_concurrently(
         [(knob_repo, ["repro"], knob_env),
-         (retrain_repo, ["repro", "--force", "--downstream", "intermediate@multi-0"], retrain_env)],
+         (retrain_repo, ["repro", "--force", "--downstream", "intermediate@multi-0"], retrain_env),
+         (edit_repo, ["repro"], edit_env)],
         logs=root / "logs")
     seconds = time.monotonic() - start
     diff = dvc(knob_repo, "metrics", "diff", "--json", env=knob_env)
@@ -85,7 +93,8 @@ def derived_runs(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> Der
     git(knob_repo, "commit", "-q", "-m", f"{TYPOS_RATE_KEY}: {CHANGED_TYPOS_RATE}")
     return Derived(knob=KnobRun(knob_repo, knob_env, knob_repro, seconds, branch, diff),
                    retrain=Run(retrain_repo, retrain_env, retrain_repro, seconds),
-                   headline_before_retrain=before)
+                   headline_before_retrain=before,
+                   scoring_edit=Run(edit_repo, edit_env, edit_repro, seconds))
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
 """End to end: the tiny profile through `dvc repro` in a temp git repo (one run per session, see conftest.py).
 
-Checks that every declared output exists with a value per arm x language x condition, that DVC re-runs exactly
-what a change invalidates (nothing on a second repro; only perturb -> evaluate -> score on a perturbation
-knob), that `dvc metrics diff` sees the change, and that retraining one arm from the same params and seed
-reproduces the metrics byte for byte.
+Checks that every declared output exists with a value per target x arm x language x condition, that DVC re-runs
+exactly what a change invalidates (nothing on a second repro; a perturbation knob re-runs perturb ->
+prefix_perturbed -> evaluate_perturbed -> score, never training, clean inference or the attack; editing a scoring
+helper re-runs score only; editing QA windowing invalidates featurisation, training, evaluation and the attack,
+not download or perturb), that `dvc metrics diff` sees the change, and that retraining one arm from the same params
+and seed reproduces the metrics byte for byte.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ import math
 import pytest
 import yaml
 
-from conftest import TYPOS_RATE_KEY, Derived, KnobRun, Run
-from pipeline_support import dvc, read_params, stages_run
-
-QA_TASK, QA_METRIC = "xquad", "f1"
+from conftest import QA_WINDOWING, TYPOS_RATE_KEY, Derived, KnobRun, Run
+from pipeline_support import clone_tree, dvc, read_params, stage_env, stages_run, touch_code
 
 
 def _params(run: Run) -> dict:
@@ -32,10 +32,18 @@ def _run_names(params: dict) -> list[str]:
     return [f"{arm}-{seed}" for arm in _arms(params) for seed in params["seeds"]]
 
 
+def _conditions(params: dict, target: str) -> list[str]:
+    from stages.params import validate
+
+    return validate(params).conditions_for(target)
+
+
 def _expected_stages(params: dict) -> set[str]:
-    per_run = {f"{stage}@{run}" for stage in ("intermediate", "transfer", "evaluate", "attack")
+    per_run = {f"{stage}@{run}" for stage in ("intermediate", "transfer", "evaluate_clean", "evaluate_perturbed")
                for run in _run_names(params)}
-    return {"download", "encoder", "perturb", "score"} | per_run
+    attacks = {f"attack@{target}" for target in params["attack"]["targets"]}
+    return ({"download", "encoder", "prefix@intermediate", "prefix@finetune", "perturb", "prefix_clean",
+             "prefix_perturbed", "score"} | per_run | attacks)
 
 
 def _is_number(value: object) -> bool:
@@ -53,57 +61,51 @@ def test_dvc_lock_lists_every_stage(tiny_run: Run) -> None:
     assert set(lock["stages"]) == _expected_stages(_params(tiny_run))
 
 
-def test_headline_has_every_arm_and_condition(tiny_run: Run) -> None:
+def test_headline_has_the_named_cells_and_every_arm(tiny_run: Run) -> None:
     params = _params(tiny_run)
     headline = json.loads((tiny_run.repo / "metrics" / "headline.json").read_text(encoding="utf-8"))
-    conditions = list(params["perturb"]["conditions"])
     missing = []
-    for arm in _arms(params):
-        missing += [k for k in [f"{QA_TASK}.{QA_METRIC}.{arm}.clean"] if not _is_number(headline.get(k))]
-        for cond in conditions:
-            for key in (f"{QA_TASK}.{QA_METRIC}.{arm}.{cond}", f"{QA_TASK}.{QA_METRIC}.{arm}.{cond}.drop"):
-                if not _is_number(headline.get(key)):
-                    missing.append(key)
-    for a, b in params["score"]["comparisons"]:
-        for cond in conditions:
-            for field in ("delta", "ci_low", "ci_high", "p_value"):
-                key = f"{QA_TASK}.{QA_METRIC}.{a}_vs_{b}.{cond}.{field}"
-                if not _is_number(headline.get(key)):
-                    missing.append(key)
-    assert not missing, f"metrics/headline.json lacks numbers for {missing}"
+    for target in params["evaluate"]["targets"]:
+        metric = "f1" if target in ("xquad", "mlqa") else "accuracy"
+        for arm in _arms(params):
+            if not _is_number(headline.get(f"{target}.{metric}.{arm}.clean")):
+                missing.append(f"{target}.{metric}.{arm}.clean")
+    for cell in params["score"]["headline"]:
+        a, b = cell["comparison"]
+        prefix = f"{cell['target']}."
+        if not any(k.startswith(prefix) and f"{a}_vs_{b}" in k and cell["condition"] in k for k in headline):
+            missing.append(f"headline cell {cell}")
+    assert not missing, f"metrics/headline.json lacks {missing}: {sorted(headline)[:40]}"
 
 
-def test_detailed_has_a_value_per_arm_language_condition(tiny_run: Run) -> None:
+def test_detailed_has_a_cell_per_target_arm_language_condition(tiny_run: Run) -> None:
     params = _params(tiny_run)
     detailed = json.loads((tiny_run.repo / "metrics" / "detailed.json").read_text(encoding="utf-8"))
-    cells = detailed["arms"][QA_TASK][QA_METRIC]
     missing = []
-    for arm in _arms(params):
-        for cond in params["perturb"]["conditions"]:
-            for lang in params["evaluate"]["languages"]:
-                cell = cells.get(arm, {}).get(cond, {}).get(lang, {})
-                # "clean" inside every perturbed cell: conditions = clean + perturb.conditions, paired by id
-                for field in ("clean", "perturbed", "drop"):
-                    if not _is_number(cell.get(field)):
-                        missing.append(f"{arm}/{cond}/{lang}/{field}")
-                if cell.get("n_examples") != params["download"]["max_test_examples"]:
-                    missing.append(f"{arm}/{cond}/{lang}/n_examples={cell.get('n_examples')}")
-    assert not missing, f"metrics/detailed.json lacks {missing}"
+    for target, langs in params["evaluate"]["targets"].items():
+        metric = "f1" if target in ("xquad", "mlqa") else "accuracy"
+        cells = detailed["arms"].get(target, {}).get(metric, {})
+        for arm in _arms(params):
+            for cond in _conditions(params, target):
+                for lang in langs:
+                    cell = cells.get(arm, {}).get(cond, {}).get(lang)
+                    if cell is None or "n_total" not in cell or "coverage" not in cell:
+                        missing.append(f"{target}/{arm}/{cond}/{lang}")
+    assert not missing, f"metrics/detailed.json lacks {missing[:20]}"
 
 
 def test_report_figures_and_plot_data_exist(tiny_run: Run) -> None:
     repo = tiny_run.repo
     report = (repo / "metrics" / "report.md").read_text(encoding="utf-8")
-    assert len(report) > 200
+    for target in _params(tiny_run)["evaluate"]["targets"]:
+        assert f"`{target}`" in report, f"the report has no section for {target}"
     figures = sorted((repo / "plots" / "figures").glob("*.png"))
     assert figures, "no PNG in plots/figures"
     assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
-    params = _params(tiny_run)
-    for cond in params["perturb"]["conditions"]:
-        assert any(cond in f.name for f in figures), f"no figure for condition {cond!r}"
     for name in ("drop", "delta", "strength"):
         lines = (repo / "plots" / f"{name}.csv").read_text(encoding="utf-8").splitlines()
         assert len(lines) > 1, f"plots/{name}.csv has no rows"
+        assert "ci_low" in lines[0] and "ci_high" in lines[0], f"plots/{name}.csv carries no interval bounds"
 
 
 def test_second_repro_runs_nothing(tiny_run: Run) -> None:
@@ -114,12 +116,12 @@ def test_second_repro_runs_nothing(tiny_run: Run) -> None:
     assert "up to date" in (again.stdout + again.stderr).lower()
 
 
-def test_perturbation_knob_reruns_only_perturb_evaluate_score(knob_run: KnobRun) -> None:
+def test_perturbation_knob_reruns_no_training_clean_inference_or_attack(knob_run: KnobRun) -> None:
     params = read_params(knob_run.repo)
     ran = set(stages_run(knob_run.repro))
-    expected = {"perturb", "score"} | {f"evaluate@{run}" for run in _run_names(params)}
+    expected = {"perturb", "prefix_perturbed", "score"} | {f"evaluate_perturbed@{run}" for run in _run_names(params)}
     assert ran == expected, f"{TYPOS_RATE_KEY} re-ran {sorted(ran)}; expected {sorted(expected)}"
-    print(f"perturbation-knob and retrain repros (side by side) took {knob_run.seconds:.0f}s")
+    print(f"perturbation-knob, retrain and code-edit repros (side by side) took {knob_run.seconds:.0f}s")
 
 
 def test_metrics_diff_reports_the_changed_typos_values(knob_run: KnobRun) -> None:
@@ -127,18 +129,40 @@ def test_metrics_diff_reports_the_changed_typos_values(knob_run: KnobRun) -> Non
     changed = {key for key, entry in diff.items() if entry.get("diff") not in (0, None)}
     typos_keys = {key for key in changed if ".typos" in key}
     assert typos_keys, f"dvc metrics diff shows no typos change: {sorted(changed)}"
-    params = read_params(knob_run.repo)
-    for arm in _arms(params):
-        assert f"{QA_TASK}.{QA_METRIC}.{arm}.typos" in changed
-    untouched = {key for key in changed if ".clean" in key}
+    untouched = {key for key in changed if key.endswith(".clean")}
     assert not untouched, f"clean scores changed although no model was retrained: {sorted(untouched)}"
+
+
+def test_editing_a_scoring_helper_reruns_score_only(derived_runs: Derived) -> None:
+    ran = stages_run(derived_runs.scoring_edit.repro)
+    assert ran == ["score"], f"editing a scoring helper re-ran {ran}"
+
+
+def test_editing_qa_windowing_invalidates_what_featurises_qa(tiny_run: Run, tmp_path) -> None:
+    """`dvc status` lists the stages whose declared deps changed: every stage that windows QA inputs, and only
+    those (downstream stages then re-run only if those stages' outputs change)."""
+    repo = clone_tree(tiny_run.repo, tmp_path / "repo")
+    env = stage_env(tmp_path, None)
+    touch_code(repo, QA_WINDOWING)
+    status = json.loads(dvc(repo, "status", "--json", env=env).stdout or "{}")
+    invalidated = {name.split(":")[-1] for name in status}
+    params = _params(tiny_run)
+    per_run = {f"{stage}@{run}" for stage in ("intermediate", "transfer", "evaluate_clean", "evaluate_perturbed")
+               for run in _run_names(params)}
+    expected = ({"prefix@intermediate", "prefix@finetune", "prefix_clean", "prefix_perturbed"} | per_run
+                | {f"attack@{t}" for t in params["attack"]["targets"]})
+    assert invalidated == expected, f"editing {QA_WINDOWING} invalidated {sorted(invalidated)}"
+    assert not invalidated & {"download", "perturb", "encoder", "score"}
 
 
 def test_retraining_one_arm_reproduces_headline_bytes(derived_runs: Derived) -> None:
     """`dvc repro --force --downstream intermediate@multi-0`: same params, same seed, so the same bytes."""
     run = derived_runs.retrain
     ran = set(stages_run(run.repro))
-    assert {"intermediate@multi-0", "transfer@multi-0", "evaluate@multi-0", "attack@multi-0", "score"} == ran, ran
+    params = read_params(run.repo)
+    expected = {"intermediate@multi-0", "transfer@multi-0", "evaluate_clean@multi-0", "evaluate_perturbed@multi-0",
+                "score"} | {f"attack@{t}" for t in params["attack"]["targets"]}
+    assert expected == ran, ran
     before, after = derived_runs.headline_before_retrain, (run.repo / "metrics" / "headline.json").read_bytes()
     if after != before:
         old, new = json.loads(before), json.loads(after)
