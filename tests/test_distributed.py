@@ -20,9 +20,10 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, classification_examples, featurise, qa_examples
+    from test_training_tiny import build_tiny_encoder, classification_examples, featurise, qa_examples, single_thread
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import build_tiny_encoder, classification_examples, featurise, qa_examples
+    from tests.test_training_tiny import (build_tiny_encoder, classification_examples, featurise, qa_examples,
+                                          single_thread)
 
 from stages.xlt.training.config import TrainConfig
 from stages.xlt.training.distributed import shard
@@ -37,6 +38,8 @@ HEADS = {"squad": ("qa", 2), "nli": ("classification", 2)}
 CFG = TrainConfig(learning_rate=3e-3, batch_size=7, max_steps=6, grad_accum_steps=2, warmup_ratio=0.1,
                   max_seq_length=64, doc_stride=16, log_every=2, seed=3, num_threads=1, sampler="uniform",
                   mega_batch_factor=2, checkpoint_every=3)
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 def _free_port() -> int:

@@ -16,10 +16,10 @@ import torch
 
 try:
     from test_training_tiny import (build_tiny_encoder, build_tiny_xlmr, choice_examples, classification_examples,
-                                    qa_examples)
+                                    qa_examples, single_thread)
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import (build_tiny_encoder, build_tiny_xlmr, choice_examples,
-                                          classification_examples, qa_examples)
+    from tests.test_training_tiny import (build_tiny_encoder, build_tiny_xlmr, choice_examples, classification_examples,
+                                          qa_examples, single_thread)
 
 from stages.xlt.inference import predict
 from stages.xlt.modeling.multitask import MultiTaskModel, load_trained
@@ -29,6 +29,8 @@ from stages.xlt.tasks.families import get_family
 MAX_LENGTH, STRIDE, MAX_ANSWER = 48, 16, qa.MAX_ANSWER_TOKENS
 HEADS = {"squad": ("qa", 2), "nli": ("classification", 2), "choice": ("multiple_choice", 4)}
 BUILDERS = {"bert": build_tiny_encoder, "xlmr": build_tiny_xlmr}
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 # ---- reference: the transformers 4.x QuestionAnsweringPipeline, fast-tokenizer path, top_k=1 ------------------

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, build_tiny_xlmr, qa_examples
+    from test_training_tiny import build_tiny_encoder, build_tiny_xlmr, qa_examples, single_thread
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import build_tiny_encoder, build_tiny_xlmr, qa_examples
+    from tests.test_training_tiny import build_tiny_encoder, build_tiny_xlmr, qa_examples, single_thread
 
 from stages.xlt.modeling import layers
 from stages.xlt.modeling.multitask import load_base
@@ -18,6 +18,8 @@ from stages.xlt.tasks.collate import collate
 
 ATOL = 1e-5
 BUILDERS = {"bert": build_tiny_encoder, "xlmr": build_tiny_xlmr}
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 @pytest.fixture(scope="module", params=sorted(BUILDERS))
@@ -93,7 +95,8 @@ def test_fingerprint_covers_exactly_the_bottom(encoder):
         top = layers.transformer_layers(model)[2].output.dense.weight
         saved = top.clone()
         top.add_(1.0)  # a layer above depth 2: the bottom's states do not change
-        assert [layers.fingerprint(model, k) for k in range(3)] == prints[:3] and layers.fingerprint(model, 3) != prints[3]
+        assert [layers.fingerprint(model, k) for k in range(3)] == prints[:3]
+        assert layers.fingerprint(model, 3) != prints[3]
         top.copy_(saved)
         embeddings = model.embeddings.word_embeddings.weight
         saved = embeddings[5, 0].clone()

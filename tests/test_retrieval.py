@@ -1,4 +1,5 @@
-"""Retrieval accuracy (``tasks/retrieval.py``) and the sentence embeddings it ranks (``inference.sentence_embeddings``)."""
+"""Retrieval accuracy (``tasks/retrieval.py``) and the sentence embeddings it ranks
+(``inference.sentence_embeddings``)."""
 
 import numpy as np
 import pytest
@@ -37,6 +38,13 @@ def test_shape_mismatch_raises():
     with pytest.raises(ValueError):
         retrieval_accuracy(np.zeros((3, 4)), np.zeros((2, 4)))
 
+
+try:
+    from test_training_tiny import single_thread
+except ImportError:  # tests/ imported as a package
+    from tests.test_training_tiny import single_thread
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 SENTENCES = ["a cat sat", "the dog ran far away today", "hello", "a bird sang a very long song today",
              "cats and dogs", "far away"]

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, choice_examples, classification_examples, featurise, qa_examples
+    from test_training_tiny import (build_tiny_encoder, choice_examples, classification_examples, featurise,
+                                    qa_examples, single_thread)
 except ImportError:  # tests/ imported as a package
     from tests.test_training_tiny import (build_tiny_encoder, choice_examples, classification_examples, featurise,
-                                          qa_examples)
+                                          qa_examples, single_thread)
 
 from stages.xlt.modeling.multitask import MultiTaskModel
 from stages.xlt.training.config import TrainConfig
@@ -23,6 +24,8 @@ from stages.xlt.training.loop import train
 HEADS = {"squad": ("qa", 2), "nli": ("classification", 2), "choice": ("multiple_choice", 4)}
 CFG = TrainConfig(learning_rate=3e-3, batch_size=8, max_steps=12, warmup_ratio=0.1, max_seq_length=64,
                   doc_stride=16, log_every=4, seed=7, num_threads=1, sampler="uniform", mega_batch_factor=4)
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 @pytest.fixture(scope="module")

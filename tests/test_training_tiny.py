@@ -17,6 +17,20 @@ WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo li
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
+def single_thread():
+    """Generator for a module fixture: torch on one thread while the module runs. Tiny models gain nothing from
+    a second thread, and on a shared, loaded machine its synchronisation made each small matmul ~500x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
+
+
 def _sentences(seed: int = 0, n: int = 200) -> list[str]:
     rng = random.Random(seed)
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 15))) + "." for _ in range(n)]
