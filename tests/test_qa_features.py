@@ -162,3 +162,21 @@ def test_segment_ids_follow_the_tokenizers_declared_inputs(examples):
     xlmr_like.model_input_names = ["input_ids", "attention_mask"]
     features = train_features(examples[:2], xlmr_like) + eval_features(examples[:2], xlmr_like)
     assert all("token_type_ids" not in f for f in features)
+
+
+def test_loss_leaves_padded_positions_out():
+    """The loss of a padded batch is the mean of its windows' unpadded losses, whatever the padding holds (from
+    cached states padded rows start from zeros, from token ids from pad-token embeddings)."""
+    import torch
+
+    lengths, padded = [7, 5, 3], 10
+    logits = torch.randn(len(lengths), padded, 2, generator=torch.Generator().manual_seed(0))
+    mask = (torch.arange(padded)[None] < torch.tensor(lengths)[:, None]).long()
+    batch = {"attention_mask": mask, "start_positions": torch.tensor([1, 4, 0]),
+             "end_positions": torch.tensor([3, 4, 2])}
+    per_window = [qa.qa_loss(logits[i:i + 1, :n], batch["start_positions"][i:i + 1], batch["end_positions"][i:i + 1])
+                  for i, n in enumerate(lengths)]
+    loss = QA.loss(logits, batch)
+    torch.testing.assert_close(loss, torch.stack(per_window).mean())
+    noisy = logits.masked_fill(~mask.bool().unsqueeze(-1), 50.0)
+    torch.testing.assert_close(QA.loss(noisy, batch), loss)
