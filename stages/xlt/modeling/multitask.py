@@ -129,7 +129,10 @@ class MultiTaskModel(nn.Module):
         """The delta against the base encoder and the heads of ``tasks`` (none: the encoder only, as X-STILTs keeps
         after intermediate training)."""
         tasks = tasks or []
-        info = {"base_fingerprint": self.base_fingerprint(0 if self.embeddings_trained else self.delta_from),
+        # The fingerprint of what the delta takes from the base: layers below delta_from, and the embeddings unless
+        # the delta holds trained ones (whose fingerprint would be the trained weights', matching no base).
+        info = {"base_fingerprint": layers.fingerprint(self.encoder, self.delta_from,
+                                                       embeddings=not self.embeddings_trained),
                 "delta_from": self.delta_from, "embeddings": self.embeddings_trained, "n_layers": self.n_layers,
                 "heads": {t: [self.family(t), _num_labels(self.heads[t])] for t in tasks}}
         with atomic_path(out_dir, is_dir=True) as tmp:
@@ -139,10 +142,9 @@ class MultiTaskModel(nn.Module):
     def _apply_delta(self, folder: Path) -> dict[str, torch.Tensor]:
         """Load the encoder part of a saved delta; returns its heads' weights (by "<task>.<name>")."""
         info = read_json(folder / DELTA_INFO)
-        depth = 0 if info["embeddings"] else info["delta_from"]
         fingerprint = info["base_fingerprint"]  # None: an untrained delta, valid on any base with as many layers
-        if info["n_layers"] != self.n_layers or (fingerprint is not None
-                                                 and layers.fingerprint(self.encoder, depth) != fingerprint):
+        if info["n_layers"] != self.n_layers or (fingerprint is not None and fingerprint != layers.fingerprint(
+                self.encoder, info["delta_from"], embeddings=not info["embeddings"])):
             raise ValueError(f"{folder} was trained from another base encoder than {self.encoder_dir}; "
                              "re-run its training stage (dvc repro)")
         state = load_file(str(folder / DELTA_WEIGHTS))
