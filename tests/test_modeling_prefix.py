@@ -143,6 +143,24 @@ def test_states_are_refused_when_they_do_not_fit_the_model(encoder_dir, model, b
         fresh("nli", collate(features, 0))
 
 
+def test_the_models_fingerprint_follows_changes_to_its_bottom(encoder_dir, base):
+    from stages.xlt.modeling import layers
+
+    model = MultiTaskModel(encoder_dir, HEADS, freeze_embeddings=True, freeze_layers=DEPTH)
+    original = model.base_fingerprint(DEPTH)
+    assert original == layers.fingerprint(base[0], DEPTH) == model.base_fingerprint(DEPTH)
+    weight = model.encoder.encoder.layer[1].attention.self.query.weight
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        weight[0, 0] += 1.0  # in place, as an optimiser or a careless caller would
+    assert model.base_fingerprint(DEPTH) == layers.fingerprint(model.encoder, DEPTH) != original
+    model.encoder.load_state_dict({"encoder.layer.1.attention.self.query.weight": saved}, strict=False)
+    assert model.base_fingerprint(DEPTH) == original
+    with torch.no_grad():
+        model.encoder.encoder.layer[DEPTH].output.dense.weight.add_(1.0)  # above the cut: the bottom is unchanged
+    assert model.base_fingerprint(DEPTH) == original
+
+
 def test_states_are_refused_for_other_inputs(model, base):
     examples = examples_for("squad")
     store = store_for(base, "squad", examples)

@@ -43,6 +43,7 @@ class MultiTaskModel(nn.Module):
                  freeze_embeddings: bool = False, freeze_layers: int = 0, seed: int = 0,
                  delta: str | os.PathLike | None = None) -> None:
         super().__init__()
+        self._fingerprints: dict[int, tuple[list[torch.Tensor], list[int], str]] = {}
         self.encoder_dir = Path(encoder_dir)
         self.encoder, self.tokenizer = load_base(encoder_dir)
         self.n_layers = layers.layer_count(self.encoder)
@@ -87,7 +88,18 @@ class MultiTaskModel(nn.Module):
 
     # ---- cached bottoms ---------------------------------------------------------------------------------------
     def base_fingerprint(self, depth: int) -> str:
-        return layers.fingerprint(self.encoder, depth)
+        """``layers.fingerprint`` of this model's bottom, memoised: hashing e5-small's embeddings takes about a
+        second, and every ``predict`` with cached states checks it. The memo holds while the same tensors keep
+        their version counters (every in-place change, ``load_state_dict`` included, bumps them)."""
+        params = list(layers.frozen_parameters(self.encoder, depth).values())
+        versions = [p._version for p in params]
+        memo = self._fingerprints.get(depth)
+        if memo is not None and memo[1] == versions and len(memo[0]) == len(params) and all(
+                a is b for a, b in zip(memo[0], params)):
+            return memo[2]
+        value = layers.fingerprint(self.encoder, depth)
+        self._fingerprints[depth] = (params, versions, value)
+        return value
 
     def use_prefix(self, depth: int, fingerprint: str) -> None:
         """Accept batches of cached states after ``depth`` layers of a base with ``fingerprint``."""
