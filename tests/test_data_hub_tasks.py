@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from stages.xlt.data.hub_tasks import LAYOUTS, load_hub_task
-from stages.xlt.tasks.registry import PAPER
+from stages.xlt.tasks.registry import FINETUNE, INTERMEDIATE, TARGETS
 
 
 @pytest.fixture(autouse=True)
@@ -96,10 +96,15 @@ def test_errors_name_the_problem(tmp_path):
 
 
 def test_layouts_agree_with_registry():
-    for name, layout in LAYOUTS.items():
-        spec = PAPER[name]
-        assert spec.hub_id == layout.hub_id, name
-        assert set(spec.languages) <= set(layout.languages), name
+    used = set()
+    for spec in [*INTERMEDIATE.values(), *FINETUNE.values(), *TARGETS.values()]:
+        if spec.hub is None:
+            continue
+        loader, _, _ = spec.hub.partition(":")
+        assert loader in LAYOUTS, spec.name
+        assert set(spec.languages) <= set(LAYOUTS[loader].languages), spec.name
+        used.add(loader)
+    assert used == set(LAYOUTS)  # no loader without a task
 
 
 def test_hub_urls_use_data_files_and_the_parquet_branch():

@@ -20,9 +20,10 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, classification_examples, qa_examples
+    from test_training_tiny import build_tiny_encoder, classification_examples, featurise, qa_examples, single_thread
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import build_tiny_encoder, classification_examples, qa_examples
+    from tests.test_training_tiny import (build_tiny_encoder, classification_examples, featurise, qa_examples,
+                                          single_thread)
 
 from stages.xlt.training.config import TrainConfig
 from stages.xlt.training.distributed import shard
@@ -38,6 +39,8 @@ CFG = TrainConfig(learning_rate=3e-3, batch_size=7, max_steps=6, grad_accum_step
                   max_seq_length=64, doc_stride=16, log_every=2, seed=3, num_threads=1, sampler="uniform",
                   mega_batch_factor=2, checkpoint_every=3)
 
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -45,22 +48,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _data() -> dict[str, list[dict]]:
-    return {"squad": qa_examples(30, seed=2), "nli": classification_examples(24, seed=2)}
+def _data(tokenizer) -> dict[str, list[dict]]:
+    examples = {"squad": qa_examples(30, seed=2), "nli": classification_examples(24, seed=2)}
+    return {task: featurise(tokenizer, HEADS[task][0], rows, CFG.max_seq_length, CFG.doc_stride)
+            for task, rows in examples.items()}
 
 
 def _train_and_save(encoder_dir: str, out: str, checkpoint_dir: str | None) -> dict:
     from safetensors.torch import save_file
 
+    from stages.xlt.modeling.multitask import MultiTaskModel
     from stages.xlt.training.loop import train
-    from stages.xlt.training.model import MultiTaskModel
 
     model = MultiTaskModel(encoder_dir, HEADS, seed=CFG.seed)
     rows: list[int] = []  # features this process ran forward: proves each rank took only its shard
     forward = model.forward
     model.forward = lambda task, batch: (rows.append(len(batch["input_ids"])), forward(task, batch))[1]
     logged: list[int] = []
-    stats = train(model, _data(), CFG, checkpoint_dir=checkpoint_dir, progress=False,
+    stats = train(model, _data(model.tokenizer), CFG, checkpoint_dir=checkpoint_dir, progress=False,
                   logger=lambda step, metrics: logged.append(step))
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, out)
     return {**stats, "logged_steps": logged, "rows": sum(rows)}

@@ -3,7 +3,9 @@
 transformers 5 removed `pipeline("question-answering")` (it raises KeyError), so the reference below is a
 line-by-line port of the v4 pipeline (transformers 4.x `pipelines/question_answering.py`: fast-tokenizer
 `preprocess`, one unpadded window per forward pass, `select_starts_ends`, `decode_spans`, `get_indices`,
-answers sorted by score). `predict_qa` batches, sorts by length and pads, and must still agree.
+answers sorted by score), run on transformers' own `*ForQuestionAnswering` model carrying our weights.
+`inference.predict` batches, sorts by length, pads and runs the encoder layer by layer (``modeling/layers.py``),
+and must still agree, for a BERT and an XLM-R architecture.
 """
 
 from __future__ import annotations
@@ -13,14 +15,22 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, choice_examples, classification_examples, qa_examples
+    from test_training_tiny import (build_tiny_encoder, build_tiny_xlmr, choice_examples, classification_examples,
+                                    qa_examples, single_thread)
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import build_tiny_encoder, choice_examples, classification_examples, qa_examples
+    from tests.test_training_tiny import (build_tiny_encoder, build_tiny_xlmr, choice_examples, classification_examples,
+                                          qa_examples, single_thread)
 
-from stages.xlt.inference import predict_classification, predict_multiple_choice, predict_qa, predict_qa_scored
-from stages.xlt.training.model import MultiTaskModel
+from stages.xlt.inference import predict
+from stages.xlt.modeling.multitask import MultiTaskModel, load_trained
+from stages.xlt.tasks import qa
+from stages.xlt.tasks.families import get_family
 
-MAX_LENGTH, STRIDE, MAX_ANSWER = 48, 16, 15
+MAX_LENGTH, STRIDE, MAX_ANSWER = 48, 16, qa.MAX_ANSWER_TOKENS
+HEADS = {"squad": ("qa", 2), "nli": ("classification", 2), "choice": ("multiple_choice", 4)}
+BUILDERS = {"bert": build_tiny_encoder, "xlmr": build_tiny_xlmr}
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 # ---- reference: the transformers 4.x QuestionAnsweringPipeline, fast-tokenizer path, top_k=1 ------------------
@@ -78,12 +88,12 @@ def reference_pipeline(model, tokenizer, question, context, max_seq_len, doc_str
             p_mask[span_idx][cls_index] = 0
     answers = []
     for span in range(num_spans):
-        inputs = {k: torch.tensor(encoded[k][span]).unsqueeze(0)
-                  for k in ("input_ids", "attention_mask", "token_type_ids")}
+        # The v4 pipeline feeds the model the tokenizer's declared inputs only (XLM-R's declare no segment ids).
+        inputs = {k: torch.tensor(encoded[k][span]).unsqueeze(0) for k in tokenizer.model_input_names}
         with torch.inference_mode():
             out = model(**inputs)
         starts, ends, scores = _select_starts_ends(out.start_logits.numpy(), out.end_logits.numpy(),
-                                                   torch.tensor(p_mask[span]).unsqueeze(0),
+                                                   np.array(p_mask[span])[None],
                                                    inputs["attention_mask"].numpy(), max_answer_len)
         for s, e, score in zip(starts, ends, scores):
             start_index, end_index = _get_indices(encoded[span], s, e, 1, align_to_words)
@@ -94,17 +104,39 @@ def reference_pipeline(model, tokenizer, question, context, max_seq_len, doc_str
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def qa_dir(tmp_path_factory):
-    """A tiny QA model folder whose head gives well-spread logits (init std 0.5), saved like transfer does."""
-    encoder_dir = build_tiny_encoder(tmp_path_factory.mktemp("encoder"), seed=1)
-    model = MultiTaskModel(encoder_dir, {"squad": ("qa", 2), "nli": ("classification", 2),
-                                         "choice": ("multiple_choice", 4)}, seed=3)
+def qa_model(encoder_dir) -> MultiTaskModel:
+    """A multi-head model whose QA head gives well-spread logits (init std 0.5)."""
+    model = MultiTaskModel(encoder_dir, HEADS, seed=3)
     with torch.no_grad():
         model.heads["squad"].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(5))
-    out = tmp_path_factory.mktemp("qa") / "model"
-    model.save_question_answering("squad", out)
-    return out, model
+    return model.eval()
+
+
+def reference_model(encoder_dir, model: MultiTaskModel):
+    """transformers' own *ForQuestionAnswering with our encoder and QA head (HF's `qa_outputs` has its shape)."""
+    from transformers import AutoModelForQuestionAnswering
+
+    reference = AutoModelForQuestionAnswering.from_pretrained(encoder_dir)
+    reference.base_model.load_state_dict(model.encoder.state_dict(), strict=True)
+    reference.qa_outputs.load_state_dict(model.heads["squad"].state_dict(), strict=True)
+    return reference.eval()
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDERS))
+def models(request, tmp_path_factory):
+    encoder_dir = BUILDERS[request.param](tmp_path_factory.mktemp(request.param), seed=1)
+    model = qa_model(encoder_dir)
+    return encoder_dir, model, reference_model(encoder_dir, model)
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+    """The BERT model, and the same model saved as a delta (as the transfer stage does) and reloaded."""
+    encoder_dir = build_tiny_encoder(tmp_path_factory.mktemp("bert"), seed=1)
+    model = qa_model(encoder_dir)
+    out = tmp_path_factory.mktemp("delta") / "model"
+    model.save(out, sorted(HEADS))
+    return model, load_trained(encoder_dir, out)
 
 
 @pytest.fixture(scope="module")
@@ -112,25 +144,39 @@ def examples():
     return qa_examples(12, seed=11, min_words=5, max_words=70)
 
 
-@pytest.mark.parametrize("align_to_words", [False, True])
-def test_predict_qa_equals_the_v4_pipeline(qa_dir, examples, align_to_words):
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+def scored_predict(model, examples, **kwargs) -> tuple[dict[str, str], dict[str, float]]:
+    """``predict``'s answers and, from the logits it decoded, the score of each answer (p_start * p_end)."""
+    family = get_family("qa")
+    scores: dict[str, float] = {}
 
-    folder, _ = qa_dir
-    model = AutoModelForQuestionAnswering.from_pretrained(folder).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    ours = predict_qa_scored(folder, None, examples, max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=5,
-                             max_answer_length=MAX_ANSWER, align_to_words=align_to_words)
-    n_windows = len(tokenizer([e["question"] for e in examples], [e["context"] for e in examples],
-                              truncation="only_second", max_length=MAX_LENGTH, stride=STRIDE,
-                              return_overflowing_tokens=True)["input_ids"])
+    def decode(examples_, features, outputs):
+        for feature, logits in zip(features, outputs, strict=True):
+            found = qa.best_span_in_window(logits[:, 0], logits[:, 1], np.asarray(feature["allowed"]))
+            key = examples_[feature["example_index"]]["id"]
+            if found is not None:
+                scores[key] = max(scores.get(key, -1.0), found[2])
+        return type(family).decode(family, examples_, features, outputs)
+
+    family.decode = decode  # an instance attribute, removed below: the family object is shared
+    try:
+        answers = predict(model, "squad", examples, **kwargs)
+    finally:
+        del family.decode
+    return answers, scores
+
+
+def test_predict_equals_the_v4_pipeline(models, examples):
+    _, model, reference = models
+    ours, scores = scored_predict(model, examples, max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=5)
+    n_windows = len(model.tokenizer([e["question"] for e in examples], [e["context"] for e in examples],
+                                    truncation="only_second", max_length=MAX_LENGTH, stride=STRIDE,
+                                    return_overflowing_tokens=True)["input_ids"])
     assert n_windows > len(examples)  # overflowing windows really happen
     for example in examples:
-        ref = reference_pipeline(model, tokenizer, example["question"], example["context"], MAX_LENGTH, STRIDE,
-                                 MAX_ANSWER, align_to_words)
-        got = ours[example["id"]]
-        assert (got.text, got.start, got.end) == (ref["answer"], ref["start"], ref["end"]), example["id"]
-        assert got.score == pytest.approx(ref["score"], rel=1e-4)
+        ref = reference_pipeline(reference, model.tokenizer, example["question"], example["context"], MAX_LENGTH,
+                                 STRIDE, MAX_ANSWER, align_to_words=False)
+        assert ours[example["id"]] == ref["answer"], example["id"]
+        assert scores[example["id"]] == pytest.approx(ref["score"], rel=1e-4)
 
 
 def test_pipeline_task_is_gone_in_transformers_5():
@@ -140,46 +186,47 @@ def test_pipeline_task_is_gone_in_transformers_5():
         pipeline("question-answering")
 
 
-def test_predict_qa_same_from_folder_model_object_and_multitask_head(qa_dir, examples):
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-    folder, multitask = qa_dir
-    kwargs = dict(max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=4)
-    from_folder = predict_qa(folder, None, examples, **kwargs)
-    from_object = predict_qa(AutoModelForQuestionAnswering.from_pretrained(folder),
-                             AutoTokenizer.from_pretrained(folder), examples, **kwargs)
-    from_head = predict_qa(multitask, multitask.tokenizer, examples, task="squad", **kwargs)
-    one_by_one = predict_qa(folder, None, examples, max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=1)
-    assert from_folder == from_object == from_head == one_by_one
-    assert set(from_folder) == {e["id"] for e in examples}
-    assert all(text and text in e["context"] for e, text in zip(examples, from_folder.values()))
+def test_predict_same_in_memory_reloaded_one_by_one_and_in_small_batches(bert, examples):
+    model, reloaded = bert
+    kwargs = dict(max_length=MAX_LENGTH, doc_stride=STRIDE)
+    batched = predict(model, "squad", examples, batch_size=4, **kwargs)
+    from_delta = predict(reloaded, "squad", examples, batch_size=4, **kwargs)
+    one_by_one = predict(model, "squad", examples, batch_size=1, **kwargs)
+    token_bounded = predict(model, "squad", examples, batch_size=64, max_tokens=100, **kwargs)
+    assert batched == from_delta == one_by_one == token_bounded
+    assert list(batched) == [e["id"] for e in examples]
+    assert all(text and text in e["context"] for e, text in zip(examples, batched.values()))
 
 
-def test_predict_classification_and_multiple_choice_give_one_label_per_example(qa_dir):
-    _, model = qa_dir
-    cls = predict_classification(model, "nli", classification_examples(7), max_length=32, batch_size=3)
-    mc = predict_multiple_choice(model, "choice", choice_examples(5), max_length=32, batch_size=2)
+def test_predict_classification_and_multiple_choice_give_one_label_per_example(bert):
+    model, _ = bert
+    cls = predict(model, "nli", classification_examples(7), max_length=32, batch_size=3)
+    mc = predict(model, "choice", choice_examples(5), max_length=32, batch_size=2)
     assert list(cls) == [f"c{i}" for i in range(7)] and set(cls.values()) <= {0, 1}
     assert list(mc) == [f"m{i}" for i in range(5)] and set(mc.values()) <= {0, 1, 2, 3}
+    probabilities = predict(model, "nli", classification_examples(7), max_length=32, probabilities=True)
+    assert all(len(p) == 2 and sum(p) == pytest.approx(1.0) for p in probabilities.values())
+    assert {k: int(np.argmax(p)) for k, p in probabilities.items()} == cls
 
 
 def test_window_decoding_breaks_ties_like_the_pipeline_and_skips_cls():
-    from stages.xlt.inference import best_span_in_window
-
     allowed = np.array([True, False, True, True, True, True])  # CLS, a question token, four context tokens
     flat = np.zeros(6, dtype=np.float32)
-    s, e, score = best_span_in_window(flat, flat, allowed, max_answer_length=3)
+    s, e, score = qa.best_span_in_window(flat, flat, allowed, max_answer_length=3)
     assert (s, e) == (2, 2)  # equal scores: the first span in (start, end) row-major order
     peaked = np.array([9, 9, 0, 0, 0, 0], dtype=np.float32)  # CLS and the question token score highest
-    s, e, _ = best_span_in_window(peaked, peaked, allowed, max_answer_length=3)
+    s, e, _ = qa.best_span_in_window(peaked, peaked, allowed, max_answer_length=3)
     assert allowed[s] and allowed[e] and s > 0
     start = np.array([0, 0, 5, 0, 0, 0], dtype=np.float32)
     end = np.array([0, 0, 0, 0, 0, 5], dtype=np.float32)
-    assert best_span_in_window(start, end, allowed, max_answer_length=4)[:2] == (2, 5)
-    assert best_span_in_window(start, end, allowed, max_answer_length=3)[:2] != (2, 5)  # too long now
+    assert qa.best_span_in_window(start, end, allowed, max_answer_length=4)[:2] == (2, 5)
+    assert qa.best_span_in_window(start, end, allowed, max_answer_length=3)[:2] != (2, 5)  # too long now
 
 
-def test_duplicate_ids_are_rejected(qa_dir, examples):
-    folder, _ = qa_dir
+def test_duplicate_ids_unknown_heads_and_empty_inputs(bert, examples):
+    model, _ = bert
     with pytest.raises(ValueError, match="duplicate"):
-        predict_qa(folder, None, [examples[0], examples[0]], max_length=MAX_LENGTH, doc_stride=STRIDE)
+        predict(model, "squad", [examples[0], examples[0]], max_length=MAX_LENGTH, doc_stride=STRIDE)
+    with pytest.raises(ValueError, match="unknown task"):
+        predict(model, "xquad", examples[:1], max_length=MAX_LENGTH, doc_stride=STRIDE)
+    assert predict(model, "squad", [], max_length=MAX_LENGTH) == {}

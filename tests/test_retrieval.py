@@ -1,3 +1,6 @@
+"""Retrieval accuracy (``tasks/retrieval.py``) and the sentence embeddings it ranks
+(``inference.sentence_embeddings``)."""
+
 import numpy as np
 import pytest
 
@@ -36,49 +39,80 @@ def test_shape_mismatch_raises():
         retrieval_accuracy(np.zeros((3, 4)), np.zeros((2, 4)))
 
 
+try:
+    from test_training_tiny import single_thread
+except ImportError:  # tests/ imported as a package
+    from tests.test_training_tiny import single_thread
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
+
 SENTENCES = ["a cat sat", "the dog ran far away today", "hello", "a bird sang a very long song today",
              "cats and dogs", "far away"]
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder():
-    torch = pytest.importorskip("torch")
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+def model(tmp_path_factory):
+    pytest.importorskip("torch")
+    try:
+        from test_training_tiny import build_tiny_encoder
+    except ImportError:  # tests/ imported as a package
+        from tests.test_training_tiny import build_tiny_encoder
+    from stages.xlt.modeling.multitask import MultiTaskModel
 
-    raw = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    raw.train_from_iterator(SENTENCES, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]", "[CLS]"]))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="[PAD]", unk_token="[UNK]")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, pad_token_id=0)
-    return BertModel(config).eval(), tokenizer
+    folder = build_tiny_encoder(tmp_path_factory.mktemp("encoder"), seed=0)
+    # No heads: retrieval reads the encoder's states. Embeddings and layer 0 frozen, as an intermediate model that
+    # was trained above them, so cached bottom states after 1 layer fit it.
+    return MultiTaskModel(folder, {}, freeze_embeddings=True, freeze_layers=1)
 
 
-def test_embed_shape_and_order_invariance(tiny_encoder):
-    from stages.xlt.tasks.retrieval import embed
+def test_embeddings_shape_and_order_invariance(model):
+    from stages.xlt.inference import sentence_embeddings
 
-    model, tokenizer = tiny_encoder
-    full = embed(model, tokenizer, SENTENCES, batch_size=2)
+    full = sentence_embeddings(model, SENTENCES, batch_size=2)
     assert full.shape == (len(SENTENCES), 32) and full.dtype == np.float32
-    reordered = embed(model, tokenizer, SENTENCES[::-1], batch_size=4)
+    reordered = sentence_embeddings(model, SENTENCES[::-1], batch_size=4)
     np.testing.assert_allclose(reordered[::-1], full, atol=1e-5)
-    one_by_one = np.stack([embed(model, tokenizer, [s], batch_size=1)[0] for s in SENTENCES])
+    one_by_one = np.stack([sentence_embeddings(model, [s], batch_size=1)[0] for s in SENTENCES])
     np.testing.assert_allclose(one_by_one, full, atol=1e-5)  # padding does not leak into the mean
     assert not np.allclose(full[0], full[1])
 
 
-def test_embed_layer_and_pooling_options(tiny_encoder):
-    from stages.xlt.tasks.retrieval import embed
+def test_embeddings_layer_and_pooling_options(model):
+    from stages.xlt.inference import sentence_embeddings
 
-    model, tokenizer = tiny_encoder
-    last = embed(model, tokenizer, SENTENCES, layer=-1)
-    first = embed(model, tokenizer, SENTENCES, layer=0)
-    cls = embed(model, tokenizer, SENTENCES, pooling="cls")
+    last = sentence_embeddings(model, SENTENCES, layer=-1)
+    first = sentence_embeddings(model, SENTENCES, layer=1)
+    cls = sentence_embeddings(model, SENTENCES, pooling="cls")
     assert not np.allclose(last, first) and not np.allclose(last, cls)
-    assert embed(model, tokenizer, SENTENCES, layer=2).tolist() == last.tolist()  # 2 layers: index 2 is the last
-    with pytest.raises(ValueError):
-        embed(model, tokenizer, SENTENCES, pooling="max")
-    with pytest.raises(ValueError, match="layer 14"):
-        embed(model, tokenizer, SENTENCES, layer=14)
+    assert sentence_embeddings(model, SENTENCES, layer=2).tolist() == last.tolist()  # 2 layers: layer 2 is the last
+    with pytest.raises(ValueError, match="pooling"):
+        sentence_embeddings(model, SENTENCES, pooling="max")
+    for layer in (0, 14):
+        with pytest.raises(ValueError, match=f"layer {layer}"):
+            sentence_embeddings(model, SENTENCES, layer=layer)
+
+
+def test_embeddings_ignore_training_mode(model):
+    from stages.xlt.inference import sentence_embeddings
+
+    reference = sentence_embeddings(model, SENTENCES)
+    model.train()  # dropout on: embeddings must still be the eval-mode ones
+    try:
+        np.testing.assert_array_equal(sentence_embeddings(model, SENTENCES), reference)
+        assert model.training  # and the mode is handed back
+    finally:
+        model.eval()
+
+
+def test_embeddings_from_cached_bottom_states_equal_the_full_forward(model):
+    from stages.xlt.inference import sentence_embeddings, sentence_features
+    from stages.xlt.modeling import prefix
+
+    features = sentence_features(model.tokenizer, SENTENCES)
+    store = prefix.compute(model.encoder, features, 1, pad_token_id=model.tokenizer.pad_token_id)
+    for layer, pooling in ((-1, "mean"), (1, "mean"), (2, "cls")):
+        full = sentence_embeddings(model, SENTENCES, layer=layer, pooling=pooling)
+        cached = sentence_embeddings(model, SENTENCES, layer=layer, pooling=pooling, prefix=store)
+        np.testing.assert_allclose(cached, full, atol=1e-5)
+    with pytest.raises(ValueError, match="cached"):
+        sentence_embeddings(model, SENTENCES[::-1], prefix=store)  # other inputs than the states were made from

@@ -1,50 +1,89 @@
+"""The task registry: intermediate tasks, fine-tuning tasks and evaluation targets, each declared once."""
+
 import pytest
 
 from stages.xlt.languages import XQUAD_LANGUAGES
-from stages.xlt.tasks.registry import PROFILES, get_task, task_names
+from stages.xlt.tasks.families import FAMILIES, get_family
+from stages.xlt.tasks.registry import (FINETUNE, INTERMEDIATE, TARGETS, UNAVAILABLE, available, finetune_task,
+                                       intermediate_task, target)
 
 FAMILY_METRICS = {"qa": {"em_f1"}, "classification": {"accuracy"}, "multiple_choice": {"accuracy"},
                   "retrieval": {"retrieval_accuracy"}, "tagging": {"f1", "accuracy"}}
+ROLES = {"intermediate": INTERMEDIATE, "finetune": FINETUNE, "target": TARGETS}
+# X-STILTs' intermediate tasks that are openly available (the ninth, CCG, is not).
+XSTILTS = {"squad", "mnli", "anli", "qqp", "sst2", "hellaswag", "commonsenseqa", "cosmosqa"}
 
 
-def test_small_profile_is_offline_with_a_real_multi_task_arm():
-    intermediate = task_names("small", role="intermediate")
-    assert {"squad", "qnli", "sentence_choice"} <= set(intermediate)
-    assert all(get_task(n).offline for n in PROFILES["small"])
-    assert get_task("qnli").derived and get_task("qnli").num_labels == 2
-    assert get_task("xquad").languages == XQUAD_LANGUAGES
-    assert set(task_names("small", role="target")) == {"squad", "xquad", "tatoeba"}
-    assert get_task("qnli", "tiny") == get_task("qnli", "small")
+def test_offline_profiles_have_a_real_multi_task_arm():
+    offline = {name for name, spec in INTERMEDIATE.items() if available(spec, "offline")}
+    assert {"squad", "qnli", "sentence_choice", "nli", "paraphrase"} <= offline
+    families = {INTERMEDIATE[name].family for name in offline}
+    assert {"qa", "classification", "multiple_choice"} <= families  # every trainable family has an offline task
+    assert intermediate_task("qnli").num_labels == 2 and intermediate_task("qnli").family == "classification"
+    assert all(available(spec, "offline") for spec in FINETUNE.values())
+    assert {name for name, spec in TARGETS.items() if available(spec, "offline")} >= {"xquad", "mlqa", "xnli",
+                                                                                      "pawsx", "tatoeba"}
 
 
-def test_paper_profile_declares_all_tasks_and_flags_ccg():
-    names = set(PROFILES["paper"])
-    assert {"squad", "mnli", "hellaswag", "anli", "commonsenseqa", "cosmosqa", "qqp", "sst2", "ccg", "xquad", "mlqa",
-            "tydiqa", "xnli", "pawsx", "tatoeba", "bucc", "panx", "udpos"} == names
-    ccg = get_task("ccg", "paper")
-    assert ccg.source == "unavailable" and not ccg.implemented and "LDC" in ccg.notes
+def test_paper_profile_declares_the_xstilts_tasks_and_flags_ccg():
+    assert XSTILTS == {name for name, spec in INTERMEDIATE.items() if available(spec, "hub")}
+    assert "ccg" not in INTERMEDIATE and "LDC" in UNAVAILABLE["ccg"]
+    with pytest.raises(ValueError, match="not available.*LDC"):
+        intermediate_task("ccg")
+    assert {"xquad", "mlqa", "tydiqa", "xnli", "pawsx", "tatoeba", "bucc"} == set(TARGETS)
+    assert all(available(spec, "hub") for spec in list(FINETUNE.values()) + list(TARGETS.values()))
 
 
-def test_paper_intermediate_tasks_match_the_params_list():
-    from stages.xlt.params import HUB_INTERMEDIATE_TASKS, OFFLINE_INTERMEDIATE_TASKS
+def test_targets_are_predicted_by_a_fine_tuning_task_of_their_family():
+    assert target("xquad").languages == XQUAD_LANGUAGES
+    for name, spec in TARGETS.items():
+        if spec.family == "retrieval":  # the intermediate encoder itself, without fine-tuning (XTREME)
+            assert spec.model is None, name
+            continue
+        assert spec.model in FINETUNE, name
+        assert FINETUNE[spec.model].family == spec.family, name
+        assert FINETUNE[spec.model].num_labels == spec.num_labels, name
+        assert "en" in spec.languages, name  # zero-shot transfer is measured against English
+    assert {target(t).model for t in ("xquad", "mlqa", "tydiqa")} == {"qa"}
 
-    assert all(get_task(name, "paper").role in ("intermediate", "both") for name in HUB_INTERMEDIATE_TASKS)
-    assert all(get_task(name, "small").role in ("intermediate", "both") for name in OFFLINE_INTERMEDIATE_TASKS)
 
-
-@pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_specs_are_consistent(profile):
-    for name, spec in PROFILES[profile].items():
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_specs_are_consistent(role):
+    for name, spec in ROLES[role].items():
         assert spec.name == name
         assert spec.metric in FAMILY_METRICS[spec.family], name
+        assert spec.offline or spec.hub, name
+        if spec.hub:
+            loader, _, split = spec.hub.partition(":")
+            assert loader and split, name
         if spec.family == "classification":
             assert spec.num_labels and len(spec.label_names) in (0, spec.num_labels), name
-        if spec.source == "hub":
-            assert spec.hub_id, name
+        if role != "target":  # trained: a family with a head, loss and decoder
+            assert get_family(spec.family).name == spec.family and spec.family in FAMILIES, name
+        assert spec.kind in ("qa", "pair", "sentence"), name
+
+
+def test_kind_says_what_a_perturbation_edits():
+    assert target("xquad").kind == "qa" and target("xnli").kind == "pair" and target("tatoeba").kind == "sentence"
+    assert intermediate_task("sentence_choice").kind == "pair"
 
 
 def test_typo_lists_known_names():
     with pytest.raises(ValueError, match="sentence_choice"):
-        get_task("sentense_choice")
-    with pytest.raises(ValueError, match="paper"):
-        get_task("squad", profile="big")
+        intermediate_task("sentense_choice")
+    with pytest.raises(ValueError, match="'qa'"):
+        finetune_task("squad")  # SQuAD is the QA model's training data, not a fine-tuning task's name
+    with pytest.raises(ValueError, match="xquad"):
+        target("xquadd")
+    with pytest.raises(ValueError, match="retrieval"):
+        get_family("retrieval")  # no head and no training: it pools hidden states
+
+
+def test_registry_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys; import stages.xlt.tasks.registry; "
+            "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", "params validation reads the registry: it must stay cheap to import"

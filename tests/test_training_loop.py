@@ -1,4 +1,7 @@
-"""The multi-task model and training loop: learning, logging, determinism, resumption, export."""
+"""The multi-task model and training loop: learning, logging, determinism, resumption, freezing.
+
+(Saving and reloading trained models as deltas, and training from cached bottom states: test_modeling_delta.py and
+test_modeling_prefix.py.)"""
 
 from __future__ import annotations
 
@@ -8,17 +11,21 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, choice_examples, classification_examples, qa_examples
+    from test_training_tiny import (build_tiny_encoder, choice_examples, classification_examples, featurise,
+                                    qa_examples, single_thread)
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import build_tiny_encoder, choice_examples, classification_examples, qa_examples
+    from tests.test_training_tiny import (build_tiny_encoder, choice_examples, classification_examples, featurise,
+                                          qa_examples, single_thread)
 
+from stages.xlt.modeling.multitask import MultiTaskModel
 from stages.xlt.training.config import TrainConfig
 from stages.xlt.training.loop import train
-from stages.xlt.training.model import MultiTaskModel
 
 HEADS = {"squad": ("qa", 2), "nli": ("classification", 2), "choice": ("multiple_choice", 4)}
 CFG = TrainConfig(learning_rate=3e-3, batch_size=8, max_steps=12, warmup_ratio=0.1, max_seq_length=64,
                   doc_stride=16, log_every=4, seed=7, num_threads=1, sampler="uniform", mega_batch_factor=4)
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +34,15 @@ def encoder_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def data():
-    return {"squad": qa_examples(48, seed=1), "nli": classification_examples(32, seed=1),
-            "choice": choice_examples(24, seed=1)}
+def data(encoder_dir):
+    """Training features (train() takes featurised data, as the prefix_train stage writes it)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    examples = {"squad": qa_examples(48, seed=1), "nli": classification_examples(32, seed=1),
+                "choice": choice_examples(24, seed=1)}
+    return {task: featurise(tokenizer, HEADS[task][0], rows, CFG.max_seq_length, CFG.doc_stride)
+            for task, rows in examples.items()}
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -113,38 +126,14 @@ def test_freezing_keeps_embeddings_and_bottom_layers_fixed(encoder_dir, data):
         MultiTaskModel(encoder_dir, {"squad": HEADS["squad"]}, freeze_layers=5)
 
 
-def test_exports_load_as_standard_transformers_folders(encoder_dir, data, tmp_path):
-    from transformers import AutoModel, AutoModelForQuestionAnswering
-
-    model, _ = _run(encoder_dir, data, dataclasses.replace(CFG, max_steps=3), tasks=("squad", "nli"))
-    model.save_encoder(tmp_path / "encoder")
-    model.save_question_answering("squad", tmp_path / "qa")
-    encoder = AutoModel.from_pretrained(tmp_path / "encoder")
-    qa_model = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "qa").eval()
-    batch = model.tokenizer(["what is the castle ?"], ["alpha castle paris golf"], return_tensors="pt")
-    with torch.inference_mode():
-        _, logits = model("squad", dict(batch))
-        exported = qa_model(**batch)
-        hidden = encoder(**batch).last_hidden_state
-    assert torch.allclose(exported.start_logits, logits[..., 0], atol=1e-6)
-    assert torch.allclose(exported.end_logits, logits[..., 1], atol=1e-6)
-    assert torch.allclose(hidden, model.encoder(**batch).last_hidden_state, atol=1e-6)
-    with pytest.raises(ValueError, match="not a qa task"):
-        model.save_question_answering("nli", tmp_path / "bad")
+def test_qa_windows_outnumber_examples_and_every_task_counts_its_features(encoder_dir, data):
+    assert len(data["squad"]) > 48  # long contexts overflow into several training windows
+    _, stats = _run(encoder_dir, data, dataclasses.replace(CFG, max_steps=2), tasks=("squad", "nli"))
+    assert stats["features_per_task"] == {"squad": len(data["squad"]), "nli": 32}
+    assert stats["features_seen"] == 2 * CFG.batch_size and stats["steps"] == 2
 
 
-def test_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="doc_stride"):
-        TrainConfig(max_seq_length=64, doc_stride=64)
-    with pytest.raises(ValueError, match="unknown TrainConfig keys"):
-        TrainConfig.from_dict({"learning_rate": 1e-4, "lr": 1e-4})
-
-
-def test_epochs_set_the_step_count_when_max_steps_is_absent(encoder_dir, data):
-    from stages.xlt.tasks import classification
-
-    model = MultiTaskModel(encoder_dir, {"nli": HEADS["nli"]})
-    features = classification.prepare_train_features(data["nli"], model.tokenizer, 64)
-    cfg = dataclasses.replace(CFG, max_steps=None, epochs=2, grad_accum_steps=2)  # 32 features / 8 = 4 batches
-    stats = train(model, {"nli": features}, cfg, progress=False)  # pre-tokenised features pass straight through
-    assert stats["steps"] == 4 and stats["batches_per_task"] == {"nli": 8}
+def test_empty_task_is_refused(encoder_dir, data):
+    model = MultiTaskModel(encoder_dir, {"squad": HEADS["squad"], "nli": HEADS["nli"]})
+    with pytest.raises(ValueError, match="nli"):
+        train(model, {"squad": data["squad"], "nli": []}, CFG, progress=False)

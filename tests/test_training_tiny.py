@@ -1,6 +1,7 @@
-"""A tiny random BERT encoder with an offline WordPiece tokenizer, plus toy task data, for the model-side tests.
+"""Tiny random encoders (BERT, and XLM-R's architecture) with offline WordPiece tokenizers, toy task data and
+featurisation, for the model-side tests.
 
-Other test modules import the builders from here; the tests below check the fixture itself is sound.
+Other test modules import the builders from here; the tests below check the fixtures themselves are sound.
 """
 
 from __future__ import annotations
@@ -14,6 +15,20 @@ WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo li
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu river mountain castle forest city "
          "king queen paris london berlin seventeen ninety blue green red").split()
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def single_thread():
+    """Generator for a module fixture: torch on one thread while the module runs. Tiny models gain nothing from
+    a second thread, and on a shared, loaded machine its synchronisation made each small matmul ~500x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
 
 
 def _sentences(seed: int = 0, n: int = 200) -> list[str]:
@@ -41,20 +56,75 @@ def build_tokenizer():
                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 
-def build_tiny_encoder(out_dir: Path, seed: int = 0) -> Path:
-    """A random 2-layer, hidden-32 BERT encoder folder (config + safetensors + fast tokenizer)."""
+XLMR_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # XLM-R's ids: <s> 0, <pad> 1, </s> 2
+
+
+def build_xlmr_tokenizer():
+    """The same kind of small WordPiece vocabulary with XLM-R's conventions: <s> A </s></s> B </s>, pad id 1, and
+    no segment ids (XLM-R's tokenizer declares none)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="<unk>"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(_sentences() + ["what which who where when how is the answer ?"],
+                            trainers.WordPieceTrainer(vocab_size=120, special_tokens=XLMR_SPECIALS))
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
+    tok.decoder = decoders.WordPiece()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", cls_token="<s>",
+                                   sep_token="</s>", bos_token="<s>", eos_token="</s>", mask_token="<mask>",
+                                   model_max_length=512, model_input_names=["input_ids", "attention_mask"])
+
+
+def build_tiny_encoder(out_dir: Path, seed: int = 0, *, dropout: bool = True, layers: int = 2) -> Path:
+    """A random ``layers``-layer, hidden-32 BERT encoder folder (config + safetensors + fast tokenizer).
+
+    ``dropout=False`` switches every dropout off (for tests comparing two computations that would otherwise draw
+    different dropout masks)."""
     import torch
     from transformers import BertConfig, BertModel
 
     tokenizer = build_tokenizer()
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+                        **({} if dropout else {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BertModel(config, add_pooling_layer=False)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_xlmr(out_dir: Path, seed: int = 0, *, layers: int = 3) -> Path:
+    """A random encoder of XLM-R's architecture (``XLMRobertaModel``: position ids counted from the padding id, one
+    segment type), hidden 32, with ``build_xlmr_tokenizer``'s vocabulary."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    tokenizer = build_xlmr_tokenizer()
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=layers,
+                              num_attention_heads=2, intermediate_size=64, max_position_embeddings=258,
+                              type_vocab_size=1, pad_token_id=tokenizer.pad_token_id,
+                              bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = XLMRobertaModel(config, add_pooling_layer=False)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def featurise(tokenizer, family: str, examples: list[dict], max_length: int = 64, doc_stride: int = 16,
+              train: bool = True) -> list[dict]:
+    """Training (or evaluation) features of ``examples``, as the prefix_train stage makes them."""
+    from stages.xlt.tasks.families import get_family
+
+    method = get_family(family).train_features if train else get_family(family).eval_features
+    return method(examples, tokenizer, max_length=max_length, doc_stride=doc_stride)
 
 
 def qa_examples(n: int, seed: int = 0, min_words: int = 8, max_words: int = 60) -> list[dict]:
@@ -116,3 +186,17 @@ def test_tiny_tokenizer_round_trips_offsets_and_pairs(tiny_encoder_dir):
     context_offsets = [o for o, s in zip(enc["offset_mapping"], enc.sequence_ids()) if s == 1]
     assert "Paris Castle river."[context_offsets[0][0]: context_offsets[-1][1]] == "Paris Castle river."
     assert len(tokenizer) < 200  # sub-word pieces, not a word-per-token vocabulary
+
+
+def test_tiny_xlmr_folder_loads_with_its_own_conventions(tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = build_tiny_xlmr(tmp_path / "xlmr")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder, add_pooling_layer=False)
+    assert type(model).__name__ == "XLMRobertaModel"
+    assert (tokenizer.cls_token_id, tokenizer.pad_token_id, tokenizer.sep_token_id) == (0, 1, 2)
+    assert model.config.pad_token_id == tokenizer.pad_token_id
+    enc = tokenizer("what is it ?", "paris castle river .")
+    assert "token_type_ids" not in enc
+    assert enc["input_ids"][0] == 0 and enc["input_ids"].count(2) == 3  # <s> A </s></s> B </s>

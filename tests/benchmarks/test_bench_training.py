@@ -1,7 +1,8 @@
 """Training throughput (features/s) of our loop vs a plain Hugging Face `Trainer` on the same features, model
 (multilingual-e5-small), max_length (256), batch size (16), freezing (embeddings + bottom 8 layers, as the small
 profile does) and step count; the Trainer gets features pre-padded to max_length and default collation, as
-run_qa.py gives it. Only steps after the warm-up are timed (both sides time optimizer-step ends).
+run_qa.py gives it. Both run from token ids (the cached-states path is test_bench_prefix_training.py). Only steps
+after the warm-up are timed (both sides time optimizer-step ends).
 
     pytest -m benchmark tests/benchmarks/test_bench_training.py -s
 """
@@ -14,7 +15,8 @@ import time
 
 import pytest
 
-from bench_support import THREADS, e5_small_dir, interleaved, load_average, table, write_result, xquad, xquad_split
+from bench_support import (THREADS, e5_small_dir, interleaved, load_average, machine, table, write_result, xquad,
+                           xquad_split)
 
 MAX_LENGTH, STRIDE, BATCH, FROZEN_LAYERS = 256, 128, 16, 8
 WARMUP = int(os.environ.get("BENCH_WARMUP_STEPS", "2"))
@@ -26,10 +28,10 @@ def train_features(tokenizer) -> list[dict]:
     """Exactly (WARMUP + MEASURED) * BATCH windows of XQuAD-en's target_train articles, so every step of both
     runs is a full batch and both see the same features once."""
     from stages.xlt.data.split import select
-    from stages.xlt.tasks import qa
+    from stages.xlt.tasks.families import get_family
 
     examples = select(xquad("en"), xquad_split(), "target_train")
-    features = qa.prepare_train_features(examples, tokenizer, MAX_LENGTH, STRIDE)
+    features = get_family("qa").train_features(examples, tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
     need = (WARMUP + MEASURED) * BATCH
     if len(features) < need:
         raise ValueError(f"only {len(features)} features for {need}")
@@ -47,14 +49,14 @@ def measured_rate(stamps: list[float]) -> float:
 
 
 def run_ours(features: list[dict]) -> float:
+    from stages.xlt.modeling.multitask import MultiTaskModel
     from stages.xlt.training.config import TrainConfig
     from stages.xlt.training.loop import train
-    from stages.xlt.training.model import MultiTaskModel
 
     model = MultiTaskModel(e5_small_dir(), {"squad": ("qa", 2)}, freeze_embeddings=True,
                            freeze_layers=FROZEN_LAYERS, seed=0)
     cfg = TrainConfig(batch_size=BATCH, max_steps=WARMUP + MEASURED, max_seq_length=MAX_LENGTH, doc_stride=STRIDE,
-                      log_every=1, num_threads=THREADS, seed=0)
+                      freeze_embeddings=True, freeze_layers=FROZEN, log_every=1, num_threads=THREADS, seed=0)
     stamps, clock = step_clock()
     train(model, {"squad": features}, cfg, logger=clock, progress=False)
     return measured_rate(stamps)
@@ -94,6 +96,7 @@ def test_training_throughput_vs_hf_trainer(tmp_path):
     import torch
     from transformers import AutoTokenizer
 
+    before = machine()
     tokenizer = AutoTokenizer.from_pretrained(e5_small_dir())
     features = train_features(tokenizer)
     lengths = [len(f["input_ids"]) for f in features]
@@ -118,9 +121,12 @@ def test_training_throughput_vs_hf_trainer(tmp_path):
               "measured_steps": MEASURED, "repeats": REPEATS, "threads": THREADS, "trainer_threads": threads,
               "features": len(features), "mean_feature_tokens": statistics.mean(lengths),
               "padding_fraction_trainer": 1 - statistics.mean(lengths) / MAX_LENGTH,
-              "load_average_start": load_start, "rows": rows, "speedup": speedup}
+              "load_average_start": load_start, "machine_before": before, "machine_after": machine(), "rows": rows,
+              "speedup": speedup}
     write_result("training", result)
-    print(f"\nload average at start {load_start}, end {load_average()}; mean window {statistics.mean(lengths):.0f} "
+    print(f"\nmatmul fp32 2048^2 on {THREADS} threads: {before['matmul_gflops_2048_fp32']} GFLOP/s before, "
+          f"{result['machine_after']['matmul_gflops_2048_fp32']} after")
+    print(f"load average at start {load_start}, end {load_average()}; mean window {statistics.mean(lengths):.0f} "
           f"tokens of {MAX_LENGTH}")
     print(table(rows, ["loop", "median_features_per_s", "runs", "wall_s_per_run"]))
     print(f"speedup ours / Trainer: {speedup:.2f}x")

@@ -63,18 +63,20 @@ def full(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tens
     return bottom(encoder, input_ids, attention_mask, layer_count(encoder), token_type_ids)
 
 
-def frozen_parameters(encoder: nn.Module, depth: int) -> dict[str, torch.Tensor]:
-    """The parameters that decide the bottom's output: embeddings and layers [0, depth)."""
+def frozen_parameters(encoder: nn.Module, depth: int, embeddings: bool = True) -> dict[str, torch.Tensor]:
+    """The parameters that decide the bottom's output: embeddings (unless ``embeddings`` is False) and layers
+    [0, depth)."""
     names = {f"encoder.layer.{i}." for i in range(depth)}
     return {name: p for name, p in encoder.named_parameters()
-            if name.startswith("embeddings.") or any(name.startswith(prefix) for prefix in names)}
+            if (embeddings and name.startswith("embeddings.")) or any(name.startswith(prefix) for prefix in names)}
 
 
-def fingerprint(encoder: nn.Module, depth: int) -> str:
+def fingerprint(encoder: nn.Module, depth: int, embeddings: bool = True) -> str:
     """sha256 over the bottom's parameters (names, shapes, bytes): two models whose fingerprints agree compute the
-    same bottom states, so cached states of one are valid for the other."""
-    digest = hashlib.sha256(f"depth={depth}".encode())
-    for name, tensor in sorted(frozen_parameters(encoder, depth).items()):
+    same bottom states, so cached states of one are valid for the other. ``embeddings=False`` leaves the embeddings
+    out (a delta that holds trained embeddings relies on the base's layers only)."""
+    digest = hashlib.sha256(f"depth={depth}".encode() if embeddings else f"depth={depth},no-embeddings".encode())
+    for name, tensor in sorted(frozen_parameters(encoder, depth, embeddings).items()):
         data = tensor.detach().to("cpu", torch.float32).contiguous()
         digest.update(f"{name}:{tuple(data.shape)}".encode())
         digest.update(data.numpy().tobytes())

@@ -43,6 +43,7 @@ class MultiTaskModel(nn.Module):
                  freeze_embeddings: bool = False, freeze_layers: int = 0, seed: int = 0,
                  delta: str | os.PathLike | None = None) -> None:
         super().__init__()
+        self._fingerprints: dict[int, tuple[list[torch.Tensor], list[int], str]] = {}
         self.encoder_dir = Path(encoder_dir)
         self.encoder, self.tokenizer = load_base(encoder_dir)
         self.n_layers = layers.layer_count(self.encoder)
@@ -87,12 +88,18 @@ class MultiTaskModel(nn.Module):
 
     # ---- cached bottoms ---------------------------------------------------------------------------------------
     def base_fingerprint(self, depth: int) -> str:
-        """Cached: the layers below ``depth`` are frozen once the model is built (hashing e5's 96M-parameter
-        embedding matrix takes a second, and inference checks the fingerprint for every set it reads)."""
-        cache = self.__dict__.setdefault("_fingerprints", {})
-        if depth not in cache:
-            cache[depth] = layers.fingerprint(self.encoder, depth)
-        return cache[depth]
+        """``layers.fingerprint`` of this model's bottom, memoised: hashing e5-small's embeddings takes about a
+        second, and every ``predict`` with cached states checks it. The memo holds while the same tensors keep
+        their version counters (every in-place change, ``load_state_dict`` included, bumps them)."""
+        params = list(layers.frozen_parameters(self.encoder, depth).values())
+        versions = [p._version for p in params]
+        memo = self._fingerprints.get(depth)
+        if memo is not None and memo[1] == versions and len(memo[0]) == len(params) and all(
+                a is b for a, b in zip(memo[0], params)):
+            return memo[2]
+        value = layers.fingerprint(self.encoder, depth)
+        self._fingerprints[depth] = (params, versions, value)
+        return value
 
     def use_prefix(self, depth: int, fingerprint: str) -> None:
         """Accept batches of cached states after ``depth`` layers of a base with ``fingerprint``."""
@@ -134,9 +141,10 @@ class MultiTaskModel(nn.Module):
         """The delta against the base encoder and the heads of ``tasks`` (none: the encoder only, as X-STILTs keeps
         after intermediate training)."""
         tasks = tasks or []
-        # What the delta relies on from the base: embeddings and layers below delta_from. With trained embeddings
-        # the delta holds them itself (the paper profile trains everything), and there is nothing to check.
-        info = {"base_fingerprint": None if self.embeddings_trained else self.base_fingerprint(self.delta_from),
+        # The fingerprint of what the delta takes from the base: layers below delta_from, and the embeddings unless
+        # the delta holds trained ones (whose fingerprint would be the trained weights', matching no base).
+        info = {"base_fingerprint": layers.fingerprint(self.encoder, self.delta_from,
+                                                       embeddings=not self.embeddings_trained),
                 "delta_from": self.delta_from, "embeddings": self.embeddings_trained, "n_layers": self.n_layers,
                 "heads": {t: [self.family(t), _num_labels(self.heads[t])] for t in tasks}}
         with atomic_path(out_dir, is_dir=True) as tmp:
@@ -146,10 +154,9 @@ class MultiTaskModel(nn.Module):
     def _apply_delta(self, folder: Path) -> dict[str, torch.Tensor]:
         """Load the encoder part of a saved delta; returns its heads' weights (by "<task>.<name>")."""
         info = read_json(folder / DELTA_INFO)
-        depth = 0 if info["embeddings"] else info["delta_from"]
         fingerprint = info["base_fingerprint"]  # None: an untrained delta, valid on any base with as many layers
-        if info["n_layers"] != self.n_layers or (fingerprint is not None
-                                                 and layers.fingerprint(self.encoder, depth) != fingerprint):
+        if info["n_layers"] != self.n_layers or (fingerprint is not None and fingerprint != layers.fingerprint(
+                self.encoder, info["delta_from"], embeddings=not info["embeddings"])):
             raise ValueError(f"{folder} was trained from another base encoder than {self.encoder_dir}; "
                              "re-run its training stage (dvc repro)")
         state = load_file(str(folder / DELTA_WEIGHTS))

@@ -115,23 +115,28 @@ class BottomCache:
     def __init__(self, encoder: nn.Module, depth: int, *, pad_token_id: int, max_tokens: int = 4096) -> None:
         self.encoder, self.depth, self.pad_token_id, self.max_tokens = encoder, depth, pad_token_id, max_tokens
         self.fingerprint = layers.fingerprint(encoder, depth)
-        self.rows: dict[tuple[int, ...], torch.Tensor] = {}
+        # Keyed by (token ids, segment ids or None): with segment ids (BERT-style pairs) the same tokens in another
+        # segment have other states.
+        self.rows: dict[tuple[tuple[int, ...], tuple[int, ...] | None], torch.Tensor] = {}
         self.computed = self.reused = 0
 
     def store_for(self, features: Sequence[dict]) -> PrefixStore:
-        sequences = [tuple(row) for f in features for row in rows_of(f)]
+        sequences = [(tuple(row), None if types is None else tuple(types))
+                     for f in features for row, types in zip(rows_of(f), _types(f))]
         missing = list(dict.fromkeys(s for s in sequences if s not in self.rows))
         if missing:
-            fresh = compute(self.encoder, [{"input_ids": list(s)} for s in missing], self.depth,
-                            pad_token_id=self.pad_token_id, max_tokens=self.max_tokens)
+            singles = [{"input_ids": list(ids), **({} if types is None else {"token_type_ids": list(types)})}
+                       for ids, types in missing]
+            fresh = compute(self.encoder, singles, self.depth, pad_token_id=self.pad_token_id,
+                            max_tokens=self.max_tokens)
             for i, s in enumerate(missing):
                 self.rows[s] = fresh.row(i).clone()
         self.computed += len(missing)
         self.reused += len(sequences) - len(missing)
-        lengths = [len(s) for s in sequences]
+        lengths = [len(ids) for ids, _ in sequences]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         hidden = torch.cat([self.rows[s] for s in sequences]) if sequences else torch.empty(0, 0)
-        input_ids = np.fromiter((t for s in sequences for t in s), dtype=np.int32, count=int(offsets[-1]))
+        input_ids = np.fromiter((t for ids, _ in sequences for t in ids), dtype=np.int32, count=int(offsets[-1]))
         return PrefixStore(hidden, offsets, input_ids, self.depth, self.fingerprint)
 
     def clear(self) -> None:

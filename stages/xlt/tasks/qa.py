@@ -79,8 +79,16 @@ def best_span_in_window(start_logits: np.ndarray, end_logits: np.ndarray, allowe
     return s, e, float(candidates[s, e])
 
 
-def qa_loss(logits: torch.Tensor, start_positions: torch.Tensor, end_positions: torch.Tensor) -> torch.Tensor:
-    """HF's QA loss: mean of start and end cross-entropy; positions outside the sequence are ignored."""
+def qa_loss(logits: torch.Tensor, start_positions: torch.Tensor, end_positions: torch.Tensor,
+            attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """HF's QA loss: mean of start and end cross-entropy; positions outside the sequence are ignored.
+
+    With ``attention_mask``, padded positions are left out of the softmax (HF's head keeps them in). Their logits
+    depend on how a batch happens to be padded, and on the path: from cached bottom states padded positions start
+    from zeros, from token ids from pad-token embeddings; masked, the loss is the same either way and equals that
+    of the unpadded windows."""
+    if attention_mask is not None:
+        logits = logits.masked_fill(~attention_mask.bool().unsqueeze(-1), torch.finfo(logits.dtype).min)
     ignored = logits.shape[1]
     start = F.cross_entropy(logits[..., 0], start_positions.clamp(0, ignored), ignore_index=ignored)
     end = F.cross_entropy(logits[..., 1], end_positions.clamp(0, ignored), ignore_index=ignored)
@@ -132,7 +140,7 @@ class ExtractiveQA(TaskFamily):
         return head(hidden)  # (B, L, 2): start, end
 
     def loss(self, logits, batch):
-        return qa_loss(logits, batch["start_positions"], batch["end_positions"])
+        return qa_loss(logits, batch["start_positions"], batch["end_positions"], batch["attention_mask"])
 
     def output_rows(self, logits, batch):
         lengths = batch["attention_mask"].sum(dim=1).tolist()

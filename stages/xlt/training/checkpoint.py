@@ -67,11 +67,11 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module
         changed = sorted(k for k in keys if state["config"].get(k) != run_config.get(k))
         raise ValueError(f"checkpoint {source} was written by a run with different settings {changed}; "
                          f"delete {source} to start afresh or restore those settings to resume")
-    state = load_file(source / "model.safetensors")
-    if set(state) != set(_trainable_state(model)):
+    weights = load_file(source / "model.safetensors")
+    if set(weights) != set(_trainable_state(model)):
         raise ValueError(f"checkpoint {source} holds other trainable weights than this model; delete {source} to "
                          "start afresh")
-    model.load_state_dict(state, strict=False)
+    model.load_state_dict(weights, strict=False)
     optimizer.load_state_dict(torch.load(source / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(source / "scheduler.pt", weights_only=True))
     _set_rng_state(load_file(source / "rng.safetensors"), state["rng"])
