@@ -71,12 +71,30 @@ def frozen_parameters(encoder: nn.Module, depth: int, embeddings: bool = True) -
             if (embeddings and name.startswith("embeddings.")) or any(name.startswith(prefix) for prefix in names)}
 
 
+_FINGERPRINTS: dict[tuple, tuple[list[torch.Tensor], str]] = {}
+
+
 def fingerprint(encoder: nn.Module, depth: int, embeddings: bool = True) -> str:
     """sha256 over the bottom's parameters (names, shapes, bytes): two models whose fingerprints agree compute the
     same bottom states, so cached states of one are valid for the other. ``embeddings=False`` leaves the embeddings
-    out (a delta that holds trained embeddings relies on the base's layers only)."""
+    out (a delta that holds trained embeddings relies on the base's layers only).
+
+    Memoised per process by tensor identity and version counter: models built from one cached base share its frozen
+    tensors (``multitask.load_base``), so e5's 96M-parameter embedding matrix is hashed once, not once per model. The
+    memo keeps the tensors alive, so an identity cannot be reused by another tensor; an in-place change bumps the
+    version and misses the memo."""
+    params = frozen_parameters(encoder, depth, embeddings)
+    key = (depth, embeddings, tuple((name, id(p), p._version) for name, p in sorted(params.items())))
+    if key in _FINGERPRINTS:
+        return _FINGERPRINTS[key][1]
+    value = _digest(params, depth, embeddings)
+    _FINGERPRINTS[key] = (list(params.values()), value)
+    return value
+
+
+def _digest(params: dict[str, torch.Tensor], depth: int, embeddings: bool) -> str:
     digest = hashlib.sha256(f"depth={depth}".encode() if embeddings else f"depth={depth},no-embeddings".encode())
-    for name, tensor in sorted(frozen_parameters(encoder, depth, embeddings).items()):
+    for name, tensor in sorted(params.items()):
         data = tensor.detach().to("cpu", torch.float32).contiguous()
         digest.update(f"{name}:{tuple(data.shape)}".encode())
         digest.update(data.numpy().tobytes())

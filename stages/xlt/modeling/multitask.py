@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,12 +30,24 @@ from . import layers
 DELTA_WEIGHTS, DELTA_INFO = "delta.safetensors", "delta.json"
 
 
-def load_base(encoder_dir: str | os.PathLike):
+@functools.lru_cache(maxsize=2)
+def _pristine_base(encoder_dir: str):
     from transformers import AutoModel, AutoTokenizer
 
     # No pooler: heads read the first token's last hidden state, and e5 ships no pooler weights.
     encoder = AutoModel.from_pretrained(encoder_dir, add_pooling_layer=False)
     return encoder, AutoTokenizer.from_pretrained(encoder_dir)
+
+
+def load_base(encoder_dir: str | os.PathLike, *, share_depth: int = 0, share_embeddings: bool = False):
+    """The base encoder and its tokenizer. Read from disk once per process; every call returns its own copy, except
+    that the frozen bottom (embeddings and layers below ``share_depth``, when the caller freezes them) is shared with
+    the process's other models: a stage that builds several models (evaluate: one per fine-tuning task) then neither
+    re-reads 470 MB nor re-hashes the embeddings. Nothing writes a shared tensor: training updates trainable
+    parameters only, and a delta overwrites layers at or above its ``delta_from`` (>= ``share_depth``)."""
+    base, tokenizer = _pristine_base(str(Path(encoder_dir).resolve()))
+    shared = layers.frozen_parameters(base, share_depth) if share_embeddings else {}
+    return copy.deepcopy(base, {id(p): p for p in shared.values()}), tokenizer
 
 
 class MultiTaskModel(nn.Module):
@@ -45,7 +59,11 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         self._fingerprints: dict[int, tuple[list[torch.Tensor], list[int], str]] = {}
         self.encoder_dir = Path(encoder_dir)
-        self.encoder, self.tokenizer = load_base(encoder_dir)
+        info = read_json(Path(delta) / DELTA_INFO) if delta is not None else None
+        share_depth = min(freeze_layers, info["delta_from"]) if info else freeze_layers
+        self.encoder, self.tokenizer = load_base(encoder_dir, share_depth=share_depth,
+                                                 share_embeddings=freeze_embeddings
+                                                 and not (info and info["embeddings"]))
         self.n_layers = layers.layer_count(self.encoder)
         if not 0 <= freeze_layers <= self.n_layers:
             raise ValueError(f"freeze_layers={freeze_layers}, but the encoder has {self.n_layers} layers")
