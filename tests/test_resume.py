@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 ARM, SEED = "multi", 0
 STAGE = f"intermediate@{ARM}-{SEED}"
-MAX_STEPS, CHECKPOINT_EVERY = 40, 5
+UPSTREAM = "prefix@intermediate"  # everything the stage reads: data, encoder, featurised sets and cached states
+# Steps from cached states of the tiny encoder are quick: enough of them that the kill lands mid-run.
+MAX_STEPS, CHECKPOINT_EVERY = 150, 5
 KILL_TIMEOUT = 300
 
 
@@ -51,7 +53,11 @@ def _kill_after_first_checkpoint(repo: Path, env: dict[str, str]) -> int:
 
 
 def _model_bytes(repo: Path) -> bytes:
-    return (repo / "data" / "intermediate" / f"{ARM}-{SEED}" / "model.safetensors").read_bytes()
+    """The saved delta (weights and description) of the run."""
+    from stages.xlt.modeling.multitask import DELTA_INFO, DELTA_WEIGHTS
+
+    folder = repo / "data" / "intermediate" / f"{ARM}-{SEED}"
+    return (folder / DELTA_WEIGHTS).read_bytes() + (folder / DELTA_INFO).read_bytes()
 
 
 def test_killed_training_resumes_to_identical_weights(tmp_path: Path) -> None:
@@ -59,10 +65,11 @@ def test_killed_training_resumes_to_identical_weights(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "killed", commit=False)
     edit_params(repo, "intermediate.train.max_steps", MAX_STEPS)
     edit_params(repo, "intermediate.train.checkpoint_every", CHECKPOINT_EVERY)
+    edit_params(repo, "intermediate.train.num_threads", 1)  # an observation field: resuming may change it
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "tiny, longer intermediate training")
     env = stage_env(tmp_path, mirror)
-    dvc(repo, "repro", "encoder", env=env)  # download + encoder, shared by both copies
+    dvc(repo, "repro", UPSTREAM, env=env)  # shared by both copies
     uninterrupted = clone_tree(repo, tmp_path / "uninterrupted")
 
     step = _kill_after_first_checkpoint(repo, env)

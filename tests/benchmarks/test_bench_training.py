@@ -56,7 +56,7 @@ def run_ours(features: list[dict]) -> float:
     model = MultiTaskModel(e5_small_dir(), {"squad": ("qa", 2)}, freeze_embeddings=True,
                            freeze_layers=FROZEN_LAYERS, seed=0)
     cfg = TrainConfig(batch_size=BATCH, max_steps=WARMUP + MEASURED, max_seq_length=MAX_LENGTH, doc_stride=STRIDE,
-                      freeze_embeddings=True, freeze_layers=FROZEN, log_every=1, num_threads=THREADS, seed=0)
+                      freeze_embeddings=True, freeze_layers=FROZEN_LAYERS, log_every=1, num_threads=THREADS, seed=0)
     stamps, clock = step_clock()
     train(model, {"squad": features}, cfg, logger=clock, progress=False)
     return measured_rate(stamps)

@@ -47,8 +47,8 @@ def _pad_hidden(rows: Sequence[torch.Tensor], length: int) -> torch.Tensor:
 def collate(features: Sequence[dict], pad_token_id: int, pad_to: int | None = None) -> dict[str, torch.Tensor]:
     """Pad a batch; multiple-choice batches get ``n_choices`` and rows flattened to (B * C, L).
 
-    ``pad_to`` lets a data-parallel rank pad its shard as the whole global batch would be padded: QA losses take
-    their softmax over padded positions too, so the padded length is part of what the loss computes.
+    ``pad_to`` lets a data-parallel rank pad its shard as the whole global batch would be padded, so it computes on
+    the shapes one process would (losses leave padded positions out, see ``qa.qa_loss``).
     """
     multi = is_multi_row(features[0])
     if multi and len({len(f["input_ids"]) for f in features}) != 1:

@@ -94,7 +94,7 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
             consumed[task] += 1
             seen += len(batch_features)  # global features, whatever the number of ranks
             weight, pad_to = 1.0, None
-            if parallel.world_size > 1:  # pad the shard as the global batch would be: the loss depends on it
+            if parallel.world_size > 1:  # pad the shard as the global batch would be: the shapes one process has
                 pad_to = max(feature_length(f) for f in batch_features)
                 batch_features, weight = distributed.shard(batch_features, parallel.rank, parallel.world_size)
             batch = distributed.to_device(collate(batch_features, pad_id, pad_to), parallel.device)
