@@ -1,0 +1,1 @@
+"""The pipeline: one module per DVC stage (python -m stages.<name>), the params schema, and the library (xlt)."""

@@ -1,0 +1,1 @@
+"""Task families (QA, classification, multiple choice, retrieval), their shared padding, and the task registry."""
