@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 
 from stages import layout
-from stages.runtime import load_params, main_guard, offline_hub, record_provenance
+from stages.recording import record_provenance
+from stages.runtime import load_params, main_guard, offline_hub
 
 
 def main() -> None:

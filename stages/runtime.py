@@ -71,11 +71,3 @@ def main_guard(main: Callable[[], None]) -> None:
             raise
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
-
-
-def record_provenance(output: Path, *, params: dict, inputs: dict[str, Path], extra: dict | None = None) -> None:
-    """Write what made ``output`` (versions, input hashes, params hash) to ``<output>.provenance.json``."""
-    from stages.layout import provenance_of
-    from stages.xlt.provenance import provenance, write_provenance
-
-    write_provenance(provenance_of(Path(output)), provenance(params=params, inputs=inputs, extra=extra))

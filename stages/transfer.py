@@ -16,7 +16,8 @@ from __future__ import annotations
 import shutil
 
 from stages import layout
-from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, record_provenance, run_parser
+from stages.recording import record_provenance
+from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, run_parser
 
 
 def main() -> None:

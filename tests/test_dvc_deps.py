@@ -100,9 +100,6 @@ def test_over_declared_code_deps_are_listed() -> None:
 # ---------------------------------------------------------------- the real pipeline
 
 
-@pytest.mark.xfail(strict=False, reason="dvc.yaml does not list every module its stages import yet (stages/runtime.py, "
-                                        "stages/xlt/params.py and the perturbations it pulls in, ...); the stage "
-                                        "imports and deps are being restructured")
 def test_every_stage_declares_the_code_it_imports() -> None:
     report = undeclared_imports(REPO / "dvc.yaml", REPO)
     assert report == {}, "dvc.yaml misses code deps (add each file, or a folder above it):\n" + \

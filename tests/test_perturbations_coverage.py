@@ -7,7 +7,8 @@ import pytest
 
 from perturbation_mirror import mirror_or_skip
 from stages.xlt.data import split, squad
-from stages.xlt.perturbations import PerturbationContext, perturb_qa, tatoeba_lexicons
+from stages.xlt.perturbations import PerturbationContext, perturb_qa
+from stages.xlt.prepare import tatoeba_lexicons
 
 SMALL_PROFILE_RATE = 0.3  # params.yaml perturb.conditions.codeswitch_words.rate
 

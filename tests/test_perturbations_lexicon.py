@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from perturbation_mirror import mirror_or_skip
+from stages.xlt.prepare import tatoeba_lexicons
 from stages.xlt.perturbations.lexicon import (SKIP_FREQUENT, build_lexicon, frequent_words, lexicon_key,
-                                              lexicon_tokens, tatoeba_lexicons)
+                                              lexicon_tokens)
 
 GERMAN = ["der Hund schläft", "der Hund bellt", "die Katze schläft", "die Katze frisst", "ein Hund frisst",
           "eine Katze bellt"]
@@ -44,7 +45,7 @@ def test_misaligned_input_is_rejected():
 
 @pytest.fixture(scope="module")
 def lexicons():
-    return tatoeba_lexicons(mirror_or_skip("tatoeba", "v1"), ["de", "ru", "th", "zh"])
+    return tatoeba_lexicons(mirror_or_skip("tatoeba", "v1"), ["de", "ru", "th", "zh"], both_directions=True)
 
 
 def test_tatoeba_lexicons_translate_content_words(lexicons):

@@ -12,7 +12,6 @@ import pytest
 from perturbation_mirror import mirror_or_skip
 from stages.xlt.perturbations import FAMILIES_BY_KIND, KNOBS, PerturbationContext, family_parameters, perturb_examples
 from stages.xlt.perturbations.knobs import CHOICES, FIELDS, KINDS
-from stages.xlt.perturbations.lone_sentences import perturb_sentences
 from stages.xlt.perturbations.stress import PHRASES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,19 +130,6 @@ def test_stress_tests_and_typos_on_the_mirror_keep_labels(dataset, langs, task):
                                             .endswith(PHRASES[lang]) for e in out), (lang, family)
             if family == "typos":
                 assert sum(applied) >= 15, (lang, sum(applied))
-
-
-# ---------------------------------------------------------------- lone sentences
-
-def test_lone_sentences_use_the_sentence_kind():
-    out = perturb_sentences(["Ich habe keine Zeit.", "Er schläft."], "de", "typos", seed=0, ids=["a", "b"], rate=1.0)
-    assert [o["text"] != s for o, s in zip(out, ["Ich habe keine Zeit.", "Er schläft."])] == [True, True]
-    assert out[0]["perturbation"]["applied"] and "chrf_text" not in out[0]["perturbation"]
-    legacy = perturb_sentences(["Ich habe keine Zeit."], "de", "typos", seed=0, ids=["a"], rate=1.0,
-                               fields=["question"])  # the QA field name the perturb stage passes
-    assert legacy[0] == out[0]
-    with pytest.raises(ValueError, match="no parameter"):
-        perturb_sentences(["x"], "de", "typos", seed=0, ids=["a"], fields=["text_a"])
 
 
 # ---------------------------------------------------------------- the knob catalogue

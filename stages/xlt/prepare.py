@@ -109,8 +109,6 @@ def prepare_offline(*, raw: Path, targets: Mapping[str, Sequence[str]], sizes: M
                     max_tatoeba_pairs: int | None, with_xquad: bool = True) -> Prepared:
     """Every prepared file of the offline profiles. ``targets``: evaluated target -> languages; ``sizes`` per data
     set (xquad always; mlqa, xnli, pawsx when evaluated or fine-tuned on)."""
-    from stages.xlt.perturbations.lexicon import build_lexicon
-
     out = Prepared()
     qa_train: list[dict] = []
     if with_xquad:
@@ -125,13 +123,27 @@ def prepare_offline(*, raw: Path, targets: Mapping[str, Sequence[str]], sizes: M
     for lang in targets.get("tatoeba", []):
         out.test[f"tatoeba.{lang}.jsonl"] = split.cap(tatoeba.read_tatoeba(raw / "tatoeba" / "v1", lang),
                                                       max_tatoeba_pairs, seed)
-    for lang in lexicon_languages:
-        # All pairs, not the capped retrieval test set: a lexicon's quality grows with its parallel data.
-        parallel = tatoeba.read_tatoeba(raw / "tatoeba" / "v1", lang)
-        out.lexicons[f"{lang}-en.json"] = build_lexicon([p["source"] for p in parallel],
-                                                        [p["target"] for p in parallel], source_lang=lang,
-                                                        target_lang="en")
+    for (lang, _), lexicon in tatoeba_lexicons(raw / "tatoeba" / "v1", lexicon_languages).items():
+        out.lexicons[f"{lang}-en.json"] = lexicon
     return out
+
+
+def tatoeba_lexicons(tatoeba_dir: Path, langs: Sequence[str], *,
+                     both_directions: bool = False) -> dict[tuple[str, str], dict[str, str]]:
+    """Bilingual lexicons (lang, "en") (and ("en", lang)) for every non-English ``lang``, from ALL its Tatoeba pairs
+    (not the capped retrieval test set: a lexicon's quality grows with its parallel data)."""
+    from stages.xlt.perturbations.lexicon import build_lexicon
+
+    lexicons: dict[tuple[str, str], dict[str, str]] = {}
+    for lang in langs:
+        if lang == "en":
+            continue
+        parallel = tatoeba.read_tatoeba(tatoeba_dir, lang)
+        source, english = [p["source"] for p in parallel], [p["target"] for p in parallel]
+        lexicons[(lang, "en")] = build_lexicon(source, english, source_lang=lang, target_lang="en")
+        if both_directions:
+            lexicons[("en", lang)] = build_lexicon(english, source, source_lang="en", target_lang=lang)
+    return lexicons
 
 
 def lexicon_languages(targets: Mapping[str, Sequence[str]]) -> list[str]:

@@ -1,0 +1,1 @@
+"""Data sets: readers, splits by the unit of independence, derived English tasks, Hub loaders."""

@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "KINDS": "knobs", "KNOBS": "knobs",
     "PerturbationContext": "context",
     "AttackResult": "attack", "attack_classification": "attack", "attack_qa": "attack",
-    "build_lexicon": "lexicon", "tatoeba_lexicons": "lexicon",
+    "build_lexicon": "lexicon",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -259,7 +259,7 @@ def make_transformation(transformation: str, lang: str, *, candidates_per_word: 
         return LexiconTransformation({}, target_lang)
     if lexicons is None or (lang, target_lang) not in lexicons:
         raise ValueError(f"{caller}: transformation='lexicon' needs lexicons[({lang!r}, {target_lang!r})]; build "
-                         "them with lexicon.tatoeba_lexicons")
+                         "them with prepare.tatoeba_lexicons")
     return LexiconTransformation(lexicons[(lang, target_lang)], target_lang)
 
 

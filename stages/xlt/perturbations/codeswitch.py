@@ -121,7 +121,7 @@ def _switch_example(example: dict, fields: tuple[str, ...], *, kind: str, seed: 
     lexicon = context.lexicons.get((lang, target_lang))
     if lexicon is None:
         raise ValueError(f"codeswitch_words: no lexicon for ({lang!r}, {target_lang!r}); build one with "
-                         "lexicon.tatoeba_lexicons and pass it in context.lexicons")
+                         "prepare.tatoeba_lexicons and pass it in context.lexicons")
     out = copy.deepcopy(example)
     totals: dict = {"n_words": 0, "n_translatable": 0, "n_replaced": 0, "replaced": []}
     for field in fields:

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import regex
 
-from ..data.tatoeba import read_tatoeba
 from ..segment import word_strings
 
 MIN_COUNT = 2
@@ -114,19 +112,3 @@ def build_lexicon(source_sentences: Sequence[str], target_sentences: Sequence[st
     forward, backward = _best(_model1(source, target, iterations)), _best(_model1(target, source, iterations))
     return {s: t for s, t in sorted(forward.items())
             if counts[s] >= min_count and s not in stop and backward.get(t) == s}
-
-
-def tatoeba_lexicons(tatoeba_dir: str | Path, langs: Iterable[str], min_count: int = MIN_COUNT,
-                     skip_frequent: int = SKIP_FREQUENT) -> dict[tuple[str, str], dict[str, str]]:
-    """Lexicons (lang, "en") and ("en", lang) for every non-English ``lang``, from all its Tatoeba pairs."""
-    lexicons: dict[tuple[str, str], dict[str, str]] = {}
-    for lang in langs:
-        if lang == "en":
-            continue
-        pairs = read_tatoeba(tatoeba_dir, lang)
-        source, english = [p["source"] for p in pairs], [p["target"] for p in pairs]
-        lexicons[(lang, "en")] = build_lexicon(source, english, min_count, source_lang=lang, target_lang="en",
-                                               skip_frequent=skip_frequent)
-        lexicons[("en", lang)] = build_lexicon(english, source, min_count, source_lang="en", target_lang=lang,
-                                               skip_frequent=skip_frequent)
-    return lexicons

@@ -1,0 +1,1 @@
+"""Training: the loop, multi-task sampling, length-grouped batches, checkpoints, data parallelism."""
