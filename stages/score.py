@@ -100,7 +100,7 @@ def main() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from stages.xlt.scoring.collect import attack_table, score_table
+    from stages.xlt.scoring.collect import attack_records, score_table
     from stages.xlt.scoring.publish import publish
     from stages.xlt.scoring.statistics import BootstrapSettings
     from stages.xlt.scoring.summary import SummarySettings, summarize
@@ -108,7 +108,7 @@ def main() -> None:
 
     cfg = params.score
     scores = score_table(_rows(params))
-    attacks = attack_table({t: layout.ATTACKS / t for t in params.attack.targets}) if params.attack.enabled else None
+    attacks = attack_records({t: layout.ATTACKS / t for t in params.attack.targets}) if params.attack.enabled else None
     settings = SummarySettings(
         comparisons=tuple(tuple(c) for c in cfg.comparisons),
         bootstrap=BootstrapSettings(n_resamples=cfg.bootstrap.n_resamples, confidence=cfg.bootstrap.confidence,

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from stages.xlt.io import write_jsonl
-from stages.xlt.scoring.collect import ATTACK_COLUMNS, SCORE_COLUMNS, attack_table, qa_rows, retrieval_rows, score_table
+from stages.xlt.scoring.collect import ATTACK_COLUMNS, SCORE_COLUMNS, attack_records, qa_rows, retrieval_rows, score_table
 
 GOLD = {
     "q1": {"id": "q1", "answers": {"text": ["Berlin"]}, "cluster": "para-7"},
@@ -61,7 +61,7 @@ def test_attack_table_keeps_skipped_items_with_their_clean_score(tmp_path):
         {"id": "q2", "lang": "de", "arm": "multi", "seed": 1, "status": "skipped", "success": False,
          "words_changed": 0, "queries": 1, "clean_score": 0.0},
     ])
-    table = attack_table({"xquad": folder}, clusters={"q1": "para-7"})
+    table = attack_records({"xquad": folder}, clusters={"q1": "para-7"})
     assert list(table.columns) == ATTACK_COLUMNS
     assert table.set_index("id").loc["q2", "status"] == "skipped"
     assert table.set_index("id").loc["q1", "cluster"] == "para-7"

@@ -108,7 +108,7 @@ def score_table(rows: Iterator[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=SCORE_COLUMNS)
 
 
-def attack_table(folders: Mapping[str, Path], clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
+def attack_records(folders: Mapping[str, Path], clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
     """``task, arm, seed, lang, id, cluster, status, success, words_changed, queries, clean_score`` from each
     attacked target's <lang>.jsonl files (one row per arm and item; ``folders``: target -> folder). Skipped items are
     kept (status "skipped"): summary.py decides eligibility per comparison, on the items both arms could be

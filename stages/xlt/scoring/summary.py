@@ -518,7 +518,7 @@ def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str
     return table
 
 
-def attack_table(attacks: pd.DataFrame | None, settings: SummarySettings = SummarySettings()) -> pd.DataFrame:
+def attack_comparisons(attacks: pd.DataFrame | None, settings: SummarySettings = SummarySettings()) -> pd.DataFrame:
     """Per task × comparison × language (and pooled): eligible items, success rates with Wilson intervals,
     medians of words changed (successful attacks) and queries, paired difference with McNemar's test."""
     columns = ["task", "arm_a", "arm_b", "comparison", "lang", "seed_a", "seed_b", "n", "n_clusters",
@@ -657,7 +657,7 @@ def summarize(
         arms=pd.DataFrame(drop_rows),
         comparisons=comparisons,
         confounds=confounds,
-        attacks=attack_table(attacks, settings),
+        attacks=attack_comparisons(attacks, settings),
         strength=strength_table(data, primary, settings),
         settings=settings,
         primary_metrics=primary,
