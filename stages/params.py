@@ -143,9 +143,10 @@ class TrainOverrides(Strict):
     batch_size: PositiveInt | None = None
     max_steps: PositiveInt | None = None
     max_seq_length: Annotated[StrictInt, Field(ge=32, le=4096)] | None = None
+    doc_stride: PositiveInt | None = None
 
     def apply(self, train: TrainParams) -> TrainParams:
-        return train.model_copy(update=self.model_dump(exclude_none=True))
+        return TrainParams.model_validate({**train.model_dump(), **self.model_dump(exclude_none=True)})
 
 
 class SamplerParams(Strict):
@@ -393,6 +394,12 @@ class Params(Strict):
         for name in self.transfer.targets:
             if source == "offline" and name in ("xnli", "pawsx") and getattr(self.download, name) is None:
                 raise ValueError(f"transfer.targets.{name} needs download.{name} (its split sizes)")
+        for task in self.transfer.targets:
+            try:
+                self.transfer.train_for(task)
+            except ValidationError as err:
+                problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+                raise ValueError(f"transfer.targets.{task} with transfer.train: {problems}") from None
         layers = self.encoder.layer_count()
         for key, train in [("intermediate.train", self.intermediate.train)] + [
                 (f"transfer.targets.{t}", self.transfer.train_for(t)) for t in self.transfer.targets]:
