@@ -172,10 +172,11 @@ def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], t
         return load_hub_task(loader, hub_split, source=root, languages=languages, cache_dir=cache_dir)
 
     out = Prepared()
+    # English training sets (a per-language Hub repo such as PAWS-X is read in English only).
     for task in intermediate_tasks:
-        out.intermediate[f"{task}.jsonl"] = split.cap(hub(registry.intermediate_task(task)), max_train, seed)
+        out.intermediate[f"{task}.jsonl"] = split.cap(hub(registry.intermediate_task(task), ["en"]), max_train, seed)
     for task in finetune:
-        out.finetune[f"{task}.jsonl"] = split.cap(hub(registry.finetune_task(task)), max_train, seed)
+        out.finetune[f"{task}.jsonl"] = split.cap(hub(registry.finetune_task(task), ["en"]), max_train, seed)
     for name, languages in targets.items():
         spec = registry.target(name)
         langs = sorted(set(languages) | ({"en"} if name == "xquad" else set()))

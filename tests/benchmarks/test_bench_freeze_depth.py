@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench_support import matmul_peak_flops, write_result
+from bench_support import matmul_flops, write_result
 
 pytestmark = pytest.mark.benchmark
 DEPTHS = [int(k) for k in os.environ.get("XLT_BENCH_DEPTHS", "6,8,10,11").split(",")]
@@ -102,7 +102,7 @@ def _run(encoder: Path, train_examples, tests, depth: int, *, cached: bool = Tru
 
 
 def test_freeze_depth(tmp_path: Path) -> None:
-    gflops = matmul_peak_flops() / 1e9
+    gflops = matmul_flops() / 1e9
     train_examples, tests = _data(tmp_path)
     encoder = _encoder_dir()
     rows = [_run(encoder, train_examples, tests, depth) for depth in DEPTHS]
