@@ -55,7 +55,9 @@ def main() -> None:
             else:
                 perturbed = perturb_examples(examples, cond.family, kind=kind, task=target, seed=params.perturb.seed,
                                              context=contexts[target], **cond.knobs())
-            if target == "mlqa" and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en":
+            # Offline, MLQA's own G-XLT files are prepared beside the test sets (the Hub path does not fetch them).
+            if (target == "mlqa" and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en"
+                    and params.download.source == "offline"):
                 _check_native_gxlt(perturbed, read_jsonl(layout.TEST / f"mlqa_gxlt.{lang}.jsonl"))
             write_jsonl(out / name / f"{target}.{lang}.jsonl", perturbed)
 

@@ -68,7 +68,8 @@ def project_files() -> list[str]:
     keep = []
     for rel in sorted(set(out)):
         parts = Path(rel).parts
-        outputs = parts[0] == "data" and rel != "data/README.md"  # DVC outputs, never the project's files
+        # DVC outputs and the committed run's record (dvc.lock of the default profile) are not the project's files
+        outputs = (parts[0] == "data" and rel != "data/README.md") or rel == "dvc.lock"
         cached = bool({*parts, "/".join(parts[:2])} & _SKIP_DIRS)
         if not outputs and not cached:
             if (REPO / rel).is_file():

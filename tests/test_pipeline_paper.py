@@ -77,9 +77,12 @@ def build_hub_mirror(mirror: Path, root: Path) -> Path:
     from stages.xlt.data.mlqa import read_mlqa
 
     data = read_mlqa(mirror / "mlqa" / "MLQA_V1" / "dev", ["de"], gxlt=False)
-    for lang, rows in (("en", data.english), ("de", data.native["de"])):
+    german = data.native["de"][:N_ROWS]
+    # As on the Hub, the English config holds the English original of every translated question (same id).
+    english = [e for e in data.english if e["id"] in {g["id"] for g in german}]
+    for lang, rows in (("en", english), ("de", german)):
         _jsonl(root / "mlqa" / f"mlqa.{lang}.{lang}" / "test-00000-of-00001.jsonl",
-               [{k: e[k] for k in ("id", "context", "question", "answers")} for e in rows[:N_ROWS]])
+               [{k: e[k] for k in ("id", "context", "question", "answers")} for e in rows])
     for lang in ("en", "de", "zh"):
         _jsonl(root / "xnli" / lang / "test-00000-of-00001.jsonl",
                [{"premise": a, "hypothesis": b, "label": y} for a, b, y in _pairs(mirror, "xnli", lang, N_ROWS)])

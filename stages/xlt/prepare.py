@@ -179,7 +179,8 @@ def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], t
         out.finetune[f"{task}.jsonl"] = split.cap(hub(registry.finetune_task(task), ["en"]), max_train, seed)
     for name, languages in targets.items():
         spec = registry.target(name)
-        langs = sorted(set(languages) | ({"en"} if name == "xquad" else set()))
+        # QA targets need their English questions too: they are the code-switched (G-XLT) ones.
+        langs = sorted(set(languages) | ({"en"} if spec.family == "qa" else set()))
         per_lang = {lang: hub(spec, [lang]) for lang in langs}
         if spec.family == "classification":
             english = hub(spec, ["en"])
@@ -198,4 +199,10 @@ def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], t
         for lang, rows in per_lang.items():
             out.test[f"{name}.{lang}.jsonl"] = split.cap(rows, max_test, seed) if spec.family != "classification" \
                 else rows[: max_test or len(rows)]
+        if spec.family == "qa":
+            # Capped per language, the languages of a non-parallel set (MLQA) keep different ids: keep every English
+            # question that a kept translation needs, besides English's own cap when English is evaluated.
+            needed = {r["id"] for lang in languages if lang != "en" for r in out.test[f"{name}.{lang}.jsonl"]}
+            own = {r["id"] for r in out.test[f"{name}.en.jsonl"]} if "en" in languages else set()
+            out.test[f"{name}.en.jsonl"] = [r for r in per_lang["en"] if r["id"] in needed | own]
     return out

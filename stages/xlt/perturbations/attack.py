@@ -381,20 +381,11 @@ def attack_qa(examples: list[dict], predict: Callable[[list[dict]], list[str]], 
                                       max_edit_fraction)
     goal = QAGoal(score_fn, check_rate(goal_fraction, "goal_fraction"), check_rate(min_clean_score, "min_clean_score"))
     constraints = WordConstraints(("question",), max_words, max_edit_fraction, protect_answers=True)
-    family = f"attack_{transformation}"
-    results = []
     for example in examples:
         check_answers(example)
-        changer = make_transformation(transformation, example["lang"], candidates_per_word=candidates_per_word,
-                                      target_lang=target_lang, lexicons=lexicons, caller="attack_qa")
-        editable = Editable(example, constraints.fields)
-        known = clean_predictions is not None and example["id"] in clean_predictions
-        outcome = greedy_search(example, editable, goal, constraints, changer, predict,
-                                _rng_for(seed, family, example["id"], editable),
-                                clean_prediction=clean_predictions[example["id"]] if known else None,
-                                has_clean_prediction=known)
-        results.append(_result(example, editable, outcome, family, "qa"))
-    return results
+    return _attack_each(examples, goal, constraints, predict, kind="qa", seed=seed, transformation=transformation,
+                        candidates_per_word=candidates_per_word, target_lang=target_lang, lexicons=lexicons,
+                        clean_predictions=clean_predictions, caller="attack_qa")
 
 
 def attack_classification(examples: list[dict], predict: Callable[[list[dict]], list[Any]], *, seed: int,
@@ -416,19 +407,30 @@ def attack_classification(examples: list[dict], predict: Callable[[list[dict]], 
     fields = DEFAULT_PAIR_FIELDS[task] if fields is None else check_fields(fields, "pair", "attack_classification")
     goal = LabelFlipGoal()
     constraints = WordConstraints(tuple(fields), max_words, max_edit_fraction)
-    family = f"attack_{transformation}"
-    results = []
     for example in examples:
         missing = [k for k in (*FIELDS["pair"], "label", "lang", "id") if k not in example]
         if missing:
             raise ValueError(f"attack_classification: example {example.get('id', '?')!r} lacks {missing}")
+    return _attack_each(examples, goal, constraints, predict, kind="pair", seed=seed, transformation=transformation,
+                        candidates_per_word=candidates_per_word, target_lang=target_lang, lexicons=lexicons,
+                        clean_predictions=clean_predictions, caller="attack_classification")
+
+
+def _attack_each(examples: list[dict], goal, constraints: WordConstraints, predict: Predict, *, kind: str,
+                 seed: int, transformation: str, candidates_per_word: int, target_lang: str,
+                 lexicons: Mapping[tuple[str, str], Mapping[str, str]] | None,
+                 clean_predictions: Mapping[str, Any] | None, caller: str) -> list[AttackResult]:
+    """The greedy search on every example, each with its own seeded RNG and its clean prediction when known."""
+    family = f"attack_{transformation}"
+    results = []
+    for example in examples:
         changer = make_transformation(transformation, example["lang"], candidates_per_word=candidates_per_word,
-                                      target_lang=target_lang, lexicons=lexicons, caller="attack_classification")
+                                      target_lang=target_lang, lexicons=lexicons, caller=caller)
         editable = Editable(example, constraints.fields)
         known = clean_predictions is not None and example["id"] in clean_predictions
         outcome = greedy_search(example, editable, goal, constraints, changer, predict,
                                 _rng_for(seed, family, example["id"], editable),
                                 clean_prediction=clean_predictions[example["id"]] if known else None,
                                 has_clean_prediction=known)
-        results.append(_result(example, editable, outcome, family, "pair"))
+        results.append(_result(example, editable, outcome, family, kind))
     return results

@@ -54,32 +54,13 @@ def _base(task, arm, seed, lang, condition, example_id, cluster, perturbation) -
                 applied=applied, chrf=chrf)
 
 
-def qa_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
-            gold: dict[str, dict], inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
-    """EM and F1 (MLQA normalisation for ``lang``) of every prediction in ``predictions``.
+def _graded(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path, gold: dict[str, dict],
+            inputs: Path | None, clusters: Mapping[str, str] | None) -> Iterator[tuple[dict, dict, dict]]:
+    """(prediction row, its gold item, the row's shared columns) for every prediction in ``predictions``.
 
-    ``inputs`` is the perturbed test file (None for clean); a perturbed prediction without a record there is a
-    stale file and raises.
+    ``inputs`` is the perturbed test file (None for clean). A prediction for an id the test set lacks, or without a
+    perturbation record in ``inputs``, comes from a stale file and raises.
     """
-    perturbation = _perturbation_by_id(inputs) if inputs is not None else None
-    for row in iter_jsonl(predictions):
-        if row["id"] not in gold:
-            raise ValueError(f"{predictions}: prediction for unknown question id {row['id']!r}; "
-                             "the test set changed after evaluation: run `dvc repro`")
-        if perturbation is not None and row["id"] not in perturbation:
-            raise ValueError(f"{predictions}: question {row['id']!r} has no perturbation record in {inputs}; "
-                             "the perturbed set changed after evaluation: run `dvc repro`")
-        golds = gold[row["id"]]["answers"]["text"]
-        base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], gold[row["id"]], clusters),
-                     perturbation)
-        yield {**base, "metric": "em", "value": exact_match(row["prediction"], golds, lang)}
-        yield {**base, "metric": "f1", "value": f1(row["prediction"], golds, lang)}
-
-
-def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
-                        gold: dict[str, dict], inputs: Path | None,
-                        clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
-    """Accuracy (predicted label == the item's gold label in that language) of every prediction."""
     perturbation = _perturbation_by_id(inputs) if inputs is not None else None
     for row in iter_jsonl(predictions):
         if row["id"] not in gold:
@@ -89,7 +70,26 @@ def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition:
             raise ValueError(f"{predictions}: item {row['id']!r} has no perturbation record in {inputs}; "
                              "the perturbed set changed after evaluation: run `dvc repro`")
         item = gold[row["id"]]
-        base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], item, clusters), perturbation)
+        yield row, item, _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], item, clusters),
+                               perturbation)
+
+
+def qa_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
+            gold: dict[str, dict], inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """EM and F1 (MLQA normalisation for ``lang``) of every prediction in ``predictions``."""
+    for row, item, base in _graded(task=task, arm=arm, seed=seed, lang=lang, condition=condition,
+                                   predictions=predictions, gold=gold, inputs=inputs, clusters=clusters):
+        golds = item["answers"]["text"]
+        yield {**base, "metric": "em", "value": exact_match(row["prediction"], golds, lang)}
+        yield {**base, "metric": "f1", "value": f1(row["prediction"], golds, lang)}
+
+
+def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
+                        gold: dict[str, dict], inputs: Path | None,
+                        clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """Accuracy (predicted label == the item's gold label in that language) of every prediction."""
+    for row, item, base in _graded(task=task, arm=arm, seed=seed, lang=lang, condition=condition,
+                                   predictions=predictions, gold=gold, inputs=inputs, clusters=clusters):
         yield {**base, "metric": "accuracy", "value": float(int(row["prediction"]) == int(item["label"]))}
 
 
