@@ -27,7 +27,7 @@ pytestmark = pytest.mark.benchmark
 DEPTHS = [int(k) for k in os.environ.get("XLT_BENCH_DEPTHS", "6,8,10,11").split(",")]
 CONTROLS_AT = int(os.environ.get("XLT_BENCH_CONTROLS_AT", "10"))
 STEPS, BATCH, LR = int(os.environ.get("XLT_BENCH_STEPS", "150")), 16, 5e-4
-LANGUAGES = ["de", "ar", "ru", "hi", "th", "zh"]
+LANGUAGES = os.environ.get("XLT_BENCH_LANGUAGES", "de,ar,ru,hi,th,zh").split(",")
 
 
 def _data(tmp: Path):
