@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import QA_WINDOWING, TYPOS_RATE_KEY, Derived, KnobRun, Run
-from pipeline_support import clone_tree, dvc, read_params, stage_env, stages_run, touch_code
+from pipeline_support import clone_tree, dvc, read_params, stage_env, stages_run, touch_code, write_params
 
 
 def _params(run: Run) -> dict:
@@ -153,6 +153,20 @@ def test_editing_qa_windowing_invalidates_what_featurises_qa(tiny_run: Run, tmp_
                 | {f"attack@{t}" for t in params["attack"]["targets"]})
     assert invalidated == expected, f"editing {QA_WINDOWING} invalidated {sorted(invalidated)}"
     assert not invalidated & {"download", "perturb", "encoder", "score"}
+
+
+def test_changing_the_attack_targets_invalidates_no_other_attack(tiny_run: Run, tmp_path) -> None:
+    """Each attack stage reads its own target's languages and the attack knobs, not the list of attacked targets:
+    dropping one target leaves the other attack stages up to date (only `score` reads the list)."""
+    repo = clone_tree(tiny_run.repo, tmp_path / "repo")
+    params = read_params(repo)
+    dropped, *kept = params["attack"]["targets"]
+    params["attack"]["targets"] = kept
+    write_params(repo, params)
+    status = json.loads(dvc(repo, "status", "--json", env=stage_env(tmp_path, None)).stdout or "{}")
+    invalidated = {name.split(":")[-1] for name in status}
+    assert not invalidated & {f"attack@{t}" for t in kept}, f"dropping attack@{dropped} invalidated {sorted(invalidated)}"
+    assert "score" in invalidated
 
 
 def test_retraining_one_arm_reproduces_headline_bytes(derived_runs: Derived) -> None:

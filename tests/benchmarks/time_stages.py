@@ -30,16 +30,17 @@ def main() -> int:
     gflops_before = matmul_flops() / 1e9
     began = time.time()
     starts: list[tuple[str, float]] = []
-    log = open(args.json.with_suffix(".repro.log") if args.json else os.devnull, "w", encoding="utf-8")
-    proc = subprocess.Popen(["dvc", "repro"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        log.write(line)
-        match = re.match(r"Running stage '([^']+)'", line)
-        if match:
-            starts.append((match.group(1), time.time()))
-            print(f"{time.time() - began:7.0f} s  {match.group(1)}", flush=True)
+    log_path = args.json.with_suffix(".repro.log") if args.json else Path(os.devnull)
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(["dvc", "repro"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            match = re.match(r"Running stage '([^']+)'", line)
+            if match:
+                starts.append((match.group(1), time.time()))
+                print(f"{time.time() - began:7.0f} s  {match.group(1)}", flush=True)
     if proc.wait() != 0:
-        raise SystemExit(f"dvc repro failed (see {log.name})")
+        raise SystemExit(f"dvc repro failed (see {log_path})")
     ends = [t for _, t in starts[1:]] + [time.time()]
     rows = [{"stage": name, "seconds": round(end - start, 1)} for (name, start), end in zip(starts, ends)]
     total = time.time() - began
