@@ -1,8 +1,9 @@
 """Evaluating many models that share a frozen bottom: one cached prefix + top-only passes vs full forward passes.
 
 The study evaluates every arm and seed on the same inputs; all of them start from the same base encoder with the
-embeddings and the bottom 8 layers frozen. Here 3 arms x 3 seeds = 9 models (one QA model whose top 4 layers and
-head get 9 different small random perturbations, as trained arms differ) predict the same XQuAD-en questions
+embeddings and the bottom 8 layers frozen (the small profile now freezes 6). Here 3 arms x 3 seeds = 9 models (one
+QA model whose top 4 layers and head get 9 different small random perturbations, as trained arms differ) predict
+the same XQuAD-en questions
 (256 tokens, stride 128, the small profile's windows):
 
 * shared prefix: the base encoder's states after layer 8 computed once (featurisation included), then 9

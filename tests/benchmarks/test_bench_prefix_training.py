@@ -1,5 +1,6 @@
 """Training throughput from cached bottom states vs from token ids, on multilingual-e5-small with the embeddings
-and the bottom 8 layers frozen (the small profile's freezing), XQuAD-en training windows (256 tokens, stride 128).
+and the bottom 8 layers frozen (the small profile's freezing until it moved to 6), XQuAD-en training windows
+(256 tokens, stride 128).
 
 * cached: the base encoder's states after layer 8, computed ONCE (float16 storage, as prefix_train stores training
   sets; its time is reported separately, not in the per-step timing); each step runs layers 8-11 and the head.

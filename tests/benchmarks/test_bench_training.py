@@ -1,8 +1,8 @@
 """Training throughput (features/s) of our loop vs a plain Hugging Face `Trainer` on the same features, model
 (multilingual-e5-small), max_length (256), batch size (16), freezing (embeddings + bottom 8 layers, as the small
-profile does) and step count; the Trainer gets features pre-padded to max_length and default collation, as
-run_qa.py gives it. Both run from token ids (the cached-states path is test_bench_prefix_training.py). Only steps
-after the warm-up are timed (both sides time optimizer-step ends).
+profile did until it moved to 6) and step count; the Trainer gets features pre-padded to max_length and default
+collation, as run_qa.py gives it. Both run from token ids (the cached-states path is
+test_bench_prefix_training.py). Only steps after the warm-up are timed (both sides time optimizer-step ends).
 
     pytest -m benchmark tests/benchmarks/test_bench_training.py -s
 """
