@@ -25,6 +25,15 @@ _RUNNING_STAGE = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
 _SKIP_DIRS = {".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", ".dvc/cache", ".dvc/tmp"}
 
 
+def small_profile_freeze_depth() -> int:
+    """The layers the `small` preset freezes (and caches) in every training phase, so tests and benchmarks measure
+    the profile's depth without repeating the number."""
+    from stages.params import validate
+
+    preset = yaml.safe_load((REPO / "stages" / "presets" / "small.yaml").read_text(encoding="utf-8"))
+    return validate(preset).prefix_depth()
+
+
 def mirror_dir() -> Path | None:
     """XLT_MIRROR if set, else ../shared/data beside the repo, else None (tests that need data skip).
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline_support import REPO, leftovers, mirror_dir, python, read_params, require_mirror, stage_env
+from pipeline_support import (REPO, leftovers, mirror_dir, python, read_params, require_mirror,
+                              small_profile_freeze_depth, stage_env)
 
 from stages.xlt.data.squad import read_squad
 from stages.xlt.sources.fetch import DownloadError, fetch
@@ -205,6 +206,21 @@ def test_the_unmutated_copy_validates(tmp_path: Path) -> None:
     params = load(repo / "params.yaml")
     assert params.intermediate.arms["none"] == []
     assert params.intermediate.arm("none_long").compute_matched
+
+
+def test_cached_depth_is_what_every_phase_freezes() -> None:
+    """The shared bottom is the layers frozen in every training phase: the small preset's depth (which the slow
+    tests and benchmarks read) is each phase's freeze_layers; the paper preset trains everything, so nothing."""
+    from stages.params import validate
+
+    def preset(name: str):
+        return validate(yaml.safe_load((REPO / "stages" / "presets" / f"{name}.yaml").read_text(encoding="utf-8")))
+
+    small = preset("small")
+    depths = {c.freeze_layers for c in small.train_configs()}
+    assert small_profile_freeze_depth() == small.prefix_depth() == depths.pop() > 0
+    assert not depths  # one depth in every phase
+    assert preset("paper").prefix_depth() == 0
 
 
 # --- data cases ---------------------------------------------------------------------------------------------

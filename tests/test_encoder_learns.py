@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import mirror_dir
+from pipeline_support import mirror_dir, small_profile_freeze_depth
 
 N_HELD_OUT = 120
 MARGIN = 10.0  # F1 points over the best trivial baseline
 LEARNING_RATE = float(os.environ.get("XLT_LEARN_LR", "5e-4"))
 STEPS = int(os.environ.get("XLT_LEARN_STEPS", "120"))
 BATCH, MAX_LENGTH, STRIDE = 8, 256, 128
-FROZEN = int(os.environ.get("XLT_LEARN_FROZEN", "6"))  # the small profile's freeze depth
+FROZEN = int(os.environ.get("XLT_LEARN_FROZEN", small_profile_freeze_depth()))
 
 
 def first_words(example: dict, n: int = 3) -> str:

@@ -1,5 +1,5 @@
 """Training throughput from cached bottom states vs from token ids, on multilingual-e5-small with the embeddings
-and the bottom BENCH_FROZEN layers frozen (default 6, the small profile's freezing; it was 8 before), XQuAD-en
+and the bottom BENCH_FROZEN layers frozen (default: the small profile's depth, 6 now, 8 before), XQuAD-en
 training windows (256 tokens, stride 128).
 
 * cached: the base encoder's states after the frozen layers, computed ONCE (float16 storage, as prefix_train stores
@@ -25,9 +25,10 @@ import numpy as np
 import pytest
 
 from bench_support import THREADS, e5_small_dir, interleaved, machine, table, write_result, xquad, xquad_split
+from pipeline_support import small_profile_freeze_depth
 
 MAX_LENGTH, STRIDE, BATCH, LR = 256, 128, 8, 5e-4
-FROZEN = int(os.environ.get("BENCH_FROZEN", "6"))
+FROZEN = int(os.environ.get("BENCH_FROZEN", small_profile_freeze_depth()))
 WARMUP = int(os.environ.get("BENCH_WARMUP_STEPS", "3"))
 MEASURED = int(os.environ.get("BENCH_STEPS", "20"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
@@ -91,6 +92,9 @@ def test_training_from_cached_states_vs_token_ids():
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import load_base
 
+    n_layers = AutoConfig.from_pretrained(e5_small_dir()).num_hidden_layers
+    if not 0 <= FROZEN < n_layers:
+        pytest.fail(f"BENCH_FROZEN={FROZEN}: e5-small has {n_layers} layers; set 0 to {n_layers - 1} so a top remains")
     before = machine()
     encoder, tokenizer = load_base(e5_small_dir())
     features = train_features(tokenizer)
@@ -110,7 +114,6 @@ def test_training_from_cached_states_vs_token_ids():
     medians = {name: statistics.median(r) for name, r in rates.items()}
     speedup = medians["cached"] / medians["token_ids"]
     last = {name: [float(np.mean(r["losses"][-LAST:])) for r in rs] for name, rs in runs.items()}
-    n_layers = AutoConfig.from_pretrained(e5_small_dir()).num_hidden_layers
     one_run_ids = len(features) / medians["token_ids"]
     one_run_cached = len(features) / medians["cached"]
     rows = [{"path": name, "median_features_per_s": medians[name], "runs": [round(r, 2) for r in rates[name]],
