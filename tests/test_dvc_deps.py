@@ -4,10 +4,10 @@ The checker (``deps_support``) reads the code with ``ast`` and never imports it.
 mini project in ``fixtures/deps`` (a stage that imports a helper inside a function, relative imports, a matrix
 stage whose cmd uses ``${launcher}``); then it is run on the real dvc.yaml.
 
-Over-declared code deps (a listed module the stage never imports) are reported as a warning, not a failure:
-they only cost a superfluous re-run, never a stale result, and folder deps are a deliberate choice (a module
-added to the folder is covered without editing dvc.yaml), so a failing check would push towards brittle
-per-file lists.
+Over-declared code deps: a listed ``.py`` file the stage never imports fails (a stale line of dvc.yaml). Unused
+files under a listed folder are reported as a warning, not a failure: they only cost a superfluous re-run, never a
+stale result, and folder deps are a deliberate choice (a module added to the folder is covered without editing
+dvc.yaml), so a failing check would push towards brittle per-file lists.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from deps_support import (
+    covers,
     entry_points,
     format_over_declared,
     format_undeclared,
@@ -61,6 +62,45 @@ def test_reports_exactly_the_one_undeclared_import_with_its_chain(mini: Path) ->
 def test_declaring_the_file_or_a_folder_above_it_makes_it_clean(mini: Path, dep: str) -> None:
     _add_dep(mini, "build", dep)
     assert undeclared_imports(mini / "dvc.yaml", mini) == {}
+
+
+def test_a_folder_dep_covers_only_files_below_it_not_files_sharing_its_prefix(mini: Path) -> None:
+    assert covers("minipipe/helpers", "minipipe/helpers/text.py") and covers("minipipe/helpers/", "minipipe/helpers/text.py")
+    assert covers("minipipe/helpers/text.py", "minipipe/helpers/text.py") and covers(".", "minipipe/util.py")
+    assert not covers("stages/x", "stages/xyz.py") and not covers("stages/x/", "stages/xyz.py")
+    assert not covers("minipipe/helpers/text.py", "minipipe/helpers/text.pyc")
+    _add_dep(mini, "build", "minipipe/helpers/tex")  # a prefix of the missing file's name, not a folder above it
+    assert [file for file, _ in undeclared_imports(mini / "dvc.yaml", mini)["build"]] == ["minipipe/helpers/text.py"]
+
+
+def test_import_module_and_dunder_import_with_a_constant_are_followed(mini: Path) -> None:
+    (mini / "minipipe" / "plugin_a.py").write_text("", encoding="utf-8")
+    (mini / "minipipe" / "plugin_b.py").write_text("", encoding="utf-8")
+    (mini / "minipipe" / "plugin_c.py").write_text("", encoding="utf-8")
+    (mini / "minipipe" / "dynamic.py").write_text(
+        "import importlib\n"
+        "from importlib import import_module\n"
+        "\n"
+        "\n"
+        "def load(name):\n"
+        "    importlib.import_module('minipipe.plugin_a')  # line 6: attribute call, constant\n"
+        "    import_module('minipipe.plugin_b')  # line 7: bare name\n"
+        "    __import__('minipipe.plugin_c')  # line 8\n"
+        "    import_module(name)  # a variable: cannot be followed\n"
+        "    import_module()  # no argument: an error at run time, nothing to follow\n"
+        "    importlib.reload(importlib)\n",
+        encoding="utf-8")
+    document = yaml.safe_load((mini / "dvc.yaml").read_text(encoding="utf-8"))
+    document["stages"]["dynamic"] = {"cmd": "python -m minipipe.dynamic", "deps": ["minipipe"]}
+    (mini / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    stage = {stage.name: stage for stage in load_stages(mini / "dvc.yaml")}["dynamic"]
+    code = stage_code(stage, mini)
+    assert sorted(code) == ["minipipe/__init__.py", "minipipe/dynamic.py", "minipipe/plugin_a.py",
+                            "minipipe/plugin_b.py", "minipipe/plugin_c.py"]
+    assert code["minipipe/plugin_a.py"] == ("-m minipipe.dynamic", "minipipe/dynamic.py:6", "minipipe/plugin_a.py")
+    assert code["minipipe/plugin_b.py"][1] == "minipipe/dynamic.py:7"
+    assert code["minipipe/plugin_c.py"][1] == "minipipe/dynamic.py:8"
+    assert "dynamic" not in undeclared_imports(mini / "dvc.yaml", mini)
 
 
 def test_follows_relative_and_function_level_imports_but_not_type_checking_ones() -> None:
@@ -117,8 +157,21 @@ def test_every_stage_runs_project_code() -> None:
             assert {path, f"{path}.py", f"{path}/__init__.py"} & set(code), f"stage {stage.name!r}: {target} not found"
 
 
-def test_over_declared_code_deps_are_reported() -> None:
+def _never_imported_file_deps(report: dict[str, list[tuple[str, list[str]]]]) -> dict[str, list[str]]:
+    """The over-declared deps that name one Python file the stage never imports (a folder dep is a choice)."""
+    found = {stage: [dep for dep, unused in extra if unused == [dep]] for stage, extra in report.items()}
+    return {stage: deps for stage, deps in found.items() if deps}
+
+
+def test_a_listed_file_the_stage_never_imports_is_an_error_a_folder_only_a_warning() -> None:
+    """A single .py dep that the stage never imports is a mistake (a stale line of dvc.yaml, or an import that
+    moved): it fails. Unused files under a folder dep only warn (see the module docstring). The fixture proves the
+    check can fail: its ``train`` stage lists ``minipipe/unused.py``."""
+    assert _never_imported_file_deps(over_declared_deps(FIXTURE / "dvc.yaml", FIXTURE)) == {
+        "train": ["minipipe/unused.py"]}
     report = over_declared_deps(REPO / "dvc.yaml", REPO)
+    assert _never_imported_file_deps(report) == {}, "dvc.yaml lists code files a stage never imports:\n" + \
+        format_over_declared(report)
     if report:
         warnings.warn("code deps a stage never imports (a change there re-runs it for nothing):\n"
                       + format_over_declared(report), stacklevel=1)

@@ -29,6 +29,21 @@ def test_qa_rows_carry_cluster_applied_and_chrf(tmp_path):
     assert f1.loc["q2", "chrf"] == 71.5 and f1.loc["q1", "value"] == 1.0
 
 
+@pytest.mark.parametrize(("record", "applied"), [
+    ({"chrf": 100.0}, False),  # no flag, identical text: not changed
+    ({"chrf": 99.9}, True),  # no flag, chrF just below 100: changed
+    ({"chrf": 100.0, "applied": True}, True),  # the flag wins over chrF both ways
+    ({"chrf": 40.0, "applied": False}, False),
+])
+def test_applied_comes_from_the_flag_else_from_chrf_below_100(tmp_path, record, applied):
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "q1", "prediction": "Berlin"}])
+    write_jsonl(tmp_path / "inputs.jsonl", [{"id": "q1", "perturbation": record}])
+    rows = list(qa_rows(task="xquad", arm="multi", seed=1, lang="de", condition="typos",
+                        predictions=tmp_path / "pred.jsonl", gold=GOLD, inputs=tmp_path / "inputs.jsonl"))
+    assert [r["applied"] for r in rows] == [applied, applied]  # em and f1
+    assert all(r["chrf"] == record["chrf"] for r in rows)
+
+
 def test_clean_rows_are_applied_with_nan_chrf(tmp_path):
     write_jsonl(tmp_path / "pred.jsonl", [{"id": "q2", "prediction": "1990"}])
     rows = list(qa_rows(task="xquad", arm="none", seed=1, lang="de", condition="clean",
