@@ -17,6 +17,14 @@ import pytest
 from pipeline_support import (clone_tree, copy_repo, dvc, dvc_concurrently, edit_params, git, read_params,
                               require_mirror, stage_env, touch_code)
 
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@needs_mirror(*parts)`` (``pytest.mark.mirror``): skip without the data mirror, or fail under
+    XLT_REQUIRE_MIRROR=1 (see ``pipeline_support.require_mirror``)."""
+    for mark in item.iter_markers("mirror"):
+        require_mirror(*mark.args)
+
 TYPOS_RATE_KEY = "perturb.conditions.typos.rate"
 SCORING_HELPER = "stages/xlt/scoring/summary.py"
 QA_WINDOWING = "stages/xlt/tasks/qa.py"

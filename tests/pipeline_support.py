@@ -34,6 +34,10 @@ def small_profile_freeze_depth() -> int:
     return validate(preset).prefix_depth()
 
 
+REQUIRE_MIRROR_ENV = "XLT_REQUIRE_MIRROR"  # "1" (.ci/run sets it): a test that needs the mirror fails without it
+MIRROR_LAYOUT = "xquad/, tatoeba/v1/, xnli/, pawsx/, mlqa/MLQA_V1/dev/"
+
+
 def mirror_dir() -> Path | None:
     """XLT_MIRROR if set, else ../shared/data beside the repo, else None (tests that need data skip).
 
@@ -47,12 +51,29 @@ def mirror_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def require_mirror() -> Path:
+def require_mirror(*parts: str) -> Path:
+    """The offline data mirror, or ``<mirror>/<parts>`` (a folder or file in it), for a test that reads real data.
+
+    The one place tests ask for the mirror. Without it the test skips and says why; with XLT_REQUIRE_MIRROR=1 (CI)
+    it FAILS instead, so that a run without the mirror cannot pass by silently testing less. With no ``parts`` the
+    mirror must at least hold xquad/ (what the pipeline tests read first).
+    """
     mirror = mirror_dir()
-    if mirror is None or not (mirror / "xquad").is_dir():
-        pytest.skip("no offline data mirror: set XLT_MIRROR to a folder laid out like ../shared/data "
-                    "(xquad/, tatoeba/v1/)")
-    return mirror
+    wanted = mirror.joinpath(*(parts or ("xquad",))) if mirror is not None else None
+    if wanted is None or not wanted.exists():
+        where = f"no {'/'.join(parts or ('xquad',))} in the offline data mirror {mirror}" if mirror is not None \
+            else "no offline data mirror"
+        reason = f"{where}: set XLT_MIRROR to a folder laid out like ../shared/data ({MIRROR_LAYOUT})"
+        if os.environ.get(REQUIRE_MIRROR_ENV) == "1":
+            pytest.fail(f"{reason} [{REQUIRE_MIRROR_ENV}=1: a missing mirror fails instead of skipping]",
+                        pytrace=False)
+        pytest.skip(reason)
+    return mirror.joinpath(*parts)
+
+
+def needs_mirror(*parts: str) -> pytest.MarkDecorator:
+    """Mark a test that reads ``<mirror>/<parts>``: conftest calls ``require_mirror(*parts)`` before it runs."""
+    return pytest.mark.mirror(*parts)
 
 
 def stage_env(tmp: Path, mirror: Path | None) -> dict[str, str]:
@@ -61,7 +82,7 @@ def stage_env(tmp: Path, mirror: Path | None) -> dict[str, str]:
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", DVC_NO_ANALYTICS="1",
                HF_HOME=str(tmp / "hf_home"), TOKENIZERS_PARALLELISM="false",
                PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONDONTWRITEBYTECODE="1")
-    env.pop("PYTHONPATH", None)  # the copy's `stages`, never /work/main's
+    env.pop("PYTHONPATH", None)  # the copy's `stages`, never those of the checkout that runs the tests
     env.pop("XLT_DEBUG", None)  # tests expect the one-line messages users see, not tracebacks
     if mirror is None:
         env.pop("XLT_MIRROR", None)

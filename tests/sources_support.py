@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-XQUAD_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "xquad"
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 
 
@@ -81,10 +80,11 @@ def engine_tokenizer() -> EngineTokenizer | str:
 
 
 def xquad_paragraphs(lang: str, n_paragraphs: int | None) -> list[dict]:
-    """The first paragraphs (context + qas) of XQuAD in ``lang``, or [] when the data mirror is absent."""
-    path = XQUAD_DIR / f"xquad.{lang}.json"
-    if not path.is_file():
-        return []
+    """The first paragraphs (context + qas) of XQuAD in ``lang`` (skips, or fails under XLT_REQUIRE_MIRROR=1, when
+    the data mirror lacks the file)."""
+    from pipeline_support import require_mirror
+
+    path = require_mirror("xquad", f"xquad.{lang}.json")
     with open(path, encoding="utf-8") as f:
         paragraphs = [p for article in json.load(f)["data"] for p in article["paragraphs"]]
     return paragraphs[:n_paragraphs] if n_paragraphs else paragraphs

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import mirror_dir
+from pipeline_support import mirror_dir, needs_mirror as _needs_mirror, require_mirror
 from stages.xlt.data.mlqa import mlqa_path, prepare_mlqa, read_mlqa
 from stages.xlt.languages import MLQA_LANGUAGES
 
 MIRROR = mirror_dir()
 DEV = MIRROR / "mlqa" / "MLQA_V1" / "dev" if MIRROR is not None else None
-HAVE = DEV is not None and DEV.is_dir()
-needs_mirror = pytest.mark.skipif(not HAVE, reason="no offline data mirror with mlqa/MLQA_V1/dev: set XLT_MIRROR "
-                                                   "to a folder laid out like ../shared/data")
+needs_mirror = _needs_mirror("mlqa", "MLQA_V1", "dev")
 SIZES = {"en": 1148, "de": 512, "es": 500, "ar": 517, "hi": 507, "vi": 511, "zh": 504}
 
 
@@ -97,9 +95,7 @@ def test_gxlt_file_must_match_the_language_and_english_files(synthetic, change, 
 
 @pytest.fixture(scope="module")
 def mlqa():
-    if not HAVE:
-        pytest.skip("no offline data mirror with mlqa/MLQA_V1/dev: set XLT_MIRROR")
-    return read_mlqa(DEV, MLQA_LANGUAGES)
+    return read_mlqa(require_mirror("mlqa", "MLQA_V1", "dev"), MLQA_LANGUAGES)
 
 
 @needs_mirror

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import mirror_dir
+from pipeline_support import mirror_dir, needs_mirror, require_mirror
 from stages.xlt.data import pairs
 from stages.xlt.data.pairs import (PAWSX_LABELS, XNLI_LABELS, pawsx_clusters, prepare_pairs, read_pairs,
                                    read_parallel, read_tsv, xnli_clusters)
@@ -16,16 +16,7 @@ from stages.xlt.languages import PAWSX_LANGUAGES, XNLI_LANGUAGES
 MIRROR = mirror_dir()
 
 
-def _has(folder: str) -> bool:
-    return MIRROR is not None and (MIRROR / folder).is_dir()
-
-
-def _reason(folder: str) -> str:
-    return f"no offline data mirror with {folder}/: set XLT_MIRROR to a folder laid out like ../shared/data"
-
-
-def _needs(folder: str):
-    return pytest.mark.skipif(not _has(folder), reason=_reason(folder))
+_needs = needs_mirror
 
 
 def _write(path: Path, lines: list[str], end: str = "\n") -> Path:
@@ -116,16 +107,12 @@ def test_parallel_files_must_have_the_same_rows(tmp_path):
 
 @pytest.fixture(scope="module")
 def xnli():
-    if not _has("xnli"):
-        pytest.skip(_reason("xnli"))
-    return read_parallel("xnli", MIRROR / "xnli", XNLI_LANGUAGES)
+    return read_parallel("xnli", require_mirror("xnli"), XNLI_LANGUAGES)
 
 
 @pytest.fixture(scope="module")
 def pawsx():
-    if not _has("pawsx"):
-        pytest.skip(_reason("pawsx"))
-    return read_parallel("pawsx", MIRROR / "pawsx", PAWSX_LANGUAGES)
+    return read_parallel("pawsx", require_mirror("pawsx"), PAWSX_LANGUAGES)
 
 
 @_needs("xnli")

@@ -4,12 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import mirror_dir
+from pipeline_support import require_mirror
 from stages.xlt.data import split
 from stages.xlt.data.squad import check_same_ids, read_squad, read_xquad
 from stages.xlt.languages import XQUAD_LANGUAGES
 
-MIRROR = (mirror_dir() or Path("/nonexistent")) / "xquad"
 
 
 def _squad(articles):
@@ -94,10 +93,9 @@ def test_check_same_ids_detects_a_missing_question():
         check_same_ids({"en": a, "de": a[:1]})
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="no XQuAD mirror: set XLT_MIRROR to a folder laid out like "
-                                                 "../shared/data (with xquad/)")
 def test_real_xquad_mirror():
-    per_lang = read_xquad(MIRROR, XQUAD_LANGUAGES)
+    mirror = require_mirror("xquad")
+    per_lang = read_xquad(mirror, XQUAD_LANGUAGES)
     assert sorted(per_lang) == sorted(XQUAD_LANGUAGES) and len(per_lang) == 12
     ids = {lang: [e["id"] for e in examples] for lang, examples in per_lang.items()}
     assert all(v == ids["en"] for v in ids.values())
@@ -106,7 +104,7 @@ def test_real_xquad_mirror():
     assert all(v == articles["en"] for v in articles.values())
     assert len(set(articles["en"])) == 48
     # positional keys give the same grouping as titles (same article order in every language)
-    positional = read_squad(MIRROR / "xquad.zh.json", "zh", article_keys="position")
+    positional = read_squad(mirror / "xquad.zh.json", "zh", article_keys="position")
     title_to_pos = {e["article"]: p["article"] for e, p in zip(per_lang["zh"], positional)}
     assert len(set(title_to_pos.values())) == 48
 
@@ -128,10 +126,8 @@ def test_check_same_ids_detects_a_question_in_another_paragraph():
         check_same_ids({"en": a, "de": b})
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="no XQuAD mirror: set XLT_MIRROR to a folder laid out like "
-                                                 "../shared/data (with xquad/)")
 def test_real_xquad_clusters_are_parallel_and_cap_units_unchanged():
-    per_lang = read_xquad(MIRROR, XQUAD_LANGUAGES)
+    per_lang = read_xquad(require_mirror("xquad"), XQUAD_LANGUAGES)
     clusters = {lang: {e["id"]: e["cluster"] for e in examples} for lang, examples in per_lang.items()}
     assert all(c == clusters["en"] for c in clusters.values())
     assert len(set(clusters["en"].values())) == 240  # 48 articles x 5 paragraphs

@@ -2,9 +2,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_support import needs_mirror, require_mirror
+
 from stages.xlt.data.tatoeba import read_tatoeba
 
-MIRROR = Path("/work/shared/data/tatoeba/v1")
+MIRROR = ("tatoeba", "v1")  # inside the offline data mirror (XLT_MIRROR)
 
 
 def _write(folder: Path, code: str, source: str, target: str) -> None:
@@ -34,7 +36,7 @@ def test_unknown_language_and_missing_file(tmp_path):
         read_tatoeba(tmp_path, "de")
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="Tatoeba mirror absent")
+@needs_mirror(*MIRROR)
 def test_real_mirror_german():
-    examples = read_tatoeba(MIRROR, "de")
+    examples = read_tatoeba(require_mirror(*MIRROR), "de")
     assert len(examples) == 1000 and all(e["source"] and e["target"] for e in examples)

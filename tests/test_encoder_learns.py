@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import mirror_dir, small_profile_freeze_depth
+from pipeline_support import require_mirror, small_profile_freeze_depth
 
 N_HELD_OUT = 120
 MARGIN = 10.0  # F1 points over the best trivial baseline
@@ -49,12 +49,7 @@ def mean_f1(predictions: dict[str, str], examples: list[dict]) -> float:
 
 @pytest.fixture(scope="module")
 def xquad_en() -> Path:
-    mirror = mirror_dir()
-    path = mirror / "xquad" / "xquad.en.json" if mirror is not None else None
-    if path is None or not path.is_file():
-        pytest.skip("no offline data mirror with xquad/xquad.en.json: set XLT_MIRROR to a folder laid out like "
-                    "../shared/data")
-    return path
+    return require_mirror("xquad", "xquad.en.json")
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +117,8 @@ XNLI_MARGIN = 8.0  # accuracy points over the majority class (33.3 on the balanc
 
 @pytest.fixture(scope="module")
 def xnli_dir() -> Path:
-    mirror = mirror_dir()
-    folder = mirror / "xnli" if mirror is not None else None
-    if folder is None or not (folder / "dev-en.tsv").is_file():
-        pytest.skip("no offline data mirror with xnli/dev-en.tsv: set XLT_MIRROR to a folder laid out like "
-                    "../shared/data")
-    return folder
+    require_mirror("xnli", "dev-en.tsv")
+    return require_mirror("xnli")
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import mirror_dir
+from pipeline_support import mirror_dir, needs_mirror
 from stages.xlt.languages import MLQA_LANGUAGES, PAWSX_LANGUAGES, TATOEBA_XTREME, XNLI_LANGUAGES, XQUAD_LANGUAGES
 from stages.xlt.sources import fetch as fetch_module
 from stages.xlt.sources.fetch import (
@@ -33,7 +33,7 @@ from stages.xlt.sources.fetch import (
     xquad_items,
 )
 
-SHARED_DATA = mirror_dir()  # XLT_MIRROR (made absolute) or ../shared/data beside the repo; None: tests skip
+SHARED_DATA = mirror_dir()  # XLT_MIRROR (made absolute) or ../shared/data beside the repo; @needs_mirror guards it
 MESH = f"https://raw.githubusercontent.com/GautamGupta17/MESH/{MESH_COMMIT}/data/"
 PAYLOAD = b'{"data": [], "version": "1.1"}\n' * 50
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -92,8 +92,7 @@ def test_malformed_checksum_line_is_rejected() -> None:
         fetch_module._parse_sha256sum(f"{PAYLOAD_SHA}  a\nnot-a-digest  b\n", "test.sha256")
 
 
-@pytest.mark.skipif(SHARED_DATA is None or not (SHARED_DATA / "xquad").is_dir(),
-                    reason="needs the offline data mirror: set XLT_MIRROR (a folder laid out like ../shared/data)")
+@needs_mirror("xquad")
 def test_recorded_checksums_match_the_shared_mirror(tmp_path: Path) -> None:
     items = xquad_items(["en", "zh"]) + tatoeba_items(["deu"])
     paths = fetch_many(items, tmp_path, mirror=SHARED_DATA, progress=False)
@@ -133,7 +132,7 @@ def test_mlqa_items_are_english_each_language_and_its_gxlt_file() -> None:
                                                             for x in ("de", "es", "ar", "hi", "vi", "zh")}
 
 
-@pytest.mark.skipif(SHARED_DATA is None or not (SHARED_DATA / "mlqa").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+@needs_mirror("mlqa")
 def test_new_checksums_match_the_mirror_and_its_sha256sums(tmp_path: Path) -> None:
     items = xnli_items(XNLI_LANGUAGES) + pawsx_items(PAWSX_LANGUAGES) + mlqa_items(MLQA_LANGUAGES)
     paths = fetch_many(items, tmp_path, mirror=SHARED_DATA, progress=False)
@@ -144,7 +143,7 @@ def test_new_checksums_match_the_mirror_and_its_sha256sums(tmp_path: Path) -> No
         assert load_checksums(name).items() <= mirror_table.items()
 
 
-@pytest.mark.skipif(SHARED_DATA is None or not (SHARED_DATA / "pawsx").is_dir(), reason="needs the shared offline mirror (set XLT_MIRROR)")
+@needs_mirror("pawsx")
 def test_corrupt_copy_of_a_real_file_fails_naming_it_and_the_fix(tmp_path: Path) -> None:
     (item,) = pawsx_items(["fr"])
     mirror = tmp_path / "mirror"

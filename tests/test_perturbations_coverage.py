@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perturbation_mirror import mirror_or_skip
+from pipeline_support import require_mirror
 from stages.xlt.data import split, squad
 from stages.xlt.perturbations import PerturbationContext, perturb_qa
 from stages.xlt.prepare import tatoeba_lexicons
@@ -16,7 +16,7 @@ SMALL_PROFILE_RATE = 0.3  # params.yaml perturb.conditions.codeswitch_words.rate
 @pytest.fixture(scope="module")
 def small_test_set() -> dict[str, list[dict]]:
     """Test articles of the small profile's split, capped to 150 English questions, same ids in th and zh."""
-    per_lang = squad.read_xquad(mirror_or_skip("xquad"), ["en", "th", "zh"])
+    per_lang = squad.read_xquad(require_mirror("xquad"), ["en", "th", "zh"])
     articles = split.split_articles(split.article_ids(per_lang["en"]), n_test=16, n_intermediate=16, seed=0)
     test = split.select_all_languages(per_lang, articles, "test")
     kept = {ex["id"] for ex in split.cap(test["en"], 150, 0)}
@@ -25,7 +25,7 @@ def small_test_set() -> dict[str, list[dict]]:
 
 @pytest.mark.parametrize("lang", ["th", "zh"])
 def test_codeswitching_changes_at_least_a_third_of_the_questions(small_test_set, lang):
-    lexicons = tatoeba_lexicons(mirror_or_skip("tatoeba", "v1"), [lang])
+    lexicons = tatoeba_lexicons(require_mirror("tatoeba", "v1"), [lang])
     examples = small_test_set[lang]
     assert len(examples) == 150
     out = perturb_qa(examples, "codeswitch_words", seed=0, context=PerturbationContext(lexicons=lexicons),

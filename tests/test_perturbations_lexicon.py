@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perturbation_mirror import mirror_or_skip
+from pipeline_support import require_mirror
 from stages.xlt.prepare import tatoeba_lexicons
 from stages.xlt.perturbations.lexicon import (SKIP_FREQUENT, build_lexicon, frequent_words, lexicon_key,
                                               lexicon_tokens)
@@ -45,7 +45,7 @@ def test_misaligned_input_is_rejected():
 
 @pytest.fixture(scope="module")
 def lexicons():
-    return tatoeba_lexicons(mirror_or_skip("tatoeba", "v1"), ["de", "ru", "th", "zh"], both_directions=True)
+    return tatoeba_lexicons(require_mirror("tatoeba", "v1"), ["de", "ru", "th", "zh"], both_directions=True)
 
 
 def test_tatoeba_lexicons_translate_content_words(lexicons):
@@ -66,7 +66,7 @@ def test_lexicons_leave_out_the_most_frequent_words(lexicons):
     from stages.xlt.data.tatoeba import read_tatoeba
 
     for lang in ("de", "th", "zh"):
-        pairs = read_tatoeba(mirror_or_skip("tatoeba", "v1"), lang)
+        pairs = read_tatoeba(require_mirror("tatoeba", "v1"), lang)
         frequent = frequent_words([p["source"] for p in pairs], lang, SKIP_FREQUENT)
         assert not set(frequent) & set(lexicons[(lang, "en")]), lang
     assert "ich" not in lexicons[("de", "en")] and "ฉัน" not in lexicons[("th", "en")]

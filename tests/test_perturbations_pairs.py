@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from perturbation_mirror import mirror_or_skip
+from pipeline_support import require_mirror
 from stages.xlt.perturbations import FAMILIES_BY_KIND, KNOBS, PerturbationContext, family_parameters, perturb_examples
 from stages.xlt.perturbations.knobs import CHOICES, FIELDS, KINDS
 from stages.xlt.perturbations.stress import PHRASES
@@ -118,7 +118,7 @@ def _read_pairs(folder: Path, lang: str, n: int) -> list[dict]:
 @pytest.mark.parametrize("dataset, langs, task", [("xnli", XNLI_LANGUAGES, "nli"),
                                                   ("pawsx", PAWSX_LANGUAGES, "paraphrase")])
 def test_stress_tests_and_typos_on_the_mirror_keep_labels(dataset, langs, task):
-    folder = mirror_or_skip(dataset)
+    folder = require_mirror(dataset)
     for lang in langs:
         examples = _read_pairs(folder, lang, 20)
         for family, knobs in (("tautology", {}), ("length_mismatch", {}), ("typos", {"rate": 0.3})):

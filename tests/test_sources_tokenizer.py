@@ -106,8 +106,6 @@ def _check_strings(tok, engine, paragraphs):
 @pytest.mark.parametrize("lang", XQUAD_LANGUAGES)
 def test_xquad_ids_offsets_and_answers(tok, engine, lang):
     paragraphs = xquad_paragraphs(lang, N_PARAGRAPHS_FAST)
-    if not paragraphs:
-        pytest.skip(f"XQuAD mirror not found for {lang} (../shared/data/xquad)")
     problems, n_answers, n_exact = _check_strings(tok, engine, paragraphs)
     assert problems == []
     assert n_exact >= 0.8 * n_answers  # spans usually align with answer boundaries (zh/th tokens may overshoot)
