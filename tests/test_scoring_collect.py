@@ -92,3 +92,97 @@ def test_classification_rows_score_each_language_against_its_own_label(tmp_path)
     rows = list(classification_rows(task="xnli", arm="none", seed=0, lang="de", condition="clean",
                                     predictions=tmp_path / "pred.jsonl", gold=gold, inputs=None))
     assert [(r["id"], r["value"], r["cluster"]) for r in rows] == [("x1", 1.0, "p1"), ("x2", 0.0, "p1")]
+
+
+# ---------------------------------------------------------------- every column of every row
+
+
+def _shared(**columns) -> dict:
+    return {"task": "xquad", "arm": "multi", "seed": 1, "lang": "de", "condition": "typos", **columns}
+
+
+def test_qa_rows_hold_every_column_of_every_row(tmp_path):
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "q1", "prediction": "Berlin"}, {"id": "q2", "prediction": "x"}])
+    write_jsonl(tmp_path / "inputs.jsonl", [
+        {"id": "q0"},  # an example the perturbation did not record: ignored, and the records after it still read
+        {"id": "q1", "perturbation": {"chrf": 80.0}},
+        {"id": "q2", "perturbation": {"chrf": 100.0, "applied": False}},
+    ])
+    rows = list(qa_rows(task="xquad", arm="multi", seed=1, lang="de", condition="typos",
+                        predictions=tmp_path / "pred.jsonl", gold=GOLD, inputs=tmp_path / "inputs.jsonl",
+                        clusters={"q2": "para-9"}))
+    q1 = _shared(id="q1", cluster="para-7", applied=True, chrf=80.0)
+    q2 = _shared(id="q2", cluster="para-9", applied=False, chrf=100.0)
+    assert rows == [{**q1, "metric": "em", "value": 1.0}, {**q1, "metric": "f1", "value": 1.0},
+                    {**q2, "metric": "em", "value": 0.0}, {**q2, "metric": "f1", "value": 0.0}]
+
+
+def test_classification_rows_hold_every_column_of_every_row(tmp_path):
+    from stages.xlt.scoring.collect import classification_rows
+
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "x1", "prediction": "2"}, {"id": "x2", "prediction": 0}])
+    write_jsonl(tmp_path / "inputs.jsonl", [{"id": "x1", "perturbation": {"chrf": 55.5}},
+                                            {"id": "x2", "perturbation": {"chrf": 100.0}}])
+    gold = {"x1": {"id": "x1", "label": 2, "cluster": "p1"}, "x2": {"id": "x2", "label": 1}}
+    rows = list(classification_rows(task="xnli", arm="squad", seed=2, lang="hi", condition="tautology",
+                                    predictions=tmp_path / "pred.jsonl", gold=gold, inputs=tmp_path / "inputs.jsonl",
+                                    clusters={"x1": "premise-4"}))
+    shared = {"task": "xnli", "arm": "squad", "seed": 2, "lang": "hi", "condition": "tautology", "metric": "accuracy"}
+    assert rows == [{**shared, "id": "x1", "cluster": "premise-4", "applied": True, "chrf": 55.5, "value": 1.0},
+                    {**shared, "id": "x2", "cluster": "x2", "applied": False, "chrf": 100.0, "value": 0.0}]
+
+
+def test_retrieval_rows_hold_every_column_clean_and_perturbed(tmp_path):
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "t1", "src2tgt": 1, "tgt2src": 0},
+                                          {"id": "t2", "src2tgt": 0, "tgt2src": 1, "cluster": "sentence-3"}])
+    write_jsonl(tmp_path / "inputs.jsonl", [{"id": "t1", "perturbation": {"chrf": 70.0}},
+                                            {"id": "t2", "perturbation": {"chrf": 100.0}}])
+    perturbed = list(retrieval_rows(task="tatoeba", arm="none", seed=3, lang="th", condition="typos",
+                                    predictions=tmp_path / "pred.jsonl", inputs=tmp_path / "inputs.jsonl",
+                                    clusters={"t1": "pair-1"}))
+    shared = {"task": "tatoeba", "arm": "none", "seed": 3, "lang": "th", "condition": "typos"}
+    t1 = {**shared, "id": "t1", "cluster": "pair-1", "applied": True, "chrf": 70.0}
+    t2 = {**shared, "id": "t2", "cluster": "sentence-3", "applied": False, "chrf": 100.0}
+    assert perturbed == [{**t1, "metric": "accuracy", "value": 1.0}, {**t1, "metric": "accuracy_en2xx", "value": 0.0},
+                         {**t2, "metric": "accuracy", "value": 0.0}, {**t2, "metric": "accuracy_en2xx", "value": 1.0}]
+    clean = list(retrieval_rows(task="tatoeba", arm="none", seed=3, lang="th", condition="clean",
+                                predictions=tmp_path / "pred.jsonl", inputs=None))
+    assert [(r["id"], r["condition"], r["applied"], r["cluster"]) for r in clean] == [
+        ("t1", "clean", True, "t1"), ("t1", "clean", True, "t1"),
+        ("t2", "clean", True, "sentence-3"), ("t2", "clean", True, "sentence-3")]
+    assert all(math.isnan(r["chrf"]) for r in clean)
+
+
+def test_stale_predictions_raise_naming_the_file_the_id_and_the_fix(tmp_path):
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "zz", "prediction": "Berlin"}])
+    with pytest.raises(ValueError) as unknown:
+        list(qa_rows(task="xquad", arm="none", seed=1, lang="de", condition="clean",
+                     predictions=tmp_path / "pred.jsonl", gold=GOLD, inputs=None))
+    assert str(unknown.value) == (f"{tmp_path / 'pred.jsonl'}: prediction for unknown item id 'zz'; "
+                                  "the test set changed after evaluation: run `dvc repro`")
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "q1", "prediction": "Berlin"}])
+    write_jsonl(tmp_path / "inputs.jsonl", [{"id": "q2", "perturbation": {"chrf": 50.0}}])
+    with pytest.raises(ValueError) as missing:
+        list(qa_rows(task="xquad", arm="none", seed=1, lang="de", condition="typos",
+                     predictions=tmp_path / "pred.jsonl", gold=GOLD, inputs=tmp_path / "inputs.jsonl"))
+    assert str(missing.value) == (f"{tmp_path / 'pred.jsonl'}: item 'q1' has no perturbation record in "
+                                  f"{tmp_path / 'inputs.jsonl'}; the perturbed set changed after evaluation: "
+                                  "run `dvc repro`")
+
+
+def test_attack_records_hold_every_column_of_every_row(tmp_path):
+    write_jsonl(tmp_path / "xnli" / "hi.jsonl", [
+        {"id": "n1", "lang": "hi", "arm": "squad", "seed": "2", "status": "failed", "success": 0,
+         "words_changed": "3", "queries": "12", "clean_score": "1", "cluster": "premise-8"}])
+    write_jsonl(tmp_path / "xquad" / "de.jsonl", [
+        {"id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": 1,
+         "words_changed": 2, "queries": 9, "clean_score": 0.5}])
+    table = attack_records({"xquad": tmp_path / "xquad", "xnli": tmp_path / "xnli"}, clusters={"q1": "para-7"})
+    assert list(table.columns) == ATTACK_COLUMNS
+    assert table.to_dict("records") == [
+        {"task": "xnli", "arm": "squad", "seed": 2, "lang": "hi", "id": "n1", "cluster": "premise-8",
+         "status": "failed", "success": False, "words_changed": 3, "queries": 12, "clean_score": 1.0},
+        {"task": "xquad", "arm": "multi", "seed": 1, "lang": "de", "id": "q1", "cluster": "para-7",
+         "status": "succeeded", "success": True, "words_changed": 2, "queries": 9, "clean_score": 0.5}]
+    assert table["success"].dtype == bool  # 0/1 in the files
+    assert list(attack_records({}).columns) == ATTACK_COLUMNS
