@@ -74,3 +74,25 @@ def synthetic_attacks(scores: pd.DataFrame, success_rate: Mapping[str, float], n
     status = np.where(~eligible, "skipped", np.where(success, "succeeded", "failed"))
     return rows.assign(status=status, success=(status == "succeeded"),
                        words_changed=rng.integers(1, 4, len(rows)), queries=rng.integers(5, 40, len(rows)))
+
+
+def holm_by_definition(p_values) -> list[float]:
+    """Holm's adjusted p-values written out from the definition, independently of statistics.adjust_p_values:
+    for the i-th smallest of m tested p (i = 1..m), max over j <= i of min(1, (m - j + 1) · p_(j)). NaN stays NaN
+    and is not counted in m."""
+    tested = sorted((p, k) for k, p in enumerate(p_values) if p == p)
+    m, out, running = len(tested), [float("nan")] * len(p_values), 0.0
+    for j, (p, k) in enumerate(tested, start=1):
+        running = max(running, min(1.0, (m - j + 1) * p))
+        out[k] = running
+    return out
+
+
+def bh_by_definition(p_values) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values from the definition: for the i-th smallest of m tested p,
+    min over j >= i of min(1, m · p_(j) / j)."""
+    tested = sorted((p, k) for k, p in enumerate(p_values) if p == p)
+    m, out = len(tested), [float("nan")] * len(p_values)
+    for i, (_, k) in enumerate(tested, start=1):
+        out[k] = min(min(1.0, m * p / j) for j, (p, _) in enumerate(tested, start=1) if j >= i)
+    return out

@@ -216,11 +216,24 @@ def test_cached_depth_is_what_every_phase_freezes() -> None:
     def preset(name: str):
         return validate(yaml.safe_load((REPO / "stages" / "presets" / f"{name}.yaml").read_text(encoding="utf-8")))
 
+    def raw(name: str) -> dict:
+        return yaml.safe_load((REPO / "stages" / "presets" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+    # What the small preset's YAML says, read as plain data: every training phase freezes the same layers.
+    phases = [raw("small")["intermediate"]["train"], raw("small")["transfer"]["train"]]
+    (depth,) = {p["freeze_layers"] for p in phases}
+    assert depth > 0 and all(p["freeze_embeddings"] for p in phases)
     small = preset("small")
-    depths = {c.freeze_layers for c in small.train_configs()}
-    assert small_profile_freeze_depth() == small.prefix_depth() == depths.pop() > 0
-    assert not depths  # one depth in every phase
+    assert small_profile_freeze_depth() == small.prefix_depth() == depth
+    assert {c.freeze_layers for c in small.train_configs()} == {depth}  # every phase, targets' overrides included
     assert preset("paper").prefix_depth() == 0
+    # The shared bottom is the shallowest frozen depth, and nothing when any phase trains the embeddings.
+    shallower = raw("small")
+    shallower["transfer"]["train"]["freeze_layers"] = depth - 1
+    assert validate(shallower).prefix_depth() == depth - 1
+    trains_embeddings = raw("small")
+    trains_embeddings["intermediate"]["train"]["freeze_embeddings"] = False
+    assert validate(trains_embeddings).prefix_depth() == 0
 
 
 # --- data cases ---------------------------------------------------------------------------------------------

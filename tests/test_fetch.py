@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -58,7 +59,8 @@ def _leftovers(folder: Path) -> list[str]:
 def test_xquad_checksums_cover_every_language_and_only_data_files() -> None:
     checksums = load_checksums("xquad")
     assert sorted(checksums) == sorted(f"xquad/xquad.{lang}.json" for lang in XQUAD_LANGUAGES)
-    assert all(len(d) == 64 and int(d, 16) >= 0 for d in checksums.values())
+    assert all(re.fullmatch(r"[0-9a-f]{64}", d) for d in checksums.values()), "lower-case hex SHA-256 digests"
+    assert len(set(checksums.values())) == len(checksums)  # twelve different files
 
 
 def test_tatoeba_checksums_cover_112_pairs_both_sides() -> None:

@@ -1,6 +1,8 @@
 """Retrieval accuracy (``tasks/retrieval.py``) and the sentence embeddings it ranks
 (``inference.sentence_embeddings``)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -34,9 +36,12 @@ def test_cosine_ignores_scale():
     assert retrieval_accuracy(src * 100, np.array([[0.001, 0.0], [0.0, 5.0]]))["src2tgt"] == 1.0
 
 
-def test_shape_mismatch_raises():
-    with pytest.raises(ValueError):
-        retrieval_accuracy(np.zeros((3, 4)), np.zeros((2, 4)))
+@pytest.mark.parametrize(("src", "tgt"), [((3, 4), (2, 4)), ((3, 4), (3, 5)), ((0, 4), (0, 4)), ((4,), (4,))],
+                         ids=["rows", "columns", "empty", "one-dimensional"])
+def test_misshapen_embeddings_raise_naming_both_shapes(src, tgt):
+    with pytest.raises(ValueError, match=rf"two non-empty aligned matrices of the same shape, got "
+                                         rf"{re.escape(str(src))} and {re.escape(str(tgt))}"):
+        retrieval_accuracy(np.ones(src), np.ones(tgt))
 
 
 try:

@@ -22,13 +22,23 @@ def test_cap_limits_large_tasks():
     assert capped == pytest.approx({"squad": 1000 / 2500, "mnli": 1000 / 2500, "qnli": 500 / 2500})
 
 
-@pytest.mark.parametrize("kwargs", [dict(kind="bogus"), dict(kind="temperature", temperature=0),
-                                    dict(kind="uniform", cap=0)])
-def test_bad_configuration_raises(kwargs):
-    with pytest.raises(ValueError):
-        task_probabilities(SIZES, **kwargs)
-    with pytest.raises(ValueError):
-        task_probabilities({"a": 0}, "uniform")
+@pytest.mark.parametrize(("sizes", "kwargs", "message"), [
+    (SIZES, dict(kind="bogus"), r"unknown sampler kind 'bogus'; choose one of"),
+    (SIZES, dict(kind="temperature", temperature=0), r"temperature must be > 0, got 0"),
+    (SIZES, dict(kind="temperature", temperature=-1.5), r"temperature must be > 0, got -1.5"),
+    (SIZES, dict(kind="uniform", cap=0), r"cap must be >= 1 or None, got 0"),
+    ({"a": 0}, dict(kind="uniform"), r"task sizes must be positive integers, got \{'a': 0\}"),
+    ({"a": 2.5}, dict(kind="uniform"), r"task sizes must be positive integers, got \{'a': 2.5\}"),
+    ({}, dict(kind="uniform"), r"no tasks given to the sampler"),
+], ids=["kind", "temperature-0", "temperature-negative", "cap-0", "size-0", "size-float", "no-tasks"])
+def test_bad_configuration_raises_naming_what_is_wrong(sizes, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        task_probabilities(sizes, **kwargs)
+
+
+def test_bad_schedule_length_raises():
+    with pytest.raises(ValueError, match=r"n_steps must be >= 0, got -1"):
+        TaskSampler(SIZES, "uniform", seed=0).schedule(-1)
 
 
 def test_empirical_frequencies_match_chi_square():

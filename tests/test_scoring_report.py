@@ -27,9 +27,16 @@ SETUP = {
 }
 
 
-def build(seeds=(0,), confidence=0.95, confound=False, attacks=True):
-    scores = synthetic_scores(RATES, langs=("de", "th", "zh"), conditions=("typos", "codeswitch"), seeds=seeds,
-                              n_clusters=30, coverage={("th", "codeswitch"): 0.0}, seed=5)
+COVERAGE = {("th", "codeswitch"): 0.0}
+
+
+def synthetic(seeds=(0,), coverage=COVERAGE) -> pd.DataFrame:
+    return synthetic_scores(RATES, langs=("de", "th", "zh"), conditions=("typos", "codeswitch"), seeds=seeds,
+                            n_clusters=30, coverage=coverage, seed=5)
+
+
+def build(seeds=(0,), confidence=0.95, confound=False, attacks=True, coverage=COVERAGE):
+    scores = synthetic(seeds, coverage)
     if confound:
         scores.loc[(scores["arm"] == "none") & (scores["condition"] == "clean"), "value"] = 1.0
     records = synthetic_attacks(scores, {"multi": 0.7, "squad": 0.2, "none": 0.2}, n_items=40) if attacks else None
@@ -156,8 +163,18 @@ def test_limitations_are_true(one_seed_text):
     assert "each arm was trained once" in limits
     assert "qa/codeswitch/th" in limits  # the not-applicable cell is named
     assert "adjusted (Holm)" in limits and "not corrected" not in limits
-    smallest = re.search(r"as few as (\d+) changed examples", limits)
-    assert smallest and int(smallest.group(1)) > 0
+    assert "as few as 120 changed examples" in limits  # every applicable cell: all 120 items changed
+
+
+def test_limitations_name_the_smallest_applicable_cell():
+    """Half of the German items changed by code-switching: the smallest cell, counted from the score table."""
+    coverage = {("th", "codeswitch"): 0.0, ("de", "codeswitch"): 0.5}
+    scores = synthetic(coverage=coverage)
+    changed = scores[(scores["condition"] != "clean") & scores["applied"]].groupby(["arm", "lang", "condition"])
+    smallest = changed["id"].nunique().min()
+    assert 30 < smallest < 90  # about half of 120, and no cell of 0 (th is not applicable, not counted)
+    text = render_report(build(coverage=coverage, attacks=False), {**SETUP, "seeds": [0]})
+    assert f"as few as {smallest} changed examples" in text.split("## What this does not show")[1]
 
 
 def test_unnamed_headline_is_called_exploratory():

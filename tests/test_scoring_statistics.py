@@ -80,8 +80,13 @@ def test_ratio_estimator_weights_examples_by_cluster_draws():
     result = bootstrap_drop([arm], [np.array(["x", "y", "y", "y"])], BootstrapSettings(n_resamples=400))
     assert result.drop.estimate == pytest.approx(0.75)
     assert result.n_clusters == 2
-    # Replicates can only be 0 (only x drawn), 1 (only y) or 0.75 (both, once each: 3 of 4 examples lost).
-    assert result.drop.ci_low >= 0.0 and result.drop.ci_high <= 1.0
+    # Replicates can only be 0 (x drawn twice), 1 (y twice) or 0.75 (each once: 3 of 4 examples lost), with
+    # probabilities 1/4, 1/4, 1/2; an unweighted mean of cluster means would give 0.5 for the last.
+    assert (result.drop.ci_low, result.drop.ci_high) == (0.0, 1.0)  # both tails hold 1/4 > 2.5%
+    middle = bootstrap_drop([arm], [np.array(["x", "y", "y", "y"])], BootstrapSettings(n_resamples=400, confidence=0.4))
+    assert (middle.drop.ci_low, middle.drop.ci_high) == (0.75, 0.75)  # the central 40% is all 0.75
+    assert (middle.perturbed.ci_low, middle.perturbed.ci_high) == (0.25, 0.25)  # 1 of 4 examples still right
+    assert (result.clean.ci_low, result.clean.ci_high) == (1.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------- coverage

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scoring_support import synthetic_attacks, synthetic_scores
+from scoring_support import bh_by_definition, holm_by_definition, synthetic_attacks, synthetic_scores
 
-from stages.xlt.scoring.statistics import BootstrapSettings, adjust_p_values, decide, mcnemar_exact, wilson_interval
+from stages.xlt.scoring.statistics import BootstrapSettings, decide, mcnemar_exact, wilson_interval
 from stages.xlt.scoring.summary import (
     SummarySettings,
     detailed,
@@ -111,7 +111,8 @@ def test_families_and_verdicts_use_the_adjusted_p(summary):
     rows = summary.comparisons
     for family, block in rows.groupby("family"):
         assert block["p_adjusted"].to_numpy() == pytest.approx(
-            adjust_p_values(block["p_value"].to_numpy(), "holm"), nan_ok=True)
+            holm_by_definition(block["p_value"].tolist()), nan_ok=True)
+    assert rows.groupby("family").size().max() > 1  # families hold several cells: the adjustment is not a no-op
     headline_rows = rows[rows["headline"]]
     assert len(headline_rows) == 1 and set(headline_rows["family"]) == {"headline cells"}
     per_lang = rows[(rows["lang"] != "avg") & (rows["arm_a"] == "multi") & (rows["arm_b"] == "none")
@@ -123,7 +124,18 @@ def test_families_and_verdicts_use_the_adjusted_p(summary):
     bh = summarize(synthetic_scores(RATES, langs=LANGS, n_clusters=10, seed=4), None,
                    SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), multiplicity="bh"))
     for family, block in bh.comparisons.groupby("family"):
-        assert block["p_adjusted"].to_numpy() == pytest.approx(adjust_p_values(block["p_value"].to_numpy(), "bh"))
+        assert block["p_adjusted"].to_numpy() == pytest.approx(bh_by_definition(block["p_value"].tolist()))
+
+
+def test_the_reference_adjustments_match_hand_computed_values():
+    """The definitions the summary's families are checked against, pinned by hand (test_scoring_statistics.py
+    pins adjust_p_values to the same numbers)."""
+    p = [0.01, 0.04, 0.03, 0.005, math.nan]
+    # Holm: sorted 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 -> running max 0.06.
+    assert holm_by_definition(p)[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02]) and math.isnan(holm_by_definition(p)[4])
+    # BH: 0.005·4/1 = 0.02, 0.01·4/2 = 0.02, 0.03·4/3 = 0.04, 0.04·4/4 = 0.04 -> running min from the top.
+    assert bh_by_definition(p)[:4] == pytest.approx([0.02, 0.04, 0.04, 0.02]) and math.isnan(bh_by_definition(p)[4])
+    assert holm_by_definition([0.5, 0.6]) == [1.0, 1.0] and bh_by_definition([0.2]) == [0.2]
 
 
 def test_a_cell_significant_only_before_adjustment_is_no_evidence():
@@ -197,7 +209,8 @@ def test_attack_table_on_synthetic_records(summary):
     per_lang = summary.attacks[(summary.attacks["comparison"] == "multi_vs_squad")
                                & (summary.attacks["lang"] != "pooled")]
     assert pooled["n"] == per_lang["n"].sum() and pooled["success_a"] > pooled["success_b"]
-    assert per_lang["p_adjusted"].to_numpy() == pytest.approx(adjust_p_values(per_lang["p_value"].to_numpy()))
+    assert per_lang["p_adjusted"].to_numpy() == pytest.approx(holm_by_definition(per_lang["p_value"].tolist()))
+    assert len(per_lang) == 3
     assert (per_lang["success_a_ci_low"] <= per_lang["success_a"]).all()
 
 
