@@ -170,6 +170,16 @@ def test_stale_predictions_raise_naming_the_file_the_id_and_the_fix(tmp_path):
                                   "run `dvc repro`")
 
 
+def test_a_retrieval_pair_without_a_perturbation_record_raises_like_qa(tmp_path):
+    """A stale Tatoeba prediction file used to be scored silently as changed (applied, chrF NaN)."""
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "t1", "src2tgt": 1, "tgt2src": 1}])
+    write_jsonl(tmp_path / "inputs.jsonl", [{"id": "t2", "perturbation": {"chrf": 50.0}}])
+    with pytest.raises(ValueError, match=r"item 't1' has no perturbation record in .*inputs\.jsonl; the perturbed "
+                                         r"set changed after evaluation: run `dvc repro`"):
+        list(retrieval_rows(task="tatoeba", arm="none", seed=1, lang="de", condition="typos",
+                            predictions=tmp_path / "pred.jsonl", inputs=tmp_path / "inputs.jsonl"))
+
+
 def test_attack_records_hold_every_column_of_every_row(tmp_path):
     write_jsonl(tmp_path / "xnli" / "hi.jsonl", [
         {"id": "n1", "lang": "hi", "arm": "squad", "seed": "2", "status": "failed", "success": 0,

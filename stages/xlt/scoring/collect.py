@@ -48,8 +48,15 @@ def _cluster(example_id: str, example: Mapping | None, clusters: Mapping[str, st
     return str(example_id)
 
 
+def _require_record(predictions: Path, inputs: Path | None, perturbation: dict | None, example_id: str) -> None:
+    """A perturbed prediction without a perturbation record in ``inputs`` comes from a stale file."""
+    if perturbation is not None and example_id not in perturbation:
+        raise ValueError(f"{predictions}: item {example_id!r} has no perturbation record in {inputs}; "
+                         "the perturbed set changed after evaluation: run `dvc repro`")
+
+
 def _base(task, arm, seed, lang, condition, example_id, cluster, perturbation) -> dict:
-    chrf, applied = perturbation.get(example_id, (math.nan, True)) if perturbation is not None else (math.nan, True)
+    chrf, applied = perturbation[example_id] if perturbation is not None else (math.nan, True)
     return dict(task=task, arm=arm, seed=seed, lang=lang, condition=condition, id=example_id, cluster=cluster,
                 applied=applied, chrf=chrf)
 
@@ -66,9 +73,7 @@ def _graded(*, task: str, arm: str, seed: int, lang: str, condition: str, predic
         if row["id"] not in gold:
             raise ValueError(f"{predictions}: prediction for unknown item id {row['id']!r}; "
                              "the test set changed after evaluation: run `dvc repro`")
-        if perturbation is not None and row["id"] not in perturbation:
-            raise ValueError(f"{predictions}: item {row['id']!r} has no perturbation record in {inputs}; "
-                             "the perturbed set changed after evaluation: run `dvc repro`")
+        _require_record(predictions, inputs, perturbation, row["id"])
         item = gold[row["id"]]
         yield row, item, _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], item, clusters),
                                perturbation)
@@ -96,9 +101,11 @@ def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition:
 def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
                    inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
     """Per-pair nearest-neighbour hits: ``accuracy`` is XTREME's xx->en direction, ``accuracy_en2xx`` the other.
-    Each pair is its own cluster unless ``clusters`` (or the prediction row) says otherwise."""
+    Each pair is its own cluster unless ``clusters`` (or the prediction row) says otherwise. A pair without a
+    perturbation record in ``inputs`` comes from a stale file and raises."""
     perturbation = _perturbation_by_id(inputs) if inputs is not None else None
     for row in iter_jsonl(predictions):
+        _require_record(predictions, inputs, perturbation, row["id"])
         base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], row, clusters), perturbation)
         yield {**base, "metric": "accuracy", "value": float(row["src2tgt"])}
         yield {**base, "metric": "accuracy_en2xx", "value": float(row["tgt2src"])}
