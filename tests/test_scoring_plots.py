@@ -3,10 +3,16 @@
 import re
 from pathlib import Path
 
+import matplotlib.image as mpimg
+import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 from scoring_support import synthetic_scores
 
-from stages.xlt.scoring.plots import coverage_text, drop_bars, forest_plot, strength_curves
+from stages.xlt.scoring.plots import (OKABE_ITO, VERDICT_COLOURS, coverage_text, drop_bars, forest_plot,
+                                      strength_curves)
 from stages.xlt.scoring.statistics import BootstrapSettings
 from stages.xlt.scoring.summary import SummarySettings, plot_tables, summarize
 
@@ -22,6 +28,33 @@ def tables():
     return plot_tables(summarize(scores, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100))))
 
 
+@pytest.fixture
+def saved_figures(monkeypatch) -> list[Figure]:
+    """Every Figure saved while the test runs (inspected after the PNG is written)."""
+    saved, original = [], Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        saved.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    return saved
+
+
+def _colour_pixels(image: np.ndarray, colour: str) -> int:
+    """Pixels of ``image`` (RGBA floats, as imread returns them) within 2/255 of ``colour``."""
+    return int((np.abs(image[..., :3] - np.array(to_rgb(colour))) < 2 / 255).all(axis=-1).sum())
+
+
+def _read_png(path: Path) -> np.ndarray:
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    image = mpimg.imread(path)
+    assert image.ndim == 3 and image.shape[2] in (3, 4)
+    ink = (image[..., :3] < 0.9).any(axis=-1).mean()  # share of pixels that are not (near) white
+    assert 0.02 < ink < 0.6, f"{path.name}: {ink:.1%} of the figure is drawn"
+    return image
+
+
 def test_figures_are_pngs_and_leave_no_temporary_files(tables, tmp_path):
     paths = [
         forest_plot(tables["delta"], tmp_path / "forest.png", "multi", "squad", 0.9, scope="clusters only"),
@@ -29,8 +62,56 @@ def test_figures_are_pngs_and_leave_no_temporary_files(tables, tmp_path):
         strength_curves(tables["strength"], tmp_path / "strength.png", 0.9),
     ]
     for path in paths:
-        assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
+        height, width = _read_png(path).shape[:2]
+        assert width > height > 300  # landscape, at the figures' 150 dpi
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_forest_plot_draws_each_applicable_row_at_its_delta_in_its_verdict_colour(tables, tmp_path, saved_figures):
+    path = forest_plot(tables["delta"], tmp_path / "forest.png", "multi", "squad", 0.9)
+    (figure,) = saved_figures
+    rows = tables["delta"][(tables["delta"]["arm_a"] == "multi") & (tables["delta"]["arm_b"] == "squad")]
+    panels = figure.get_axes()
+    assert [axes.get_title() for axes in panels] == ["distractor", "typos"]
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == ["de", "zh", "avg"]
+    for axes in panels:
+        expected = rows[(rows["condition"] == axes.get_title()) & (rows["n"] > 0)]
+        points = sorted(float(c.lines[0].get_xdata()[0]) for c in axes.containers)
+        assert points == pytest.approx(sorted(100 * expected["delta"]))  # one point per applicable row, none for n/a
+    image = _read_png(path)
+    for verdict, colour in VERDICT_COLOURS.items():
+        drawn = _colour_pixels(image, colour) > 20
+        assert drawn == (verdict in set(rows.loc[rows["n"] > 0, "verdict"])), verdict
+    assert "90%" in figure.texts[0].get_text()  # the suptitle names the level passed in
+
+
+def test_drop_bars_have_one_bar_per_arm_and_language_at_its_drop(tables, tmp_path, saved_figures):
+    path = drop_bars(tables["drop"], tmp_path / "drop.png", "typos", 0.9)
+    (figure,) = saved_figures
+    (axes,) = figure.get_axes()
+    rows = tables["drop"][tables["drop"]["condition"] == "typos"]
+    bars = [c for c in axes.containers if isinstance(c, BarContainer)]
+    assert [c.get_label() for c in bars] == ["multi", "none", "squad"]
+    for container in bars:
+        arm = rows[rows["arm"] == container.get_label()].set_index("lang").reindex(["de", "zh", "avg"])
+        assert [p.get_height() for p in container.patches] == pytest.approx(list(100 * arm["drop"]))
+    image = _read_png(path)
+    assert all(_colour_pixels(image, OKABE_ITO[k]) > 100 for k in range(3))  # every arm's colour is on the image
+
+
+def test_strength_curves_plot_each_arms_drop_per_bin(tables, tmp_path, saved_figures):
+    strength_curves(tables["strength"], tmp_path / "strength.png", 0.9)
+    (figure,) = saved_figures
+    table = tables["strength"]
+    panels = figure.get_axes()
+    assert sorted(axes.get_title() for axes in panels) == sorted(table["condition"].unique())
+    for axes in panels:
+        rows = table[table["condition"] == axes.get_title()]
+        drawn = {c.get_label(): sorted(c.lines[0].get_ydata()) for c in axes.containers}
+        expected = {arm: sorted(100 * g["drop"]) for arm, g in rows.groupby("arm")}
+        assert drawn.keys() == expected.keys()
+        for arm in expected:
+            assert drawn[arm] == pytest.approx(expected[arm], nan_ok=True)
 
 
 def test_not_applicable_rows_are_labelled_not_drawn(tables):

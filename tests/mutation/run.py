@@ -73,6 +73,14 @@ def _scratch_copy(dest: Path, module: str, tests: list[str]) -> None:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)
+    if module.startswith("tests/"):
+        # A test helper is imported by its bare name (tests/ is on sys.path); mutmut names it by its path, so
+        # the copy's tests import it as ``tests.<name>`` (a namespace package) for its mutants to be recognised.
+        stem = Path(module).stem
+        for test in tests:
+            path = dest / test
+            path.write_text(path.read_text(encoding="utf-8").replace(f"from {stem} import", f"from tests.{stem} import"),
+                            encoding="utf-8")
     pyproject = (dest / "pyproject.toml").read_text(encoding="utf-8")
     pyproject = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject)
     (dest / "pyproject.toml").write_text(pyproject.rstrip() + "\n\n" + _mutmut_section(module, tests),
