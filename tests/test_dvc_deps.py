@@ -54,8 +54,11 @@ def test_reports_exactly_the_one_undeclared_import_with_its_chain(mini: Path) ->
     report = undeclared_imports(mini / "dvc.yaml", mini)
     assert report == {"build": [("minipipe/helpers/text.py",
                                  ("-m minipipe.build", "minipipe/build.py:12", "minipipe/helpers/text.py"))]}
-    message = format_undeclared(report)
-    assert "'build'" in message and "minipipe/helpers/text.py" in message and "minipipe/build.py:12" in message
+    assert format_undeclared(report) == (
+        "stage 'build' imports files none of its deps covers:\n"
+        "  minipipe/helpers/text.py    via -m minipipe.build -> minipipe/build.py:12 -> minipipe/helpers/text.py")
+    two = {"a": [("x.py", ("-m a", "x.py"))], "b": [("y.py", ("-m b", "b.py:3", "y.py"))]}
+    assert format_undeclared(two).count("\n") == 3
 
 
 @pytest.mark.parametrize("dep", ["minipipe/helpers/text.py", "minipipe/helpers", "minipipe/helpers/", "minipipe"])
@@ -69,38 +72,74 @@ def test_a_folder_dep_covers_only_files_below_it_not_files_sharing_its_prefix(mi
     assert covers("minipipe/helpers/text.py", "minipipe/helpers/text.py") and covers(".", "minipipe/util.py")
     assert not covers("stages/x", "stages/xyz.py") and not covers("stages/x/", "stages/xyz.py")
     assert not covers("minipipe/helpers/text.py", "minipipe/helpers/text.pyc")
+    assert covers("data/X", "data/X/y.py") and covers("data/X/", "data/X/y.py")  # only "/" is stripped
     _add_dep(mini, "build", "minipipe/helpers/tex")  # a prefix of the missing file's name, not a folder above it
     assert [file for file, _ in undeclared_imports(mini / "dvc.yaml", mini)["build"]] == ["minipipe/helpers/text.py"]
 
 
-def test_import_module_and_dunder_import_with_a_constant_are_followed(mini: Path) -> None:
-    (mini / "minipipe" / "plugin_a.py").write_text("", encoding="utf-8")
-    (mini / "minipipe" / "plugin_b.py").write_text("", encoding="utf-8")
-    (mini / "minipipe" / "plugin_c.py").write_text("", encoding="utf-8")
-    (mini / "minipipe" / "dynamic.py").write_text(
-        "import importlib\n"
-        "from importlib import import_module\n"
-        "\n"
-        "\n"
-        "def load(name):\n"
-        "    importlib.import_module('minipipe.plugin_a')  # line 6: attribute call, constant\n"
-        "    import_module('minipipe.plugin_b')  # line 7: bare name\n"
-        "    __import__('minipipe.plugin_c')  # line 8\n"
-        "    import_module(name)  # a variable: cannot be followed\n"
-        "    import_module()  # no argument: an error at run time, nothing to follow\n"
-        "    importlib.reload(importlib)\n",
-        encoding="utf-8")
+def _write(project: Path, rel: str, text: str = "") -> None:
+    path = project / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+DYNAMIC = """\
+import importlib
+import typing
+from importlib import import_module
+
+import minipipe.plugin_d
+import nsroot.sub.leaf
+
+
+def load(name, handlers, settings):
+    importlib.import_module('minipipe.plugin_a')  # line 10: attribute call, constant
+    import_module('minipipe.plugin_b')  # line 11: bare name
+    __import__('minipipe.plugin_c')  # line 12
+    import_module(name)  # a variable: cannot be followed
+    import_module()  # no argument: an error at run time, nothing to follow
+    handlers['x']('minipipe.not_an_import')  # a call of a subscript: neither a name nor an attribute
+    importlib.reload(importlib)
+    if typing.TYPE_CHECKING:
+        import minipipe.typing_only
+    if settings.debug:
+        import minipipe.plugin_e  # an ordinary branch: followed
+"""
+
+
+def test_imports_of_every_form_are_followed_and_only_those(mini: Path) -> None:
+    """import_module / __import__ with a constant, ``import a.b`` at module level, a namespace package (no
+    __init__.py) on the way, ``typing.TYPE_CHECKING`` skipped but any other ``if`` followed."""
+    for name in ("plugin_a", "plugin_b", "plugin_c", "plugin_d", "plugin_e", "not_an_import"):
+        _write(mini, f"minipipe/{name}.py")
+    _write(mini, "nsroot/sub/leaf.py")  # nsroot and nsroot/sub have no __init__.py
+    _write(mini, "minipipe/dynamic.py", DYNAMIC)
     document = yaml.safe_load((mini / "dvc.yaml").read_text(encoding="utf-8"))
-    document["stages"]["dynamic"] = {"cmd": "python -m minipipe.dynamic", "deps": ["minipipe"]}
+    document["stages"]["dynamic"] = {"cmd": "python -m minipipe.dynamic", "deps": ["minipipe", "nsroot"]}
     (mini / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     stage = {stage.name: stage for stage in load_stages(mini / "dvc.yaml")}["dynamic"]
     code = stage_code(stage, mini)
     assert sorted(code) == ["minipipe/__init__.py", "minipipe/dynamic.py", "minipipe/plugin_a.py",
-                            "minipipe/plugin_b.py", "minipipe/plugin_c.py"]
-    assert code["minipipe/plugin_a.py"] == ("-m minipipe.dynamic", "minipipe/dynamic.py:6", "minipipe/plugin_a.py")
-    assert code["minipipe/plugin_b.py"][1] == "minipipe/dynamic.py:7"
-    assert code["minipipe/plugin_c.py"][1] == "minipipe/dynamic.py:8"
+                            "minipipe/plugin_b.py", "minipipe/plugin_c.py", "minipipe/plugin_d.py",
+                            "minipipe/plugin_e.py", "nsroot/sub/leaf.py"]
+    assert code["minipipe/plugin_a.py"] == ("-m minipipe.dynamic", "minipipe/dynamic.py:10", "minipipe/plugin_a.py")
+    assert code["minipipe/plugin_b.py"][1] == "minipipe/dynamic.py:11"
+    assert code["minipipe/plugin_c.py"][1] == "minipipe/dynamic.py:12"
+    assert code["minipipe/plugin_d.py"][1] == "minipipe/dynamic.py:5"
+    assert code["nsroot/sub/leaf.py"] == ("-m minipipe.dynamic", "minipipe/dynamic.py:6", "nsroot/sub/leaf.py")
     assert "dynamic" not in undeclared_imports(mini / "dvc.yaml", mini)
+
+
+def test_imports_after_a_type_checking_block_are_still_followed(mini: Path) -> None:
+    _write(mini, "minipipe/late.py")
+    _write(mini, "minipipe/guarded.py", "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import minipipe.unused\n"
+                                        "else:\n    import minipipe.util\n\nimport minipipe.late\n")
+    document = yaml.safe_load((mini / "dvc.yaml").read_text(encoding="utf-8"))
+    document["stages"]["guarded"] = {"cmd": "python -m minipipe.guarded", "deps": ["minipipe"]}
+    (mini / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    stage = {stage.name: stage for stage in load_stages(mini / "dvc.yaml")}["guarded"]
+    assert sorted(stage_code(stage, mini)) == ["minipipe/__init__.py", "minipipe/guarded.py", "minipipe/late.py",
+                                               "minipipe/util.py"]  # the else branch runs; the body does not
 
 
 def test_follows_relative_and_function_level_imports_but_not_type_checking_ones() -> None:
@@ -134,7 +173,24 @@ def test_over_declared_code_deps_are_listed() -> None:
     report = over_declared_deps(FIXTURE / "dvc.yaml", FIXTURE)
     assert report == {"train": [("minipipe", ["minipipe/build.py", "minipipe/typing_only.py", "minipipe/unused.py"]),
                                 ("minipipe/unused.py", ["minipipe/unused.py"])]}
-    assert "dep minipipe/unused.py never imported" in format_over_declared(report)
+    assert format_over_declared(report) == (
+        "stage 'train': dep minipipe never imports 3 of its files: minipipe/build.py, minipipe/typing_only.py, "
+        "minipipe/unused.py\n"
+        "stage 'train': dep minipipe/unused.py never imported")
+
+
+def test_only_python_source_deps_are_judged(mini: Path) -> None:
+    """Data files, a .py dep that does not exist, non-Python files and bytecode caches under a code folder are not
+    judged; a data dep listed first does not stop the deps after it from being judged."""
+    _write(mini, "data/input.txt", "x")
+    _write(mini, "minipipe/README.md", "notes")
+    _write(mini, "minipipe/__pycache__/stale.py")
+    document = yaml.safe_load((mini / "dvc.yaml").read_text(encoding="utf-8"))
+    document["stages"]["train"]["deps"] = ["data/input.txt", "minipipe/missing.py", *document["stages"]["train"]["deps"]]
+    (mini / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    assert over_declared_deps(mini / "dvc.yaml", mini) == {
+        "train": [("minipipe", ["minipipe/build.py", "minipipe/typing_only.py", "minipipe/unused.py"]),
+                  ("minipipe/unused.py", ["minipipe/unused.py"])]}
 
 
 # ---------------------------------------------------------------- the real pipeline

@@ -59,7 +59,7 @@ MUTANTS = (
            ("tests/test_dvc_deps.py::test_a_folder_dep_covers_only_files_below_it_not_files_sharing_its_prefix",)),
     Mutant("import_module(\"...\") with a constant not followed", "tests/deps_support.py",
            "elif isinstance(node, ast.Call) and _is_dynamic_import(node):", "elif False:",
-           ("tests/test_dvc_deps.py::test_import_module_and_dunder_import_with_a_constant_are_followed",)),
+           ("tests/test_dvc_deps.py::test_imports_of_every_form_are_followed_and_only_those",)),
     Mutant("a file dep the stage never imports", "dvc.yaml",
            "    cmd: python -m stages.download\n    deps:\n",
            "    cmd: python -m stages.download\n    deps:\n      - stages/xlt/scoring/plots.py\n",
