@@ -74,6 +74,22 @@ def _mutmut_section(module: str, tests: list[str]) -> str:
     return "[tool.mutmut]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
 
 
+_COLD_CACHES = """
+
+@pytest.fixture(autouse=True)
+def _cold_caches_for_mutation_testing():
+    \"\"\"Added by tests/mutation/run.py to its scratch copy: every cache of {module} starts empty.\"\"\"
+    import importlib
+
+    for value in list(vars(importlib.import_module("{module}")).values()):
+        if hasattr(value, "cache_clear"):
+            value.cache_clear()
+        elif isinstance(getattr(value, "_items", None), dict):
+            value._items.clear()
+    yield
+"""
+
+
 def _scratch_copy(dest: Path, module: str, tests: list[str]) -> None:
     for rel in project_files():
         target = dest / rel
@@ -87,6 +103,12 @@ def _scratch_copy(dest: Path, module: str, tests: list[str]) -> None:
             path = dest / test
             path.write_text(path.read_text(encoding="utf-8").replace(f"from {stem} import", f"from tests.{stem} import"),
                             encoding="utf-8")
+    # mutmut forks each mutant from the process that ran the tests once: warm caches there (the bootstrap's draws,
+    # the deps checker's parsed imports) would let a mutant inside a cached computation pass without running.
+    # An autouse fixture of the copy empties the module's caches before every test.
+    dotted = module.removesuffix(".py").replace("/", ".")
+    with open(dest / "tests" / "conftest.py", "a", encoding="utf-8") as conftest:
+        conftest.write(_COLD_CACHES.format(module=dotted))
     pyproject = (dest / "pyproject.toml").read_text(encoding="utf-8")
     pyproject = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject)
     (dest / "pyproject.toml").write_text(pyproject.rstrip() + "\n\n" + _mutmut_section(module, tests),
