@@ -70,7 +70,7 @@ def _same_model_comparisons(params) -> list[tuple[str, str, str]]:
             return tuple(params.intermediate.arm(arm).tasks)
 
         seen = set()
-        for arm_a, arm_b in params.score.comparisons:
+        for arm_a, arm_b in params.comparisons():
             key = (model(arm_a), model(arm_b))
             if key[0] == key[1] or key in seen:
                 skipped.append((target, arm_a, arm_b))
@@ -109,7 +109,7 @@ def _setup(params) -> dict:
               "every arm and seed), the layers above trained" if depth else "every layer trained")
     confounds = []
     if params.download.source == "offline":
-        confounds = [f"`{a}` vs `{b}`: {OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.score.comparisons
+        confounds = [f"`{a}` vs `{b}`: {OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.comparisons()
                      if (a, b) in OFFLINE_CONFOUNDS]
     return {
         "profile": params.profile,
@@ -133,7 +133,7 @@ def _setup(params) -> dict:
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params(notes=True)
 
     import matplotlib
 
@@ -147,9 +147,10 @@ def main() -> None:
 
     cfg = params.score
     scores = score_table(_rows(params))
-    attacks = attack_records({t: layout.ATTACKS / t for t in params.attack.targets}) if params.attack.enabled else None
+    attacked = params.attack_targets()
+    attacks = attack_records({t: layout.ATTACKS / t for t in attacked}) if attacked else None
     settings = SummarySettings(
-        comparisons=tuple(tuple(c) for c in cfg.comparisons),
+        comparisons=tuple(params.comparisons()),
         bootstrap=BootstrapSettings(n_resamples=cfg.bootstrap.n_resamples, confidence=cfg.bootstrap.confidence,
                                     seed=cfg.bootstrap.seed),
         n_permutations=cfg.n_permutations,
@@ -157,7 +158,7 @@ def main() -> None:
         primary_metrics={t: "f1" if registry.target(t).family == "qa" else "accuracy" for t in params.evaluate.targets},
         confound_threshold=cfg.confound_threshold,
         attack_threshold=params.attack.eligibility,
-        headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in cfg.headline),
+        headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in params.headline_cells()),
         skipped_comparisons=tuple(_same_model_comparisons(params)),
     )
     result = summarize(scores, attacks, settings)
