@@ -19,22 +19,28 @@ import random
 
 from stages import layout
 from stages.runtime import load_params, main_guard, offline_hub
+from stages.xlt.io import atomic_path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", required=True, help="an evaluated target listed in attack.targets")
+    parser.add_argument("--target", required=True, help="an evaluated target (attacked if in attack.targets)")
     args = parser.parse_args()
     params = load_params()
     offline_hub()
     cfg = params.attack
-    if args.target not in cfg.targets:
-        raise SystemExit(f"error: {args.target!r} is not in params.yaml attack.targets {cfg.targets}")
+    if args.target not in params.evaluate.targets:
+        raise SystemExit(f"error: {args.target!r} is not in params.yaml evaluate.targets")
+    if args.target not in params.attack_targets():
+        with atomic_path(layout.ATTACKS / args.target, is_dir=True):
+            pass  # an empty output: this target is evaluated but not attacked
+        print(f"note: {args.target} is not attacked (attack.targets {cfg.targets}, attack.enabled {cfg.enabled})")
+        return
 
     from tqdm import tqdm
 
     from stages.xlt.inference import predict
-    from stages.xlt.io import atomic_path, read_json, read_jsonl, write_jsonl
+    from stages.xlt.io import read_json, read_jsonl, write_jsonl
     from stages.xlt.modeling.multitask import load_base, load_trained
     from stages.xlt.modeling.prefix import BottomCache
     from stages.xlt.perturbations.attack import attack_classification, attack_qa

@@ -21,8 +21,13 @@ PERTURBED = DATA / "perturbed"  # <condition>/<target>.<lang>.jsonl
 ATTACKS = DATA / "attacks"  # <target>.<lang>.jsonl: every arm's attack on the same ids
 CHECKPOINTS = DATA / "checkpoints"  # resumable training state; not a DVC output, removed on success
 METRICS = Path("metrics")
+HEADLINE = METRICS / "headline"  # one small JSON per headline row (`dvc metrics show` prints a row per file)
+DETAILED = METRICS / "detailed.json"  # every cell; not a declared metric (`dvc metrics show metrics/detailed.json`)
+REPORT = METRICS / "report.md"  # + report/<target>.md, one page per target
 PLOTS = Path("plots")  # CSV plot data for `dvc plots`
 FIGURES = PLOTS / "figures"  # matplotlib PNGs for the report (names depend on arms and conditions)
+TRAINING_LOGS = PLOTS / "training"  # <phase>/<arm>-<seed>[/<task>]/: each training stage's loss curves
+TRAINING_CURVES = PLOTS / "training_curves"  # <phase>[_<task>].csv: every model's curve of a phase, for plotting
 
 
 def provenance_of(output: Path) -> Path:
@@ -48,7 +53,7 @@ def transfer_model(arm: str, seed: int, task: str) -> Path:
 
 
 def training_log(stage: str, name: str) -> Path:
-    return PLOTS / "training" / stage / name
+    return TRAINING_LOGS / stage / name
 
 
 def checkpoint(stage: str, name: str) -> Path:

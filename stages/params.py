@@ -372,79 +372,143 @@ class Params(Strict):
     def evaluated_targets(self) -> list[str]:
         return list(self.evaluate.targets)
 
-    @model_validator(mode="after")
-    def _cross_section(self) -> Params:
-        source = self.download.source
+    # -- what a one-line edit leaves behind: skipped with a note, not an error -------------------------------
+    def attack_targets(self) -> list[str]:
+        """Attacked targets: those of attack.targets that are evaluated (the others are skipped with a note)."""
+        return [t for t in self.attack.targets if t in self.evaluate.targets] if self.attack.enabled else []
+
+    def comparisons(self) -> list[tuple[str, str]]:
+        """score.comparisons between declared arms (a comparison naming a removed arm is skipped with a note)."""
+        return [(a, b) for a, b in self.score.comparisons
+                if a in self.intermediate.arms and b in self.intermediate.arms]
+
+    def headline_cells(self) -> list[Headline]:
+        """score.headline cells whose target is evaluated and whose comparison is made (others: a note)."""
+        made = set(self.comparisons())
+        return [cell for cell in self.score.headline
+                if cell.target in self.evaluate.targets and tuple(cell.comparison) in made]
+
+    def notes(self) -> list[str]:
+        """One line per kind of thing skipped because another edit removed what it refers to."""
+        evaluated, arms = set(self.evaluate.targets), set(self.intermediate.arms)
+        notes = []
+        perturbation = sorted({f"{name}: {t}" for name, c in self.perturb.conditions.items()
+                               for t in c.targets or [] if t not in evaluated})
+        if perturbation:
+            notes.append("perturb.conditions name targets that evaluate.targets does not evaluate, skipped: "
+                         + "; ".join(perturbation))
+        unperturbed = [t for t in self.evaluate.targets if not self.conditions_for(t)]
+        if unperturbed:
+            notes.append(f"no perturbation applies to {', '.join(unperturbed)}: only its clean scores are reported")
+        unattacked = sorted(set(self.attack.targets) - evaluated) if self.attack.enabled else []
+        if unattacked:
+            notes.append(f"attack.targets {unattacked} are not evaluated: not attacked")
+        dropped = [f"{a} vs {b}" for a, b in self.score.comparisons if (a, b) not in set(self.comparisons())]
+        if dropped:
+            notes.append(f"score.comparisons name arms that intermediate.arms does not declare, skipped: "
+                         f"{', '.join(dropped)}")
+        lonely = sorted(arms - {arm for pair in self.comparisons() for arm in pair})
+        if lonely:
+            notes.append(f"arm(s) {lonely} are in no score.comparisons entry: trained and scored, compared with "
+                         "nothing (add e.g. [multi, " + lonely[0] + "])")
+        kept = self.headline_cells()
+        skipped = [f"{c.target} {c.comparison[0]} vs {c.comparison[1]} {c.condition}" for c in self.score.headline
+                   if c not in kept]
+        if skipped:
+            notes.append(f"score.headline cells whose target is not evaluated or whose comparison is skipped: "
+                         f"{'; '.join(skipped)}")
+        return notes
+
+    # -- cross-field rules: every problem is collected and reported at once ----------------------------------
+    def _data_problems(self) -> list[str]:
+        source, problems = self.download.source, []
         for name in self.intermediate.arms:
             for task in self.intermediate.arm(name).tasks:
                 if not registry.available(registry.intermediate_task(task), source):
                     other = "hub" if source == "offline" else "offline"
                     known = sorted(t for t, s in registry.INTERMEDIATE.items() if registry.available(s, source))
-                    raise ValueError(f"intermediate.arms.{name}: task {task!r} needs download.source: {other}; "
-                                     f"with {source!r} the tasks are {known}")
+                    problems.append(f"intermediate.arms.{name}: task {task!r} needs download.source: {other}; "
+                                    f"with {source!r} the tasks are {known}")
         for target in self.evaluate.targets:
             spec = registry.target(target)
             if spec.model is not None and spec.model not in self.transfer.targets:
-                raise ValueError(f"evaluate.targets.{target} is predicted by the {spec.model!r} model: add "
-                                 f"{spec.model!r} to transfer.targets")
+                problems.append(f"evaluate.targets.{target} is predicted by the {spec.model!r} model: add "
+                                f"{spec.model!r} to transfer.targets")
             if not registry.available(spec, source):
-                raise ValueError(f"evaluate.targets.{target} cannot be built with download.source {source!r}")
+                problems.append(f"evaluate.targets.{target} cannot be built with download.source {source!r}")
             if source == "offline" and target in ("mlqa", "xnli", "pawsx") and getattr(self.download, target) is None:
-                raise ValueError(f"evaluate.targets.{target} needs download.{target} (its split sizes)")
+                problems.append(f"evaluate.targets.{target} needs download.{target} (its split sizes)")
         for name in self.transfer.targets:
             if source == "offline" and name in ("xnli", "pawsx") and getattr(self.download, name) is None:
-                raise ValueError(f"transfer.targets.{name} needs download.{name} (its split sizes)")
-        layers = self.encoder.layer_count()
+                problems.append(f"transfer.targets.{name} needs download.{name} (its split sizes)")
+        return problems
+
+    def _training_problems(self) -> list[str]:
+        layers, problems = self.encoder.layer_count(), []
         merged = [("intermediate.train", self.intermediate.train)]
         for task in self.transfer.targets:
             try:
                 merged.append((f"transfer.targets.{task}", self.transfer.train_for(task)))
             except ValidationError as err:
-                problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
-                raise ValueError(f"transfer.targets.{task} with transfer.train: {problems}") from None
+                details = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+                problems.append(f"transfer.targets.{task} with transfer.train: {details}")
         for key, train in merged:
             if layers is not None and train.freeze_layers >= layers:
-                raise ValueError(f"{key}.freeze_layers is {train.freeze_layers} but the encoder has {layers} "
-                                 f"layers: freeze at most {layers - 1} so that a layer trains")
+                problems.append(f"{key}.freeze_layers is {train.freeze_layers} but the encoder has {layers} "
+                                f"layers: freeze at most {layers - 1} so that a layer trains")
+        return problems
+
+    def _perturbation_problems(self) -> list[str]:
+        problems = []
         for name, cond in self.perturb.conditions.items():
             for target in cond.targets or []:
-                if target not in self.evaluate.targets:
-                    raise ValueError(f"perturb.conditions.{name}.targets names {target!r}, which evaluate.targets "
-                                     "does not evaluate")
-                if registry.target(target).kind not in cond.kinds():
-                    raise ValueError(f"perturb.conditions.{name}: family {cond.family!r} cannot edit {target} inputs")
+                registry.target(target)  # an unknown name is a typo: its message lists the targets
+                if target in self.evaluate.targets and registry.target(target).kind not in cond.kinds():
+                    problems.append(f"perturb.conditions.{name}: family {cond.family!r} cannot edit {target} inputs")
             for knob in ("question_lang", "target_lang"):
                 lang = getattr(cond, knob)
                 if lang is not None and lang not in SCRIPTS:
-                    raise ValueError(f"perturb.conditions.{name}.{knob} {lang!r} is not a known language")
+                    problems.append(f"perturb.conditions.{name}.{knob} {lang!r} is not a known language")
             if cond.family == "codeswitch_words" and (cond.target_lang or "en") not in TATOEBA_CODES | {"en": ""}:
-                raise ValueError(f"perturb.conditions.{name}: code-switching needs a Tatoeba lexicon for "
-                                 f"{cond.target_lang!r}")
+                problems.append(f"perturb.conditions.{name}: code-switching needs a Tatoeba lexicon for "
+                                f"{cond.target_lang!r}")
         for target in self.attack.targets if self.attack.enabled else []:
-            if target not in self.evaluate.targets or registry.target(target).family not in ("qa", "classification"):
-                raise ValueError(f"attack.targets: {target!r} must be an evaluated QA or classification target")
-        arms = set(self.intermediate.arms)
+            registry.target(target)
+            if registry.target(target).family not in ("qa", "classification"):
+                problems.append(f"attack.targets: {target!r} is not a QA or classification target; remove it")
+        return problems
+
+    def _score_problems(self) -> list[str]:
+        problems = []
         for a, b in self.score.comparisons:
             if a == b:
-                raise ValueError(f"score.comparisons compares arm {a!r} with itself; pair two different arms, "
-                                 "e.g. [multi, squad]")
-            for arm in (a, b):
-                if arm not in arms:
-                    raise ValueError(f"score.comparisons names arm {arm!r}, which intermediate.arms does not "
-                                     f"declare ({sorted(arms)})")
-        comparisons = {tuple(c) for c in self.score.comparisons}
+                problems.append(f"score.comparisons compares arm {a!r} with itself; pair two different arms, "
+                                "e.g. [multi, squad]")
+        listed = {tuple(c) for c in self.score.comparisons}
         for cell in self.score.headline:
-            if cell.target not in self.evaluate.targets:
-                raise ValueError(f"score.headline names target {cell.target!r}, which is not evaluated")
-            if tuple(cell.comparison) not in comparisons:
-                raise ValueError(f"score.headline names comparison {list(cell.comparison)}, which is not in "
-                                 "score.comparisons")
-            if cell.condition not in self.conditions_for(cell.target):
-                raise ValueError(f"score.headline: condition {cell.condition!r} is not evaluated on {cell.target}")
+            registry.target(cell.target)
+            if tuple(cell.comparison) not in listed:
+                problems.append(f"score.headline names comparison {list(cell.comparison)}, which is not in "
+                                "score.comparisons: add it there")
+            elif cell.target in self.evaluate.targets and cell.condition not in self.conditions_for(cell.target):
+                problems.append(f"score.headline: condition {cell.condition!r} is not evaluated on {cell.target} "
+                                f"(its conditions: {self.conditions_for(cell.target)})")
+        return problems
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Params:
+        problems = (self._data_problems() + self._training_problems() + self._perturbation_problems()
+                    + self._score_problems())
+        if problems:
+            raise ValueError(CROSS_FIELD + "\n    ".join([""] + problems))
         return self
 
 
+CROSS_FIELD = "these settings do not fit together:"
+
+
 def _format_error(err: ValidationError, path: Path) -> str:
+    """One line per problem: pydantic's per-field errors, and every cross-field problem at once."""
     lines = [f"{path} is invalid:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -452,7 +516,8 @@ def _format_error(err: ValidationError, path: Path) -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelt? remove it or see stages/presets/small.yaml for the known keys)"
         lines.append(f"  {key}: {msg}")
-    lines.append("Fix params.yaml, or reset it with `python -m stages.preset small`.")
+    lines.append("Fix params.yaml, or reset it with `python -m stages.preset small` (--force if it has uncommitted "
+                 "edits: they are kept in a backup).")
     return "\n".join(lines)
 
 

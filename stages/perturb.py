@@ -17,7 +17,7 @@ from stages.runtime import load_params, main_guard
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params(notes=True)
 
     from tqdm import tqdm
 

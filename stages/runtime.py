@@ -20,13 +20,18 @@ def offline_hub(allow_downloads: bool = False) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Validate the whole file before any work; exit 2 with the schema's message on bad input."""
+def load_params(path: str | Path = "params.yaml", notes: bool = False) -> Params:
+    """Validate the whole file before any work; exit 2 with the schema's message on bad input. With `notes`,
+    print what the settings leave out (a perturbation or attack target that is not evaluated, ...)."""
     try:
-        return load(path)
+        params = load(path)
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    if notes:
+        for note in params.notes():
+            print(f"note: {note}", file=sys.stderr)
+    return params
 
 
 def run_parser(description: str, *, target: bool = False, part: bool = False) -> argparse.ArgumentParser:

@@ -4,9 +4,11 @@ multiplicity-adjusted p-values, attack tables, plots and the report.
     python -m stages.score
 
 Reads params ``score``, ``seeds``, ``intermediate``, ``transfer``, ``evaluate.targets``, ``perturb.conditions``,
-``attack`` and the data of every arm and seed. Writes metrics/headline.json (the cells named in advance in
-``score.headline`` and per-arm averages, for `dvc metrics diff`), metrics/detailed.json (every cell),
-plots/{drop,delta,strength}.csv (DVC plots, with interval bounds), PNGs in plots/figures/ and metrics/report.md.
+``attack``, the data of every arm and seed and their training curves. Prints the answer (the first screen of the
+report) and writes metrics/headline/ (one small JSON per cell named in advance in ``score.headline`` and per
+target's clean averages: `dvc metrics show` prints a row per file), metrics/detailed.json (every cell),
+metrics/report.md with one page per target in metrics/report/, plot data in plots/*.csv (with interval bounds)
+and PNGs in plots/figures/.
 """
 
 from __future__ import annotations
@@ -53,6 +55,40 @@ def _rows(params):
                             yield from retrieval_rows(**common)
 
 
+def _same_model_comparisons(params) -> list[tuple[str, str, str]]:
+    """(target, A, B) comparisons whose two arms are the same model for that target, or repeat an earlier
+    comparison's models: targets scored with the intermediate encoder itself (no fine-tuning) cannot tell arms
+    apart that differ only in fine-tuning (a compute-matched control trains longer only there)."""
+    from stages.xlt.tasks import registry
+
+    skipped = []
+    for target in params.evaluate.targets:
+        if registry.target(target).model is not None:
+            continue
+
+        def model(arm: str) -> tuple:
+            return tuple(params.intermediate.arm(arm).tasks)
+
+        seen = set()
+        for arm_a, arm_b in params.comparisons():
+            key = (model(arm_a), model(arm_b))
+            if key[0] == key[1] or key in seen:
+                skipped.append((target, arm_a, arm_b))
+            seen.add(key)
+    return skipped
+
+
+def _target_notes(params) -> dict[str, str]:
+    from stages.xlt.tasks import registry
+
+    notes = {}
+    for target in params.evaluate.targets:
+        if registry.target(target).model is None:
+            notes[target] = ("Scored with each arm's intermediate encoder itself (no fine-tuning), so arms that differ "
+                             "only in fine-tuning are the same model here; their repeated comparisons are left out")
+    return notes
+
+
 def _setup(params) -> dict:
     from stages.xlt.io import read_json
 
@@ -73,10 +109,12 @@ def _setup(params) -> dict:
               "every arm and seed), the layers above trained" if depth else "every layer trained")
     confounds = []
     if params.download.source == "offline":
-        confounds = [f"`{a}` vs `{b}`: {OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.score.comparisons
+        confounds = [f"`{a}` vs `{b}`: {OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.comparisons()
                      if (a, b) in OFFLINE_CONFOUNDS]
     return {
         "profile": params.profile,
+        "targets": list(params.evaluate.targets),
+        "target_notes": _target_notes(params),
         "model": f"{model}; {frozen}",
         "arms": {name: arm.tasks for name, arm in arms.items()},
         "intermediate_steps": params.intermediate.train.max_steps,
@@ -95,11 +133,12 @@ def _setup(params) -> dict:
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params(notes=True)
 
     import matplotlib
 
     matplotlib.use("Agg")
+    from stages.xlt.scoring.answer import first_screen
     from stages.xlt.scoring.collect import attack_records, score_table
     from stages.xlt.scoring.publish import publish
     from stages.xlt.scoring.statistics import BootstrapSettings
@@ -108,9 +147,10 @@ def main() -> None:
 
     cfg = params.score
     scores = score_table(_rows(params))
-    attacks = attack_records({t: layout.ATTACKS / t for t in params.attack.targets}) if params.attack.enabled else None
+    attacked = params.attack_targets()
+    attacks = attack_records({t: layout.ATTACKS / t for t in attacked}) if attacked else None
     settings = SummarySettings(
-        comparisons=tuple(tuple(c) for c in cfg.comparisons),
+        comparisons=tuple(params.comparisons()),
         bootstrap=BootstrapSettings(n_resamples=cfg.bootstrap.n_resamples, confidence=cfg.bootstrap.confidence,
                                     seed=cfg.bootstrap.seed),
         n_permutations=cfg.n_permutations,
@@ -118,13 +158,17 @@ def main() -> None:
         primary_metrics={t: "f1" if registry.target(t).family == "qa" else "accuracy" for t in params.evaluate.targets},
         confound_threshold=cfg.confound_threshold,
         attack_threshold=params.attack.eligibility,
-        headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in cfg.headline),
+        headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in params.headline_cells()),
+        skipped_comparisons=tuple(_same_model_comparisons(params)),
     )
     result = summarize(scores, attacks, settings)
-    written = publish(result, _setup(params), metrics_dir=layout.METRICS, plots_dir=layout.PLOTS,
-                      figures_dir=layout.FIGURES, report_path=layout.METRICS / "report.md",
-                      headline_name="headline.json", detailed_name="detailed.json")
-    print(f"score: wrote {len(written)} files; the answer is in {layout.METRICS / 'report.md'}")
+    setup = _setup(params)
+    publish(result, setup, headline_dir=layout.HEADLINE, detailed_path=layout.DETAILED,
+            plots_dir=layout.PLOTS, figures_dir=layout.FIGURES, report_path=layout.REPORT,
+            curves={phase: layout.TRAINING_LOGS / phase for phase in ("intermediate", "transfer")},
+            curves_dir=layout.TRAINING_CURVES)
+    print(first_screen(result, setup["targets"], list(setup["arms"]), setup["target_notes"]))
+    print(f"Everything else: {layout.REPORT} (and one page per target in {layout.REPORT.with_suffix('')}/).")
 
 
 if __name__ == "__main__":

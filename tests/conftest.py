@@ -14,8 +14,8 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from pipeline_support import (clone_tree, copy_repo, dvc, dvc_concurrently, edit_params, git, read_params,
-                              require_mirror, stage_env, touch_code)
+from pipeline_support import (clone_tree, copy_repo, dvc, dvc_concurrently, edit_params, git, headline_bytes,
+                              read_params, require_mirror, stage_env, touch_code)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -66,6 +66,7 @@ class Derived:
     retrain: Run
     headline_before_retrain: bytes
     scoring_edit: Run
+    xquad_only: Run
 
 
 @pytest.fixture(scope="session")
@@ -74,24 +75,28 @@ def derived_runs(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> Der
 
     * knob: only the typos rate changed, then committed on its own branch (``typos-rate``);
     * retrain: ``dvc repro --force --downstream intermediate@multi-0``, same params and seed as the tiny run;
-    * scoring edit: one line added to a scoring helper (summary.py), then ``dvc repro``.
+    * scoring edit: one line added to a scoring helper (summary.py), then ``dvc repro``;
+    * XQuAD only: one edit, evaluate.targets reduced to XQuAD, then ``dvc repro``.
     """
     root = tmp_path_factory.mktemp("derived")
     mirror = Path(tiny_run.env["XLT_MIRROR"])
     knob_repo = clone_tree(tiny_run.repo, root / "knob" / "repo")
     retrain_repo = clone_tree(tiny_run.repo, root / "retrain" / "repo")
     edit_repo = clone_tree(tiny_run.repo, root / "edit" / "repo")
+    xquad_repo = clone_tree(tiny_run.repo, root / "xquad" / "repo")
     knob_env, retrain_env = stage_env(root / "knob", mirror), stage_env(root / "retrain", mirror)
-    edit_env = stage_env(root / "edit", mirror)
+    edit_env, xquad_env = stage_env(root / "edit", mirror), stage_env(root / "xquad", mirror)
+    edit_params(xquad_repo, "evaluate.targets", {"xquad": read_params(xquad_repo)["evaluate"]["targets"]["xquad"]})
     touch_code(edit_repo, SCORING_HELPER)
     assert read_params(knob_repo)["perturb"]["conditions"]["typos"]["rate"] != CHANGED_TYPOS_RATE
     edit_params(knob_repo, TYPOS_RATE_KEY, CHANGED_TYPOS_RATE)
-    before = (retrain_repo / "metrics" / "headline.json").read_bytes()
+    before = headline_bytes(retrain_repo)
     start = time.monotonic()
-    knob_repro, retrain_repro, edit_repro = dvc_concurrently(
+    knob_repro, retrain_repro, edit_repro, xquad_repro = dvc_concurrently(
         [(knob_repo, ["repro"], knob_env),
          (retrain_repo, ["repro", "--force", "--downstream", "intermediate@multi-0"], retrain_env),
-         (edit_repo, ["repro"], edit_env)],
+         (edit_repo, ["repro"], edit_env),
+         (xquad_repo, ["repro"], xquad_env)],
         logs=root / "logs")
     seconds = time.monotonic() - start
     diff = dvc(knob_repo, "metrics", "diff", "--json", env=knob_env)
@@ -102,7 +107,8 @@ def derived_runs(tiny_run: Run, tmp_path_factory: pytest.TempPathFactory) -> Der
     return Derived(knob=KnobRun(knob_repo, knob_env, knob_repro, seconds, branch, diff),
                    retrain=Run(retrain_repo, retrain_env, retrain_repro, seconds),
                    headline_before_retrain=before,
-                   scoring_edit=Run(edit_repo, edit_env, edit_repro, seconds))
+                   scoring_edit=Run(edit_repo, edit_env, edit_repro, seconds),
+                   xquad_only=Run(xquad_repo, xquad_env, xquad_repro, seconds))
 
 
 @pytest.fixture(scope="session")

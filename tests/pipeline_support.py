@@ -215,3 +215,9 @@ def dvc_concurrently(jobs: list[tuple[Path, list[str], dict[str, str]]], logs: P
             raise AssertionError(f"dvc {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         done.append(result)
     return done
+
+
+def headline_bytes(repo: Path) -> bytes:
+    """The headline metrics (one small JSON per row in metrics/headline/) as one byte string, for comparisons."""
+    return b"".join(path.name.encode() + b"\0" + path.read_bytes()
+                    for path in sorted((repo / "metrics" / "headline").glob("*.json")))

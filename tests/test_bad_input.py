@@ -104,8 +104,6 @@ PARAMS_CASES = [
      ["stages.download"], ["evaluate.targets.xnli", "add 'xnli' to transfer.targets"]),
     ("finetune-task-unknown", set_key("transfer.targets.nli", {}),
      ["stages.download"], ["transfer.targets", "'nli'", "known"]),
-    ("comparison-unknown-arm", set_key("score.comparisons", [["multi", "squadd"]]),
-     ["stages.download"], ["score.comparisons", "'squadd'", "intermediate.arms"]),
     ("comparison-arm-with-itself", set_key("score.comparisons", [["multi", "multi"]]),
      ["stages.download"], ["score.comparisons", "'multi'", "itself"]),
     ("headline-unknown-comparison", set_key("score.headline", [{"target": "xquad", "comparison": ["none", "multi"],
@@ -161,8 +159,12 @@ PARAMS_CASES = [
      ["stages.download"], ["encoder.tiny", "multiple of num_attention_heads"]),
     ("bootstrap-confidence-above-one", set_key("score.bootstrap.confidence", 1.5),
      ["stages.download"], ["score.bootstrap.confidence", "less than 1"]),
-    ("attack-target-not-evaluated", set_key("attack.targets", ["tydiqa"]),
-     ["stages.download"], ["attack.targets", "'tydiqa'"]),
+    ("attack-target-not-attackable", set_key("attack.targets", ["tatoeba"]),
+     ["stages.download"], ["attack.targets", "'tatoeba'", "not a QA or classification target"]),
+    ("attack-target-unknown", set_key("attack.targets", ["xquadd"]),
+     ["stages.download"], ["unknown evaluation target 'xquadd'", "xquad"]),
+    ("preset-over-unsaved-edits", set_key("seeds", [0, 5]),
+     ["stages.preset", "small"], ["has edits that are neither a preset nor committed", "--force"]),
     ("yaml-syntax-error", write_raw("profile: tiny\nseeds: [0, 1\nencoder: {source: tiny}\n"),
      ["stages.download"], ["params.yaml", "not valid YAML"]),
     ("yaml-not-a-mapping", write_raw("- tiny\n- small\n"), ["stages.download"], ["params.yaml", "mapping"]),
@@ -196,6 +198,67 @@ def test_bad_params_fail_before_any_work(tmp_path: Path, mutate, argv: list[str]
     assert sorted(p.name for p in (repo / "data").iterdir()) == [], "output left behind by a failed stage"
     after = (repo / "params.yaml").read_bytes() if (repo / "params.yaml").exists() else None
     assert after == before, "a failed command rewrote params.yaml"
+
+
+def test_every_cross_field_problem_is_reported_at_once(tmp_path: Path) -> None:
+    repo = _project_copy(tmp_path / "repo")
+    for mutate in (set_key("score.comparisons", [["multi", "multi"], ["squad", "squad"]]),
+                   set_key("perturb.conditions.tautology.targets", ["xquad"]),
+                   set_key("intermediate.train.freeze_layers", 2)):
+        mutate(repo)
+    proc = python(repo, "-m", "stages.download", env=stage_env(tmp_path, mirror_dir()), timeout=120)
+    _assert_one_clear_error(proc, ["'multi' with itself", "'squad' with itself", "cannot edit xquad",
+                                   "freeze_layers is 2"])
+
+
+def test_one_edit_leaves_notes_not_errors(tmp_path: Path) -> None:
+    """Evaluating only XQuAD, or removing an arm, is one edit: what referred to the removed parts is skipped with
+    a note (one line per kind), never an error."""
+    from stages.params import load
+
+    repo = _project_copy(tmp_path / "repo")
+    set_key("score.headline", [{"target": "xquad", "comparison": ["multi", "squad"], "condition": "typos"},
+                               {"target": "xnli", "comparison": ["multi", "squad"], "condition": "typos"}])(repo)
+    set_key("evaluate.targets", {"xquad": ["de", "zh"]})(repo)
+    params = read_params(repo)
+    del params["intermediate"]["arms"]["none_long"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    loaded = load(repo / "params.yaml")
+    assert loaded.attack_targets() == ["xquad"]
+    assert all("none_long" not in pair for pair in loaded.comparisons())
+    assert {cell.target for cell in loaded.headline_cells()} == {"xquad"}
+    notes = loaded.notes()
+    assert any(n.startswith("perturb.conditions name targets") and "tautology: xnli" in n for n in notes)
+    assert any("attack.targets" in n and "mlqa" in n for n in notes)
+    assert any("score.comparisons name arms" in n and "none_long" in n for n in notes)
+    assert any(n.startswith("score.headline cells") and "xnli" in n for n in notes)
+    assert len(notes) == len({n.split(" ")[0] for n in notes})  # one line per kind
+    unchanged = load(REPO / "stages" / "presets" / "small.yaml")
+    assert unchanged.notes() == []  # the shipped profile leaves nothing out
+
+
+def test_a_new_arm_in_no_comparison_gets_a_note(tmp_path: Path) -> None:
+    from stages.params import load
+
+    repo = _project_copy(tmp_path / "repo")
+    set_key("intermediate.arms.qnli_only", ["qnli"])(repo)
+    notes = load(repo / "params.yaml").notes()
+    assert any("['qnli_only'] are in no score.comparisons entry" in n for n in notes)
+
+
+def test_preset_keeps_a_backup_when_forced(tmp_path: Path) -> None:
+    repo = _project_copy(tmp_path / "repo")
+    set_key("seeds", [0, 5])(repo)
+    edited = (repo / "params.yaml").read_text(encoding="utf-8")
+    proc = python(repo, "-m", "stages.preset", "small", "--force", env=stage_env(tmp_path, None), timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    backups = list(repo.glob("params.yaml.*.bak"))
+    assert len(backups) == 1 and backups[0].read_text(encoding="utf-8") == edited
+    assert (repo / "params.yaml").read_text(encoding="utf-8") == (REPO / "stages/presets/small.yaml").read_text(
+        encoding="utf-8")
+    # A preset over a preset (or over the committed file) needs no --force and leaves no backup.
+    proc = python(repo, "-m", "stages.preset", "tiny", env=stage_env(tmp_path, None), timeout=120)
+    assert proc.returncode == 0 and len(list(repo.glob("params.yaml.*.bak"))) == 1
 
 
 def test_the_unmutated_copy_validates(tmp_path: Path) -> None:

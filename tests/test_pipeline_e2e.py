@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from conftest import QA_WINDOWING, TYPOS_RATE_KEY, Derived, KnobRun, Run
-from pipeline_support import clone_tree, dvc, read_params, stage_env, stages_run, touch_code, write_params
+from pipeline_support import (clone_tree, dvc, headline_bytes, read_params, stage_env, stages_run, touch_code,
+                              write_params)
 
 
 def _params(run: Run) -> dict:
@@ -41,7 +42,7 @@ def _conditions(params: dict, target: str) -> list[str]:
 def _expected_stages(params: dict) -> set[str]:
     per_run = {f"{stage}@{run}" for stage in ("intermediate", "transfer", "evaluate_clean", "evaluate_perturbed")
                for run in _run_names(params)}
-    attacks = {f"attack@{target}" for target in params["attack"]["targets"]}
+    attacks = {f"attack@{target}" for target in params["evaluate"]["targets"]}  # one per evaluated target
     return ({"download", "encoder", "prefix@intermediate", "prefix@finetune", "perturb", "prefix_clean",
              "prefix_perturbed", "score"} | per_run | attacks)
 
@@ -61,21 +62,35 @@ def test_dvc_lock_lists_every_stage(tiny_run: Run) -> None:
     assert set(lock["stages"]) == _expected_stages(_params(tiny_run))
 
 
+def _headline(run: Run) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (run.repo / "metrics" / "headline").glob("*")}
+
+
 def test_headline_has_the_named_cells_and_every_arm(tiny_run: Run) -> None:
     params = _params(tiny_run)
-    headline = json.loads((tiny_run.repo / "metrics" / "headline.json").read_text(encoding="utf-8"))
+    headline = _headline(tiny_run)
     missing = []
     for target in params["evaluate"]["targets"]:
-        metric = "f1" if target in ("xquad", "mlqa") else "accuracy"
-        for arm in _arms(params):
-            if not _is_number(headline.get(f"{target}.{metric}.{arm}.clean")):
-                missing.append(f"{target}.{metric}.{arm}.clean")
+        clean = headline.get(f"clean.{target}.json", {})
+        missing += [f"clean.{target}.{arm}" for arm in _arms(params) if not _is_number(clean.get(arm))]
     for cell in params["score"]["headline"]:
         a, b = cell["comparison"]
-        prefix = f"{cell['target']}."
-        if not any(k.startswith(prefix) and f"{a}_vs_{b}" in k and cell["condition"] in k for k in headline):
+        values = headline.get(f"{cell['target']}.{cell['condition']}.{a}-{b}.json", {})
+        if not all(_is_number(values.get(k)) for k in ("delta", "ci_low", "ci_high", "p_adj")):
             missing.append(f"headline cell {cell}")
-    assert not missing, f"metrics/headline.json lacks {missing}: {sorted(headline)[:40]}"
+    assert not missing, f"metrics/headline/ lacks {missing}: {sorted(headline)}"
+
+
+def test_metrics_show_fits_a_terminal(tiny_run: Run) -> None:
+    shown = dvc(tiny_run.repo, "metrics", "show", env=tiny_run.env).stdout
+    assert "metrics/headline/" in shown and "detailed" not in shown
+    assert max(len(line) for line in shown.splitlines()) <= 160, shown
+
+
+def test_plots_are_a_few_curated_views(tiny_run: Run) -> None:
+    shown = json.loads(dvc(tiny_run.repo, "plots", "show", "--json", env=tiny_run.env).stdout)
+    assert 3 <= len(shown) <= 12, sorted(shown)
+    assert not any("plots/training/" in name for name in shown)  # one plot per phase, not one per model
 
 
 def test_detailed_has_a_cell_per_target_arm_language_condition(tiny_run: Run) -> None:
@@ -102,7 +117,7 @@ def test_report_figures_and_plot_data_exist(tiny_run: Run) -> None:
     figures = sorted((repo / "plots" / "figures").glob("*.png"))
     assert figures, "no PNG in plots/figures"
     assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures)
-    for name in ("drop", "delta", "strength"):
+    for name in ("headline", "clean", "drop", "delta", "strength"):
         lines = (repo / "plots" / f"{name}.csv").read_text(encoding="utf-8").splitlines()
         assert len(lines) > 1, f"plots/{name}.csv has no rows"
         assert "ci_low" in lines[0] and "ci_high" in lines[0], f"plots/{name}.csv carries no interval bounds"
@@ -125,11 +140,12 @@ def test_perturbation_knob_reruns_no_training_clean_inference_or_attack(knob_run
 
 
 def test_metrics_diff_reports_the_changed_typos_values(knob_run: KnobRun) -> None:
-    diff = json.loads(knob_run.metrics_diff.stdout)["metrics/headline.json"]
-    changed = {key for key, entry in diff.items() if entry.get("diff") not in (0, None)}
-    typos_keys = {key for key in changed if ".typos" in key}
+    diff = json.loads(knob_run.metrics_diff.stdout)
+    changed = {f"{path}:{key}" for path, entries in diff.items() for key, entry in entries.items()
+               if entry.get("diff") not in (0, None)}
+    typos_keys = {key for key in changed if ".typos." in key}
     assert typos_keys, f"dvc metrics diff shows no typos change: {sorted(changed)}"
-    untouched = {key for key in changed if key.endswith(".clean")}
+    untouched = {key for key in changed if "/clean." in key}
     assert not untouched, f"clean scores changed although no model was retrained: {sorted(untouched)}"
 
 
@@ -150,23 +166,41 @@ def test_editing_qa_windowing_invalidates_what_featurises_qa(tiny_run: Run, tmp_
     per_run = {f"{stage}@{run}" for stage in ("intermediate", "transfer", "evaluate_clean", "evaluate_perturbed")
                for run in _run_names(params)}
     expected = ({"prefix@intermediate", "prefix@finetune", "prefix_clean", "prefix_perturbed"} | per_run
-                | {f"attack@{t}" for t in params["attack"]["targets"]})
+                | {f"attack@{t}" for t in params["evaluate"]["targets"]})
     assert invalidated == expected, f"editing {QA_WINDOWING} invalidated {sorted(invalidated)}"
     assert not invalidated & {"download", "perturb", "encoder", "score"}
 
 
-def test_changing_the_attack_targets_invalidates_no_other_attack(tiny_run: Run, tmp_path) -> None:
-    """Each attack stage reads its own target's languages and the attack knobs, not the list of attacked targets:
-    dropping one target leaves the other attack stages up to date (only `score` reads the list)."""
+def test_changing_one_targets_languages_invalidates_no_other_attack(tiny_run: Run, tmp_path) -> None:
+    """Each attack stage reads its own target's languages and the attack knobs: dropping a language of one
+    target leaves the other targets' attacks up to date."""
     repo = clone_tree(tiny_run.repo, tmp_path / "repo")
     params = read_params(repo)
-    dropped, *kept = params["attack"]["targets"]
-    params["attack"]["targets"] = kept
+    attacked = [t for t in params["attack"]["targets"] if len(params["evaluate"]["targets"][t]) > 1]
+    changed, others = attacked[0], set(params["evaluate"]["targets"]) - {attacked[0]}
+    params["evaluate"]["targets"][changed] = params["evaluate"]["targets"][changed][1:]
     write_params(repo, params)
     status = json.loads(dvc(repo, "status", "--json", env=stage_env(tmp_path, None)).stdout or "{}")
     invalidated = {name.split(":")[-1] for name in status}
-    assert not invalidated & {f"attack@{t}" for t in kept}, f"dropping attack@{dropped} invalidated {sorted(invalidated)}"
-    assert "score" in invalidated
+    assert f"attack@{changed}" in invalidated
+    assert not invalidated & {f"attack@{t}" for t in others}, f"changing {changed} invalidated {sorted(invalidated)}"
+
+
+def test_evaluating_only_xquad_is_one_edit(derived_runs: Derived) -> None:
+    """evaluate.targets reduced to XQuAD, nothing else touched: the run succeeds, says what it skipped, and the
+    report and the headline hold XQuAD only."""
+    run = derived_runs.xquad_only
+    output = run.repro.stdout + run.repro.stderr
+    assert "note: perturb.conditions name targets that evaluate.targets does not evaluate" in output
+    assert "error" not in output.lower().replace("stderr", "")
+    headline = sorted(p.name for p in (run.repo / "metrics" / "headline").glob("*.json"))
+    assert headline and all(name.startswith(("xquad.", "clean.xquad.")) for name in headline), headline
+    pages = sorted(p.name for p in (run.repo / "metrics" / "report").glob("*.md"))
+    assert pages == ["xquad.md"]
+    attacks = {p.name for p in (run.repo / "data" / "attacks").iterdir()}
+    assert attacks == {"xquad"} or attacks >= {"xquad"}
+    assert not any((run.repo / "data" / "attacks" / t).exists() and any((run.repo / "data" / "attacks" / t).iterdir())
+                   for t in attacks - {"xquad"})
 
 
 def test_retraining_one_arm_reproduces_headline_bytes(derived_runs: Derived) -> None:
@@ -175,10 +209,8 @@ def test_retraining_one_arm_reproduces_headline_bytes(derived_runs: Derived) -> 
     ran = set(stages_run(run.repro))
     params = read_params(run.repo)
     expected = {"intermediate@multi-0", "transfer@multi-0", "evaluate_clean@multi-0", "evaluate_perturbed@multi-0",
-                "score"} | {f"attack@{t}" for t in params["attack"]["targets"]}
+                "score"} | {f"attack@{t}" for t in params["evaluate"]["targets"]}
     assert expected == ran, ran
-    before, after = derived_runs.headline_before_retrain, (run.repo / "metrics" / "headline.json").read_bytes()
-    if after != before:
-        old, new = json.loads(before), json.loads(after)
-        moved = {k: (old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
-        pytest.fail(f"retraining multi-0 from the same params and seed changed metrics/headline.json: {moved}")
+    if headline_bytes(run.repo) != derived_runs.headline_before_retrain:
+        pytest.fail("retraining multi-0 from the same params and seed changed metrics/headline/: "
+                    f"{_headline(run)}")

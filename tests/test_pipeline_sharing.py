@@ -44,8 +44,8 @@ def test_pulled_clone_is_up_to_date(pulled_clone) -> None:
 
 def test_metrics_diff_between_branches(knob_run: KnobRun) -> None:
     proc = dvc(knob_run.repo, "metrics", "diff", "main", knob_run.branch, "--json", env=knob_run.env)
-    diff = json.loads(proc.stdout)["metrics/headline.json"]
-    typos = {k: v for k, v in diff.items() if ".typos" in k}
+    diff = json.loads(proc.stdout)
+    typos = {f"{path}:{k}": v for path, entries in diff.items() for k, v in entries.items() if ".typos." in path}
     assert typos, f"no typos metric differs between main and {knob_run.branch}: {sorted(diff)}"
     for entry in typos.values():
         assert {"old", "new"} <= set(entry)  # both revisions' values are shown
@@ -56,7 +56,7 @@ def test_plots_diff_between_branches_shows_both_revisions(knob_run: KnobRun) -> 
     proc = dvc(knob_run.repo, "plots", "diff", "main", knob_run.branch, "--json", env=knob_run.env)
     text = proc.stdout
     assert '"main"' in text and f'"{knob_run.branch}"' in text, text[:2000]
-    for name in ("drop.csv", "delta.csv", "strength.csv"):
+    for name in ("headline.csv", "clean.csv", "training_curves"):
         assert name in text, f"plots/{name} missing from `dvc plots diff`"
 
 

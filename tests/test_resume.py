@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import DVC, clone_tree, copy_repo, dvc, edit_params, git, require_mirror, stage_env, stages_run
+from pipeline_support import (DVC, clone_tree, copy_repo, dvc, edit_params, git, headline_bytes, require_mirror,
+                              stage_env, stages_run)
 
 pytestmark = pytest.mark.slow
 
@@ -93,9 +94,6 @@ def test_two_runs_from_scratch_give_identical_headline(tiny_run, tmp_path: Path)
     mirror = require_mirror()
     repo = copy_repo(tmp_path / "second")
     dvc(repo, "repro", env=stage_env(tmp_path, mirror))
-    first = (tiny_run.repo / "metrics" / "headline.json").read_bytes()
-    second = (repo / "metrics" / "headline.json").read_bytes()
-    if first != second:
-        old, new = json.loads(first), json.loads(second)
-        moved = {k: (old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
-        pytest.fail(f"two runs from scratch disagree in metrics/headline.json: {moved}")
+    if headline_bytes(tiny_run.repo) != headline_bytes(repo):
+        pytest.fail("two runs from scratch disagree in metrics/headline/: "
+                    f"{headline_bytes(tiny_run.repo)!r} vs {headline_bytes(repo)!r}")

@@ -11,12 +11,14 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from scoring_support import synthetic_scores
 
+from stages.xlt.scoring.metrics_files import plot_tables
 from stages.xlt.scoring.plots import (OKABE_ITO, VERDICT_COLOURS, coverage_text, drop_bars, forest_plot,
-                                      strength_curves)
+                                      headline_forest, strength_curves)
 from stages.xlt.scoring.statistics import BootstrapSettings
-from stages.xlt.scoring.summary import SummarySettings, plot_tables, summarize
+from stages.xlt.scoring.summary import SummarySettings, summarize
 
 TEMPLATE = Path(__file__).resolve().parents[1] / ".dvc" / "vega-offline.html"
+PLOT_TEMPLATES = Path(__file__).resolve().parents[1] / ".dvc" / "plots"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -25,7 +27,9 @@ def tables():
     scores = synthetic_scores({"multi": 0.4, "squad": 0.2, "none": 0.2}, langs=("de", "zh"),
                               conditions=("typos", "distractor"), seeds=(0,), n_clusters=20,
                               coverage={("zh", "distractor"): 0.0})
-    return plot_tables(summarize(scores, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100))))
+    settings = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100),
+                               headline=(("qa", ("multi", "squad"), "typos"), ("qa", ("multi", "none"), "typos")))
+    return plot_tables(summarize(scores, None, settings))
 
 
 @pytest.fixture
@@ -149,3 +153,61 @@ def test_template_renders_a_dvc_page_offline(tmp_path):
     out = render_html([renderer], tmp_path / "index.html", html_template=str(TEMPLATE))
     page = Path(out).read_text(encoding="utf-8")
     assert "vegaEmbed(" in page and "cdn.jsdelivr" not in page
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures a plotting function saves, kept open for inspection."""
+    import matplotlib.pyplot as plt
+
+    import stages.xlt.scoring.plots as plots
+
+    figures = []
+    def keep(figure, path):
+        figures.append(figure)
+        figure.canvas.draw()
+        figure.savefig(path)
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    yield figures
+    plt.close("all")
+
+
+def test_forest_panels_are_stacked_vertically_with_a_verdict_legend(tables, tmp_path, drawn):
+    forest_plot(tables["delta"], tmp_path / "forest.png", "multi", "squad", 0.95)
+    panels = [axes for axes in drawn[0].axes if axes.get_visible()]
+    assert len(panels) == 2  # typos and distractor
+    lefts = {round(axes.get_position().x0, 3) for axes in panels}
+    tops = sorted(round(axes.get_position().y1, 3) for axes in panels)
+    assert len(lefts) == 1 and tops[0] < tops[1]  # one column: one panel above the other
+    legend = panels[0].get_legend()
+    assert legend is not None and legend.get_title().get_text() == "verdict (adjusted p)"
+    assert [t.get_text() for t in legend.get_texts()][0].startswith("degrades")
+
+
+def test_headline_forest_has_one_row_per_named_cell(tables, tmp_path, drawn):
+    headline_forest(tables["headline"], tmp_path / "headline.png", 0.95)
+    labels = [tick.get_text() for tick in drawn[0].axes[0].get_yticklabels()]
+    assert labels == ["qa · typos\nmulti − squad", "qa · typos\nmulti − none"]
+
+
+@pytest.mark.parametrize("template, x, y, data", [
+    ("forest", "delta", "cell", [{"cell": "qa · typos", "delta": 0.01, "ci_low": -0.02, "ci_high": 0.04}]),
+    ("bars_with_intervals", "clean", "arm", [{"task": "qa", "arm": "multi", "clean": 0.5, "ci_low": 0.4,
+                                               "ci_high": 0.6}]),
+    ("lines_by_model", "step", "loss", [{"model": "multi-0", "step": 10, "loss": 3.0},
+                                        {"model": "multi-0", "step": 20, "loss": 2.5}]),
+])
+def test_custom_plot_templates_fill_and_name_real_fields(template, x, y, data, tmp_path):
+    import json
+
+    from dvc_render.vega import VegaRenderer
+
+    datapoints = [{**point, "rev": "workspace"} for point in data]
+    renderer = VegaRenderer(datapoints, "plot.csv", template=template, template_dir=str(PLOT_TEMPLATES), x=x, y=y)
+    spec = renderer.get_filled_template()
+    text = json.dumps(spec)
+    assert "<DVC_METRIC" not in text
+    fields = set(re.findall(r'"field": "([^"]+)"', text)) - {"rev", "estimate", "low", "high", "score"}
+    assert fields <= set(data[0]), fields

@@ -1,7 +1,6 @@
 """Summary tables from synthetic score tables: coverage-aware cells, language averages without not-applicable
-languages, multiplicity families, confound flags, the paired attack table, headline/detailed metrics, CSVs."""
+languages, multiplicity families, confound flags, the paired attack table, strength bins. (Output files: test_scoring_outputs.py.)"""
 
-import json
 import math
 
 import numpy as np
@@ -10,14 +9,7 @@ import pytest
 from scoring_support import bh_by_definition, holm_by_definition, synthetic_attacks, synthetic_scores
 
 from stages.xlt.scoring.statistics import BootstrapSettings, decide, mcnemar_exact, wilson_interval
-from stages.xlt.scoring.summary import (
-    SummarySettings,
-    detailed,
-    headline,
-    plot_tables,
-    summarize,
-    write_plot_tables,
-)
+from stages.xlt.scoring.summary import SummarySettings, summarize
 
 RATES = {"multi": 0.5, "squad": 0.1, "none": 0.1}
 LANGS = ("de", "th", "zh")
@@ -214,36 +206,6 @@ def test_attack_table_on_synthetic_records(summary):
     assert (per_lang["success_a_ci_low"] <= per_lang["success_a"]).all()
 
 
-def test_headline_is_small_flat_and_holds_the_named_cells(summary):
-    head = headline(summary)
-    assert len(head) <= 60
-    assert all(isinstance(v, (float, int, str, bool)) or v is None for v in head.values())
-    row = cell(summary.comparisons, arm_a="multi", arm_b="squad", lang="avg", condition="typos")
-    prefix = "qa.f1.multi_vs_squad.typos"
-    assert head[f"{prefix}.delta"] == pytest.approx(row["delta"], abs=1e-6)
-    assert head[f"{prefix}.ci_low"] <= head[f"{prefix}.ci_high"]
-    assert head[f"{prefix}.verdict"] == "degrades" and head[f"{prefix}.n"] == 360
-    assert f"{prefix}.p_adjusted" in head and f"{prefix}.coverage" in head and f"{prefix}.confounded" in head
-    assert "qa.f1.squad_vs_none.typos.delta" not in head  # only the named cells
-    assert {"qa.f1.multi.clean", "qa.f1.multi.typos", "qa.f1.multi.typos.drop"} <= set(head)
-    json.dumps(head, allow_nan=False)
-
-
-def test_detailed_is_json_without_nan_and_has_every_cell(summary):
-    nested = detailed(summary)
-    json.dumps(nested, allow_nan=False)
-    leaf = nested["comparisons"]["qa"]["f1"]["squad_vs_none"]["typos"]["de"]
-    row = cell(summary.comparisons, arm_a="squad", arm_b="none", lang="de", condition="typos")
-    assert leaf["delta"] == pytest.approx(row["delta"], abs=1e-6) and leaf["verdict"] == row["verdict"]
-    for key in ("coverage", "n", "n_clusters", "diluted_delta", "ci_low", "p_value", "p_adjusted", "p_permutation",
-                "relative_delta", "relative_ci_low", "confounded", "family"):
-        assert key in leaf
-    assert nested["comparisons"]["qa"]["f1"]["multi_vs_squad"]["codeswitch"]["th"]["verdict"] == "not applicable"
-    assert nested["arms"]["qa"]["f1"]["multi"]["typos"]["avg"]["n_languages"] == 3
-    assert nested["attacks"]["qa"]["multi_vs_squad"]["pooled"]["n"] > 0
-    assert nested["settings"]["interval_scope"] == "clusters and training runs (seeds resampled hierarchically)"
-
-
 def test_comparisons_param_drives_arm_names(scores):
     custom = SummarySettings(comparisons=(("none", "multi"),), bootstrap=BootstrapSettings(n_resamples=100))
     result = summarize(scores, None, custom)
@@ -255,17 +217,6 @@ def test_average_languages_per_task(scores):
     custom = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), average_languages={"qa": ["de", "zh"]})
     result = summarize(scores, None, custom)
     assert cell(result.comparisons, arm_a="multi", arm_b="squad", lang="avg", condition="typos")["languages"] == "de,zh"
-
-
-def test_plot_tables_carry_intervals_coverage_and_adjusted_p(summary, tmp_path):
-    tables = plot_tables(summary)
-    assert {"arm", "lang", "condition", "drop", "ci_low", "ci_high", "coverage", "n"} <= set(tables["drop"].columns)
-    assert {"comparison", "lang", "condition", "delta", "ci_low", "ci_high", "coverage", "n", "p_value",
-            "p_adjusted"} <= set(tables["delta"].columns)
-    assert {"arm", "chrf_mid", "drop", "ci_low", "ci_high", "coverage", "n"} <= set(tables["strength"].columns)
-    paths = write_plot_tables(summary, tmp_path)
-    assert sorted(p.name for p in paths) == ["delta.csv", "drop.csv", "strength.csv"]
-    assert len(pd.read_csv(tmp_path / "delta.csv")) == len(tables["delta"])
 
 
 def test_strength_table_is_on_changed_examples(summary, scores):
@@ -298,15 +249,32 @@ def test_bad_tables_raise(scores):
     assert math.isnan(scores.loc[scores["condition"] == "clean", "chrf"].iloc[0])
 
 
-def test_publish_writes_everything_with_relative_links(summary, tmp_path):
-    from stages.xlt.scoring.publish import publish
+def test_strength_bins_are_merged_until_each_holds_enough_items(summary):
+    settings = summary.settings
+    strength = summary.strength
+    assert not strength.empty and (strength["n"] >= settings.min_bin_items).all()
+    # every changed item is still in exactly one bin
+    per_cell = strength.groupby(["arm", "condition"])["n"].sum()
+    assert per_cell.nunique() <= len(strength["condition"].unique())
 
-    setup = {"model": "tiny-encoder", "arms": {"none": [], "squad": ["squad"], "multi": ["squad", "mnli"]},
-             "seeds": [0, 1]}
-    written = publish(summary, setup, metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots",
-                      report_path=tmp_path / "report.md")
-    assert json.loads(written["headline"].read_text())["qa.f1.multi_vs_squad.typos.verdict"] == "degrades"
-    report = written["report"].read_text()
-    assert "(plots/forest_qa_multi_vs_squad.png)" in report
-    for name in ("forest_qa_multi_vs_squad.png", "drop_qa_codeswitch.png", "strength_qa.png", "drop.csv"):
-        assert (tmp_path / "plots" / name).exists()
+
+@pytest.mark.parametrize("counts, expected", [
+    ([0, 7, 1, 1, 9, 0], [(1, 2), (2, 5)]),      # 1+1 < 5 joins the 9 that follows it
+    ([3, 1, 0, 0, 0, 2], [(0, 6)]),              # never enough: one bin holding everything
+    ([0, 0, 6, 0, 2, 0], [(2, 5)]),              # a short tail joins the bin before it
+    ([5, 5, 5], [(0, 1), (1, 2), (2, 3)]),       # already large enough: unchanged
+])
+def test_merged_bins(counts, expected):
+    from stages.xlt.scoring.summary import _merged_bins
+
+    assert _merged_bins(np.array(counts), 5) == expected
+
+
+def test_skipped_comparisons_are_not_made_nor_counted_in_families(scores):
+    settings = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), n_permutations=100,
+                               skipped_comparisons=(("qa", "squad", "none"),))
+    result = summarize(scores, None, settings)
+    assert not ((result.comparisons["arm_a"] == "squad") & (result.comparisons["arm_b"] == "none")).any()
+    family = result.comparisons[(result.comparisons["lang"] == "avg") & (result.comparisons["metric"] == "f1")
+                                & (result.comparisons["comparison"] == "multi_vs_squad")]
+    assert set(family["family_size"]) == {2}  # typos and codeswitch of multi vs squad, nothing of squad vs none

@@ -50,12 +50,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages.xlt.io import atomic_path
 from stages.xlt.scoring.statistics import (
     NOT_APPLICABLE,
     ArmScores,
@@ -107,6 +105,10 @@ class SummarySettings:
     attack_threshold: float = 0.5  # an item is attack-eligible when both arms' clean score reaches this
     headline: tuple[HeadlineCell, ...] = ()  # the language-averaged cells named in advance as the answer
     chrf_bins: tuple[float, ...] = DEFAULT_CHRF_BINS
+    min_bin_items: int = 5  # strength bins are merged with their neighbours until each holds this many items
+    # (task, A, B) comparisons not to make, e.g. where both arms are the same model for that task: they would repeat
+    # another comparison's numbers and inflate its multiplicity family.
+    skipped_comparisons: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         comparisons = tuple((str(a), str(b)) for a, b in self.comparisons)
@@ -130,6 +132,10 @@ class SummarySettings:
             object.__setattr__(self, "average_languages",
                                {str(t): tuple(langs) for t, langs in self.average_languages.items()})
         object.__setattr__(self, "primary_metrics", dict(self.primary_metrics))
+        object.__setattr__(self, "skipped_comparisons",
+                           tuple((str(t), str(a), str(b)) for t, a, b in self.skipped_comparisons))
+        if self.min_bin_items < 1:
+            raise ValueError(f"min_bin_items={self.min_bin_items} must be >= 1")
 
     @property
     def alpha(self) -> float:
@@ -582,13 +588,36 @@ def attack_comparisons(attacks: pd.DataFrame | None, settings: SummarySettings =
     return pd.DataFrame(rows, columns=columns)
 
 
+def _merged_bins(counts: np.ndarray, min_items: int) -> list[tuple[int, int]]:
+    """Adjacent bins joined left to right until each group holds at least `min_items` items (a short last
+    group joins the one before it); empty bins at either end are dropped. Returns [low, high) bin-index ranges."""
+    groups, start, held = [], None, 0
+    for index, count in enumerate(counts):
+        if start is None:
+            if count == 0:
+                continue
+            start = index
+        held += count
+        if held >= min_items:
+            groups.append([start, index + 1, held])
+            start, held = None, 0
+    if start is not None:
+        end = int(np.flatnonzero(counts)[-1]) + 1  # the tail's last non-empty bin
+        if groups:
+            groups[-1][1], groups[-1][2] = end, groups[-1][2] + held
+        else:
+            groups.append([start, end, held])
+    return [(low, high) for low, high, _ in groups]
+
+
 def strength_table(data: _Data, primary: Mapping[str, str], settings: SummarySettings) -> pd.DataFrame:
     """Per chrF bin (how far the input moved), pooled over languages, on changed examples of the primary
-    metric: clean and perturbed score and the drop with a cluster-bootstrap interval (seeds averaged)."""
+    metric: clean and perturbed score and the drop with a cluster-bootstrap interval (seeds averaged). Bins
+    holding fewer than `settings.min_bin_items` items are merged with their neighbours (a one-item bin would
+    show a 'drop' of a whole item)."""
     columns = ["task", "metric", "arm", "condition", "chrf_bin", "chrf_mid", "score", "clean_score", "drop",
                "ci_low", "ci_high", "n", "n_clusters"]
     edges = np.asarray(settings.chrf_bins, dtype=float)
-    labels = np.array([f"{low:g}-{high:g}" for low, high in zip(edges[:-1], edges[1:])])
     gathered: dict[tuple, list] = {}
     for (task, metric, lang, condition), cell in sorted(data.cells.items()):
         if primary.get(task) != metric:
@@ -606,13 +635,13 @@ def strength_table(data: _Data, primary: Mapping[str, str], settings: SummarySet
     rows = []
     for (task, metric, arm, condition), parts in sorted(gathered.items()):
         chrf, clusters, clean, perturbed = (np.concatenate(p) for p in zip(*parts))
-        codes = np.clip(np.searchsorted(edges, chrf, side="left") - 1, 0, len(labels) - 1)
-        for code in np.unique(codes):
-            inside = codes == code
+        codes = np.clip(np.searchsorted(edges, chrf, side="left") - 1, 0, len(edges) - 2)
+        for low, high in _merged_bins(np.bincount(codes, minlength=len(edges) - 1), settings.min_bin_items):
+            inside = (codes >= low) & (codes < high)
             result = ClusterBootstrap([{arm: ArmScores(clean[inside], perturbed[inside])}], [clusters[inside]],
                                       settings.bootstrap, 1).drop(arm)
             rows.append({"task": task, "metric": metric, "arm": arm, "condition": condition,
-                         "chrf_bin": labels[code], "chrf_mid": (edges[code] + edges[code + 1]) / 2,
+                         "chrf_bin": f"{edges[low]:g}-{edges[high]:g}", "chrf_mid": (edges[low] + edges[high]) / 2,
                          "score": result.perturbed.estimate, "clean_score": result.clean.estimate,
                          "drop": result.drop.estimate, "ci_low": result.drop.ci_low, "ci_high": result.drop.ci_high,
                          "n": int(inside.sum()), "n_clusters": result.n_clusters})
@@ -644,6 +673,10 @@ def summarize(
         delta_rows += _delta_rows(task, metric, condition, cells, groups, settings)
     confounds = _confound_table(data, settings)
     comparisons = pd.DataFrame(delta_rows)
+    if not comparisons.empty and settings.skipped_comparisons:
+        keys = zip(comparisons["task"], comparisons["arm_a"], comparisons["arm_b"])
+        comparisons = comparisons[[key not in set(settings.skipped_comparisons) for key in keys]]
+        comparisons = comparisons.reset_index(drop=True)
     if not comparisons.empty:
         comparisons = comparisons.merge(confounds[["task", "metric", "arm_a", "arm_b", "clean_gap", "confounded"]],
                                         on=["task", "metric", "arm_a", "arm_b"], how="left")
@@ -667,13 +700,6 @@ def summarize(
 
 
 # ---------------------------------------------------------------------------------------------- outputs
-def primary_metric(summary: Summary, task: str) -> str:
-    """The metric reported for a task: settings.primary_metrics, else f1, else accuracy, else the first one."""
-    if task not in summary.primary_metrics:
-        raise ValueError(f"task {task!r} has no scores in the summary")
-    return summary.primary_metrics[task]
-
-
 def tasks(summary: Summary) -> list[str]:
     return sorted(summary.primary_metrics)
 
@@ -691,139 +717,3 @@ def headline_rows(summary: Summary) -> pd.DataFrame:
         return pd.concat(parts, ignore_index=True)
     keep = [summary.primary_metrics.get(t) == m for t, m in zip(table["task"], table["metric"])]
     return table[np.array(keep) & (table["lang"] == AVERAGE).to_numpy()].reset_index(drop=True)
-
-
-def _finite(value) -> float | None:
-    """JSON has no NaN: DVC and json readers choke on it, so it becomes null."""
-    value = float(value)
-    return round(value, 6) if math.isfinite(value) else None
-
-
-def headline(summary: Summary) -> dict[str, float | str | bool | None]:
-    """Small flat dict for `dvc metrics diff`: the headline cells and per-arm language averages (primary metric).
-
-    Keys: {task}.{metric}.{A}_vs_{B}.{condition}.{delta|ci_low|ci_high|p_value|p_adjusted|verdict|coverage|n|
-                                                 confounded}       (headline cells)
-          {task}.{metric}.{arm}.clean                 (clean score on all examples, language average)
-          {task}.{metric}.{arm}.{condition}           (perturbed score on the changed examples, language average)
-          {task}.{metric}.{arm}.{condition}.drop      (drop on the changed examples)
-    """
-    out: dict[str, float | str | bool | None] = {}
-    for row in headline_rows(summary).itertuples():
-        prefix = f"{row.task}.{row.metric}.{row.comparison}.{row.condition}"
-        for name in ("delta", "ci_low", "ci_high", "p_value", "p_adjusted", "coverage"):
-            out[f"{prefix}.{name}"] = _finite(getattr(row, name))
-        out[f"{prefix}.n"] = int(row.n)
-        out[f"{prefix}.verdict"] = row.verdict
-        out[f"{prefix}.confounded"] = bool(row.confounded)
-    for task in tasks(summary):
-        metric = summary.primary_metrics[task]
-        clean = summary.clean
-        averages = clean[(clean["task"] == task) & (clean["metric"] == metric) & (clean["lang"] == AVERAGE)]
-        for row in averages.itertuples():
-            out[f"{task}.{metric}.{row.arm}.clean"] = _finite(row.clean)
-        arms = summary.arms
-        for row in arms[(arms["task"] == task) & (arms["metric"] == metric) & (arms["lang"] == AVERAGE)].itertuples():
-            out[f"{task}.{metric}.{row.arm}.{row.condition}"] = _finite(getattr(row, "perturbed", math.nan))
-            out[f"{task}.{metric}.{row.arm}.{row.condition}.drop"] = _finite(getattr(row, "drop", math.nan))
-    return dict(sorted(out.items()))
-
-
-def _json_value(value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (float, np.floating)):
-        return _finite(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _nest(table: pd.DataFrame, keys: list[str]) -> dict:
-    """Rows -> nested dict keyed by `keys` (in order); leaves hold the remaining columns, NaN as null."""
-    out: dict = {}
-    if table.empty:
-        return out
-    values = [c for c in table.columns if c not in keys]
-    for record in table.to_dict(orient="records"):
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(str(record[key]), {})
-        node[str(record[keys[-1]])] = {c: _json_value(record[c]) for c in values}
-    return out
-
-
-def detailed(summary: Summary) -> dict:
-    """Every cell, nested for a second DVC metrics file (DVC flattens with dots):
-    settings.{confidence|n_resamples|multiplicity|interval_scope|...}
-    clean.{task}.{metric}.{arm}.{lang}.{clean|ci_low|ci_high|n|n_clusters|n_seeds}
-    arms.{task}.{metric}.{arm}.{condition}.{lang}.{clean|perturbed|drop(+ci)|relative_drop(+ci)|coverage|n|
-        n_total|n_clusters|diluted_drop|applicable|mean_chrf|...}
-    comparisons.{task}.{metric}.{A}_vs_{B}.{condition}.{lang}.{delta|ci_low|ci_high|p_value|p_adjusted|
-        p_permutation|family|verdict|coverage|n|n_clusters|diluted_delta|relative_delta(+ci)|confounded|...}
-    confounds.{task}.{metric}.{A}_vs_{B}.{clean_a|clean_b|clean_gap|confounded}
-    attacks.{task}.{A}_vs_{B}.{lang|pooled}.{n|success_a(+ci)|success_b(+ci)|p_value|p_adjusted|...}
-    """
-    settings = summary.settings
-    return {
-        "settings": {
-            "confidence": settings.bootstrap.confidence, "n_resamples": settings.bootstrap.n_resamples,
-            "bootstrap_seed": settings.bootstrap.seed, "seed_resampling": settings.bootstrap.seed_resampling,
-            "n_permutations": settings.n_permutations, "multiplicity": settings.multiplicity,
-            "confound_threshold": settings.confound_threshold, "attack_threshold": settings.attack_threshold,
-            "interval_scope": summary.scope(), "n_seeds": dict(sorted(summary.n_seeds.items())),
-            "primary_metrics": dict(sorted(summary.primary_metrics.items())),
-            "headline": [list(cell) for cell in settings.headline], "missing_cells": list(summary.missing),
-        },
-        "clean": _nest(summary.clean, ["task", "metric", "arm", "lang"]),
-        "arms": _nest(summary.arms, ["task", "metric", "arm", "condition", "lang"]),
-        "comparisons": _nest(summary.comparisons.drop(columns=["arm_a", "arm_b"], errors="ignore"),
-                             ["task", "metric", "comparison", "condition", "lang"]),
-        "confounds": _nest(summary.confounds.drop(columns=["arm_a", "arm_b"], errors="ignore"),
-                           ["task", "metric", "comparison"]),
-        "attacks": _nest(summary.attacks.drop(columns=["arm_a", "arm_b"], errors="ignore"),
-                         ["task", "comparison", "lang"]),
-    }
-
-
-def plot_tables(summary: Summary) -> dict[str, pd.DataFrame]:
-    """Flat tables for `dvc plots` (CSV, primary metric per task): drop.csv, delta.csv, strength.csv.
-
-    Every row carries its interval (ci_low, ci_high), coverage and n; delta rows also p_value, p_adjusted and
-    the verdict. Not-applicable cells are kept with empty estimates so the CSV shows what is missing.
-    """
-    def primary(table: pd.DataFrame) -> pd.DataFrame:
-        if table.empty:
-            return table
-        keep = [summary.primary_metrics.get(task) == metric for task, metric in zip(table["task"], table["metric"])]
-        return table[np.array(keep, dtype=bool)]
-
-    def pick(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        return table.reindex(columns=columns)
-
-    drop = primary(summary.arms).rename(columns={"drop_ci_low": "ci_low", "drop_ci_high": "ci_high"})
-    drop = pick(drop, ["task", "metric", "arm", "lang", "condition", "drop", "ci_low", "ci_high", "relative_drop",
-                       "clean", "perturbed", "coverage", "n", "n_total", "n_clusters", "applicable"])
-    delta = pick(primary(summary.comparisons),
-                 ["task", "metric", "comparison", "arm_a", "arm_b", "lang", "condition", "delta", "ci_low",
-                  "ci_high", "p_value", "p_adjusted", "verdict", "relative_delta", "relative_ci_low",
-                  "relative_ci_high", "coverage", "n", "n_total", "n_clusters", "confounded", "applicable"])
-    strength = summary.strength.assign(coverage=1.0)  # strength rows are changed examples only
-    # One self-describing label per row, so `dvc plots diff` can draw every row as its own bar or point
-    # (DVC's templates colour by revision, not by a data column).
-    drop = drop.assign(cell=drop["task"] + " " + drop["condition"] + " " + drop["lang"] + " | " + drop["arm"])
-    delta = delta.assign(cell=delta["task"] + " " + delta["condition"] + " " + delta["lang"] + " | "
-                         + delta["comparison"])
-    strength = strength.assign(cell=strength["task"] + " " + strength["condition"] + " | " + strength["arm"])
-    return {"drop": drop, "delta": delta, "strength": strength}
-
-
-def write_plot_tables(summary: Summary, directory: str | Path) -> list[Path]:
-    """Write drop.csv, delta.csv, strength.csv atomically into `directory`; returns the paths."""
-    paths = []
-    for name, table in plot_tables(summary).items():
-        path = Path(directory) / f"{name}.csv"
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index=False, float_format="%.6g")
-        paths.append(path)
-    return paths
