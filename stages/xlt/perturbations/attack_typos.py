@@ -296,7 +296,8 @@ def _abugida(word: str, keys: dict[str, set[str]], kinds: Sequence[frozenset[str
     chars = list(word)
     for i, char in enumerate(chars):
         kind = _same_kind(char, kinds)
-        if kind is not None:
+        # A consonant with a nukta is a letter of its own (ज़): another consonant under that nukta would not be.
+        if kind is not None and chars[i + 1:i + 2] != [_NUKTA]:
             for near in sorted(keys.get(char, set()) & kind):
                 yield Typo("".join(chars[:i] + [near] + chars[i + 1:]), "substitute")
         if char in droppable:
