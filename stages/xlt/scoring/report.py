@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from stages.xlt.scoring.attack_report import attack_section
 from stages.xlt.scoring.statistics import DEGRADES, IMPROVES, NO_EVIDENCE, NOT_APPLICABLE, confidence_label
 from stages.xlt.scoring.summary import AVERAGE, POOLED, Summary, headline_rows, tasks
 
@@ -320,45 +321,6 @@ def _delta_table(summary: Summary, task: str, metric: str, arm_a: str, arm_b: st
                    "relative Δ (% of clean) [interval]"], body)
 
 
-def _attack_tables(summary: Summary) -> list[str]:
-    attacks = summary.attacks
-    if attacks.empty:
-        return []
-    level = _level(summary)
-    threshold = summary.settings.attack_threshold
-    lines = ["### Model-aware attacks", "",
-             f"Items both arms attacked (not skipped) with a clean score ≥ {threshold:g} on both arms; each arm's "
-             f"first seed. Success rates with {level} Wilson intervals; A − B with McNemar's exact test on the "
-             f"discordant pairs (adjusted p: {_method(summary)} over the languages of a comparison). Where items "
-             "share a cluster (the same paragraph, or in the pooled row the same source item in several "
-             "languages) they are not independent: the interval then uses a design-effect-adjusted sample "
-             "size, and when a cluster holds several discordant pairs the test is the clustered McNemar test "
-             "(column *test*). Median words changed are over successful attacks.", ""]
-    for (task, arm_a, arm_b), block in attacks.groupby(["task", "arm_a", "arm_b"], sort=False):
-        body = []
-        for r in block.to_dict(orient="records"):
-            name = f"**{r['lang']}**" if r["lang"] == POOLED else r["lang"]
-            if r["n"] == 0:
-                body.append([name, "0", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"])
-                continue
-            body.append([
-                name, str(int(r["n"])),
-                f"{_points(r['success_a'])} {_ci(r['success_a_ci_low'], r['success_a_ci_high'], signed=False)}",
-                f"{_points(r['success_b'])} {_ci(r['success_b_ci_low'], r['success_b_ci_high'], signed=False)}",
-                f"{_points(r['difference'], True)} ({int(r['a_only'])} vs {int(r['b_only'])} discordant)",
-                _p(r["p_value"]), _p(r["p_adjusted"]), r["test"],
-                f"{_number(r['median_words_a'])} / {_number(r['median_words_b'])}",
-                f"{_number(r['median_queries_a'])} / {_number(r['median_queries_b'])}"])
-        lines += [f"`{task}`: `{arm_a}` (A) vs `{arm_b}` (B), success rate in %:", "",
-                  _table(["lang", "n", f"A [{level}]", f"B [{level}]", "A − B", "p", "adjusted p", "test",
-                          "median words A / B", "median queries A / B"], body), ""]
-    return lines
-
-
-def _number(value) -> str:
-    return f"{value:g}" if _finite(value) else "n/a"
-
-
 def _section_tables(summary: Summary) -> str:
     level = _level(summary)
     lines = ["## Results", ""]
@@ -384,7 +346,7 @@ def _section_tables(summary: Summary) -> str:
         secondary = sorted(set(summary.arms.loc[summary.arms["task"] == task, "metric"]) - {metric})
         if secondary:
             lines += [f"Secondary metrics for `{task}` ({', '.join(secondary)}) are in detailed.json.", ""]
-    lines += _attack_tables(summary)
+    lines += attack_section(summary)
     return "\n".join(lines).rstrip()
 
 
@@ -429,8 +391,8 @@ def _section_limitations(summary: Summary, setup: Mapping[str, Any]) -> str:
         "preserved.",
     ]
     if not summary.attacks.empty:
-        lines.append("- Attacks: one seed per arm, few items per language; success is measured on items both arms "
-                     "answered well enough, and the adversarial inputs differ between arms.")
+        lines.append("- Attacks: few items per language (see each row's power); success is compared on the items both "
+                     "arms answered well enough, and the adversarial inputs differ between arms and seeds.")
     flagged = summary.confounds[summary.confounds["confounded"]] if not summary.confounds.empty else summary.confounds
     if not flagged.empty:
         names = sorted({f"{r['task']} {r['arm_a']} vs {r['arm_b']}" for r in flagged.to_dict(orient="records")})
