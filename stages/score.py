@@ -6,7 +6,8 @@ multiplicity-adjusted p-values, attack tables, plots and the report.
 Reads params ``score``, ``seeds``, ``intermediate``, ``transfer``, ``evaluate.targets``, ``perturb.conditions``,
 ``attack`` and the data of every arm and seed. Writes metrics/headline.json (the cells named in advance in
 ``score.headline`` and per-arm averages, for `dvc metrics diff`), metrics/detailed.json (every cell),
-plots/{drop,delta,strength}.csv (DVC plots, with interval bounds), PNGs in plots/figures/ and metrics/report.md.
+plots/{drop,delta,strength}.csv (DVC plots, with interval bounds), PNGs in plots/figures/, metrics/report.md and the
+reviewable sample of successful attacks, metrics/report/attack_samples.md.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def main() -> None:
     result = summarize(scores, attacks, settings)
     written = publish(result, _setup(params), metrics_dir=layout.METRICS, plots_dir=layout.PLOTS,
                       figures_dir=layout.FIGURES, report_path=layout.METRICS / "report.md",
-                      headline_name="headline.json", detailed_name="detailed.json")
+                      headline_name="headline.json", detailed_name="detailed.json", attacks=attacks)
     print(f"score: wrote {len(written)} files; the answer is in {layout.METRICS / 'report.md'}")
 
 

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from stages.xlt.io import write_json, write_text
+from stages.xlt.scoring.attack_report import attack_samples
 from stages.xlt.scoring.plots import drop_bars, forest_plot, strength_curves
 from stages.xlt.scoring.report import render_report
 from stages.xlt.scoring.summary import Summary, detailed, headline, plot_tables, tasks, write_plot_tables
@@ -61,9 +64,11 @@ def publish(
     figures_dir: str | Path | None = None,
     headline_name: str = "headline.json",
     detailed_name: str = "detailed.json",
+    attacks: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write headline + detailed metrics, plot CSVs, PNGs (in ``figures_dir``, default ``plots_dir``) and the
-    report; returns what was written."""
+    report; with the attack records (``collect.attack_records``), also the reviewable sample of successful attacks
+    in ``<report folder>/report/attack_samples.md``. Returns what was written."""
     metrics_dir, plots_dir, report_path = Path(metrics_dir), Path(plots_dir), Path(report_path)
     written = {"headline": metrics_dir / headline_name, "detailed": metrics_dir / detailed_name}
     write_json(written["headline"], headline(summary))
@@ -74,5 +79,8 @@ def publish(
     links = {caption: Path(os.path.relpath(path, report_path.parent)).as_posix() for caption, path in figures.items()}
     write_text(report_path, render_report(summary, setup, links))
     written["report"] = report_path
+    if attacks is not None:
+        written["attack_samples"] = report_path.parent / "report" / "attack_samples.md"
+        write_text(written["attack_samples"], attack_samples(attacks))
     written.update({f"figure:{path.stem}": path for path in figures.values()})
     return written
