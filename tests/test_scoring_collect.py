@@ -55,17 +55,23 @@ def test_retrieval_rows_are_their_own_clusters(tmp_path):
 
 def test_attack_table_keeps_skipped_items_with_their_clean_score(tmp_path):
     folder = tmp_path / "xquad"
+    common = {"lang": "de", "arm": "multi", "seed": 1, "n_words": 6, "budget_exhausted": False, "poolable": True,
+              "clean_metric": 1.0, "clean_prediction": "a", "clean": {"question": "w x"}}
     write_jsonl(folder / "de.jsonl", [
-        {"id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": True,
-         "words_changed": 2, "queries": 9, "clean_score": 1.0},
-        {"id": "q2", "lang": "de", "arm": "multi", "seed": 1, "status": "skipped", "success": False,
-         "words_changed": 0, "queries": 1, "clean_score": 0.0},
+        {**common, "id": "q1", "status": "succeeded", "success": True, "words_changed": 2, "queries": 9,
+         "clean_score": 0.7, "final_score": 0.1, "final_metric": 0.0, "final_prediction": "b",
+         "edits": [{"word": "w", "replacement": "v", "operation": "swap"}], "adversarial": {"question": "v x"}},
+        {**common, "id": "q2", "status": "skipped", "success": False, "words_changed": 0, "queries": 0,
+         "clean_score": None, "final_score": None, "clean_metric": 0.0, "final_metric": 0.0, "final_prediction": "a",
+         "edits": [], "adversarial": {"question": "w x"}, "reason": "clean F1 0.000 is below min_clean_score"},
     ])
     table = attack_records({"xquad": folder}, clusters={"q1": "para-7"})
     assert list(table.columns) == ATTACK_COLUMNS
-    assert table.set_index("id").loc["q2", "status"] == "skipped"
-    assert table.set_index("id").loc["q1", "cluster"] == "para-7"
-    assert table.set_index("id").loc["q1", "clean_score"] == 1.0
+    by_id = table.set_index("id")
+    assert by_id.loc["q2", "status"] == "skipped" and math.isnan(by_id.loc["q2", "clean_score"])
+    assert by_id.loc["q1", "cluster"] == "para-7"
+    assert by_id.loc["q1", "final_score"] == 0.1 and by_id.loc["q1", "final_metric"] == 0.0
+    assert by_id.loc["q1", "adversarial"] == {"question": "v x"}
     assert set(table["task"]) == {"xquad"} and set(table["arm"]) == {"multi"}
 
 
