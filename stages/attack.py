@@ -106,7 +106,8 @@ def main() -> None:
                             return [spans[ex["id"]] for ex in variants]
 
                         (r,) = attack_qa([item], query, f1, min_clean_score=cfg.eligibility, **settings)
-                        final_prediction = r.final_prediction.answer if r.status != "skipped" else r.final_prediction
+                        # A span outcome once queried; the stored answer text when skipped without a query.
+                        final_prediction = getattr(r.final_prediction, "answer", r.final_prediction)
                     else:
                         def query(batch, model=model):
                             variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
