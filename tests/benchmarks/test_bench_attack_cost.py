@@ -7,7 +7,8 @@
 and language (de, hi, zh) the first ``XLT_BENCH_ATTACK_ITEMS`` (default 12) candidates of the stage's seeded order
 are predicted clean (standing in for the stored predictions), and the attack runs as the stage runs it (the
 params' word and query budgets, a bottom-state cache dropped after each item). Prints a table and writes
-.notes/bench_attack_cost.json with the machine's matmul speed and load: wall times scale with them.
+.notes/bench_attack_cost.json with the machine's matmul speed and load: wall times scale with them; the process CPU
+seconds (both threads added up) are what a busy, shared machine can still measure.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def test_attack_cost_per_item_and_query():
             stored = predict(model, spec.model, chosen, **common)
             cache = BottomCache(base, depth, pad_token_id=tokenizer.pad_token_id) if depth else None
             attacked = queries = succeeded = 0
-            seconds = 0.0
+            seconds = cpu = 0.0
             for item in chosen:
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 if spec.family == "qa":
                     def query(batch, targets):
                         variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
@@ -89,6 +90,7 @@ def test_attack_cost_per_item_and_query():
                     cache.clear()
                 if r.status != "skipped":
                     seconds += time.perf_counter() - began
+                    cpu += time.process_time() - began_cpu
                     attacked += 1
                     queries += r.queries
                     succeeded += r.success
@@ -96,9 +98,11 @@ def test_attack_cost_per_item_and_query():
                          "succeeded": succeeded, "queries": queries,
                          "queries_per_item": queries / attacked if attacked else float("nan"),
                          "s_per_item": seconds / attacked if attacked else float("nan"),
-                         "ms_per_query": 1000 * seconds / queries if queries else float("nan")})
+                         "ms_per_query": 1000 * seconds / queries if queries else float("nan"),
+                         "cpu_s_per_item": cpu / attacked if attacked else float("nan"),
+                         "cpu_ms_per_query": 1000 * cpu / queries if queries else float("nan")})
     columns = ["target", "lang", "candidates", "attacked", "succeeded", "queries_per_item", "s_per_item",
-               "ms_per_query"]
+               "ms_per_query", "cpu_s_per_item", "cpu_ms_per_query"]
     print(f"\nmodel {model_dir.name}; {machine()}\n" + table(rows, columns))
     path = write_result("attack_cost", {"model": model_dir.name, "machine": machine(), "rows": rows,
                                         "max_queries": cfg.max_queries, "max_words": cfg.max_words,
