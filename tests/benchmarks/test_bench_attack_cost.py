@@ -62,7 +62,8 @@ def test_attack_cost_per_item_and_query():
         settings = dict(max_words=cfg.max_words, seed=cfg.seed, max_queries=cfg.max_queries,
                         candidates_per_word=cfg.candidates_per_word)
         for lang in LANGUAGES:
-            examples = {ex["id"]: ex for ex in read_jsonl(run / "data" / "prepared" / "test" / f"{target}.{lang}.jsonl")}
+            test_set = run / "data" / "prepared" / "test" / f"{target}.{lang}.jsonl"
+            examples = {ex["id"]: ex for ex in read_jsonl(test_set)}
             chosen = [examples[i] for i in candidate_ids(examples, cfg.seed, target, lang, n_items)]
             stored = predict(model, spec.model, chosen, **common)
             cache = BottomCache(base, depth, pad_token_id=tokenizer.pad_token_id) if depth else None

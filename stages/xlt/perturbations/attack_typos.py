@@ -411,7 +411,8 @@ class TypoModel:
                 f"are checked with {self.lexicon.source}" if self.lexicon.source else "are not checked")
         return {"lang": self.lang, "script": self.script, "typo_model": typo_model,
                 "real_word_check": self.lexicon.source,
-                "stopwords": f"{len(self.stopwords)} ({self.stopword_source})", "negations": len(NEGATIONS.get(self.lang, ())), "poolable": poolable, "separate_because": reason}
+                "stopwords": f"{len(self.stopwords)} ({self.stopword_source})",
+                "negations": len(NEGATIONS.get(self.lang, ())), "poolable": poolable, "separate_because": reason}
 
 
 @functools.cache
