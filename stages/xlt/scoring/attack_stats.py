@@ -104,6 +104,8 @@ class PairedLanguage:
 
 def _success_matrix(records: pd.DataFrame, ids: Sequence[str], seeds: Sequence[int]) -> np.ndarray:
     attacked = records[records["status"] != "skipped"]
+    if attacked.empty or not len(ids):
+        return np.full((len(ids), len(seeds)), np.nan)
     table = attacked.pivot_table(index="id", columns="seed", values="success", aggfunc="first")
     return table.reindex(index=list(ids), columns=list(seeds)).to_numpy(dtype=float)
 
