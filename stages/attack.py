@@ -1,25 +1,49 @@
-"""attack@<target>: a model-aware attack (greedy word-importance search) on every arm, on the same items.
+"""attack@<target>: a model-aware attack (greedy word-importance search) on every seed of every arm.
 
     python -m stages.attack --target xquad
 
-Reads params ``attack``, ``seeds`` (the first seed's models are attacked), ``intermediate.arms``,
-``evaluate.targets``, ``evaluate.batch_size`` and the window settings. Writes data/attacks/<target>/<lang>.jsonl: for
-every arm and attacked item its status (succeeded / failed / skipped), words changed, model queries, clean score and
-the adversarial input. The items are the same for every arm: those that EVERY arm gets right on the clean input
-(QA F1 >= ``attack.eligibility``; classification: the gold label), read from the arms' clean predictions, in a seeded
-order, the first ``attack.max_examples`` per language. One stage for all arms, so that (1) the shared items can be
-chosen and (2) the bottom states of the many variants every arm queries (the question with a word deleted, the same
-typo) are computed once; adding an arm re-runs the attack for all arms.
+Reads params ``attack``, ``seeds`` (the first ``attack.seeds`` of them, all by default), ``intermediate.arms``,
+``evaluate.targets``, ``evaluate.batch_size`` and the window settings. Writes data/attacks/<target>/<lang>.jsonl: one
+record per model (arm, seed) and candidate item: its status (succeeded / failed / skipped, TextAttack's terms),
+words changed, words in the attacked text, model queries, the goal score (QA: the probability of the clean answer
+span; classification: of the gold label) and the task metric (F1 / accuracy) before and after, the edits, the clean
+and adversarial texts, and what the language's typo model rests on (``poolable``: False where no word list can
+reject real-word edits, so scoring reports that language apart).
+
+Selection, one rule for every arm: the candidates of a language are the first ``attack.max_examples`` of a seeded
+order of ALL its test ids (the same list for every arm and seed). Each model attacks the candidates it gets right on
+its STORED clean predictions (QA F1 >= ``attack.eligibility``; classification: the gold label) and skips the others
+without a query, as TextAttack counts skipped examples. An arm's attacked items therefore depend on its own
+predictions only; adding an arm adds its records and changes no other arm's. Comparisons use the items both arms
+attacked (scoring). The attack recomputes each eligible item's clean prediction and stops with an error if it differs
+from the stored one.
+
+One stage for all arms and seeds, item by item, so that the bottom states of the variants every model queries (the
+question with a word deleted, the same typo: typos are seeded by item and word, not by model) are computed once and
+dropped when the item is done.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
+import time
 
 from stages import layout
 from stages.runtime import load_params, main_guard, offline_hub
 from stages.xlt.io import atomic_path
+
+
+def candidate_ids(ids, seed: int, target: str, lang: str, n: int) -> list[str]:
+    """The first ``n`` of a seeded order of all ``ids`` (sorted first, so the order does not depend on file order)."""
+    order = sorted(ids)
+    random.Random(f"{seed}/{target}/{lang}").shuffle(order)
+    return order[:n]
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def main() -> None:
@@ -39,73 +63,84 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from stages.xlt.inference import predict
+    from stages.xlt.inference import predict, predict_spans
     from stages.xlt.io import read_json, read_jsonl, write_jsonl
     from stages.xlt.modeling.multitask import load_base, load_trained
     from stages.xlt.modeling.prefix import BottomCache
-    from stages.xlt.perturbations.attack import attack_classification, attack_qa
+    from stages.xlt.perturbations.attack import attack_classification, attack_qa, predicted_label
+    from stages.xlt.perturbations.attack_typos import typo_model
     from stages.xlt.scoring.metrics import f1
     from stages.xlt.tasks import registry
 
     spec = registry.target(args.target)
-    seed, arms = params.seeds[0], list(params.intermediate.arms)
+    models_of = [(arm, seed) for arm in params.intermediate.arms for seed in cfg.attacked_seeds(params.seeds)]
     window = params.transfer.train_for(spec.model)
     depth = params.prefix_depth()
     lexicons = {}
     if cfg.transformation == "lexicon":
         lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in layout.LEXICONS.glob("*-en.json")}
     base, tokenizer = load_base(layout.ENCODER) if depth else (None, None)
-
-    def clean_score(example: dict, prediction) -> float:
-        if spec.family == "qa":
-            return f1(prediction, example["answers"]["text"], example["lang"])
-        return float(int(prediction) == int(example["label"]))
+    common = dict(max_length=window.max_seq_length, doc_stride=window.doc_stride,
+                  batch_size=params.evaluate.batch_size)
+    fields = ("question",) if spec.family == "qa" else ("text_a", "text_b")
 
     with atomic_path(layout.ATTACKS / args.target, is_dir=True) as out:
         if not cfg.enabled:
             return
-        for lang in tqdm(params.evaluate.targets[args.target], desc=f"attack {args.target}", unit="lang"):
+        models = {key: load_trained(layout.ENCODER, layout.transfer_model(*key, spec.model)) for key in models_of}
+        for lang in params.evaluate.targets[args.target]:
             examples = {ex["id"]: ex for ex in read_jsonl(layout.test_set(args.target, lang))}
-            clean = {arm: {row["id"]: row["prediction"] for row in
-                           read_jsonl(layout.clean_predictions(arm, seed) / args.target / f"{lang}.jsonl")}
-                     for arm in arms}
-            eligible = sorted(i for i, ex in examples.items()
-                              if all(clean_score(ex, clean[arm][i]) >= cfg.eligibility for arm in arms))
-            random.Random(f"{cfg.seed}/{args.target}/{lang}").shuffle(eligible)
-            chosen = [examples[i] for i in eligible[: cfg.max_examples]]
+            stored = {key: {row["id"]: row["prediction"] for row in read_jsonl(
+                layout.clean_predictions(*key) / args.target / f"{lang}.jsonl")} for key in models_of}
+            chosen = candidate_ids(examples, cfg.seed, args.target, lang, cfg.max_examples)
+            card = typo_model(lang).card() if cfg.transformation == "typo" else {"poolable": True}
             cache = BottomCache(base, depth, pad_token_id=tokenizer.pad_token_id) if depth else None
-            records = []
-            for arm in arms:
-                model = load_trained(layout.ENCODER, layout.transfer_model(arm, seed, spec.model))
+            records, queries, started = [], 0, time.perf_counter()
+            for item_id in tqdm(chosen, desc=f"attack {args.target}/{lang}", unit="item"):
+                item = examples[item_id]
+                for key in models_of:
+                    model = models[key]
+                    settings = dict(max_words=cfg.max_words, seed=cfg.seed, transformation=cfg.transformation,
+                                    lexicons=lexicons, max_queries=cfg.max_queries,
+                                    candidates_per_word=cfg.candidates_per_word,
+                                    stored_predictions={item_id: stored[key][item_id]})
+                    if spec.family == "qa":
+                        def query(batch, targets, model=model):
+                            # The search sends several variants of one item at once: give each its own id.
+                            variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
+                            spans = predict_spans(model, spec.model, variants, targets, prefix=cache, **common)
+                            return [spans[ex["id"]] for ex in variants]
 
-                def query(batch: list[dict], probabilities: bool = False) -> list:
-                    # The search sends several variants of one item at once: give each its own id.
-                    variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
-                    answers = predict(model, spec.model, variants, max_length=window.max_seq_length,
-                                      doc_stride=window.doc_stride, batch_size=params.evaluate.batch_size,
-                                      prefix=cache, probabilities=probabilities)
-                    return [answers[ex["id"]] for ex in variants]
+                        (r,) = attack_qa([item], query, f1, min_clean_score=cfg.eligibility, **settings)
+                        # A span outcome once queried; the stored answer text when skipped without a query.
+                        final_prediction = getattr(r.final_prediction, "answer", r.final_prediction)
+                    else:
+                        def query(batch, model=model):
+                            variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
+                            answers = predict(model, spec.model, variants, prefix=cache, probabilities=True, **common)
+                            return [answers[ex["id"]] for ex in variants]
 
-                if spec.family == "qa":
-                    results = attack_qa(chosen, query, f1, max_words=cfg.max_words, seed=cfg.seed,
-                                        transformation=cfg.transformation, lexicons=lexicons,
-                                        min_clean_score=cfg.eligibility, clean_predictions=clean[arm])
-                else:
-                    results = attack_classification(
-                        chosen, lambda batch: query(batch, probabilities=True), seed=cfg.seed, task=args.target,
-                        max_words=cfg.max_words, transformation=cfg.transformation, lexicons=lexicons)
-                for r in results:
-                    item = examples[r.example["id"]]
-                    records.append({"id": item["id"], "cluster": item.get("cluster", item["id"]), "lang": lang,
-                                    "arm": arm, "seed": seed, "status": r.status, "success": r.success,
-                                    "words_changed": r.words_changed, "queries": r.queries,
-                                    "clean_score": clean_score(item, clean[arm][item["id"]]),
-                                    "changed_words": r.changed_words,
-                                    "adversarial": {k: r.example[k] for k in ("question", "text_a", "text_b")
-                                                    if k in r.example}})
-            if cache is not None:
-                print(f"attack {args.target}/{lang}: {cache.computed} bottom states computed, "
-                      f"{cache.reused} reused across queries and arms")
+                        (r,) = attack_classification([item], query, task=args.target, **settings)
+                        final_prediction = predicted_label(r.final_prediction)
+                    queries += r.queries
+                    record = r.example["perturbation"]
+                    records.append({
+                        "id": item_id, "cluster": item.get("cluster", item_id), "lang": lang, "arm": key[0],
+                        "seed": key[1], "status": r.status, "success": r.success, "words_changed": r.words_changed,
+                        "n_words": r.n_words, "queries": r.queries, "budget_exhausted": r.budget_exhausted,
+                        "clean_score": _finite(r.clean_score), "final_score": _finite(r.final_score),
+                        "clean_metric": r.clean_metric, "final_metric": r.final_metric,
+                        "clean_prediction": stored[key][item_id], "final_prediction": final_prediction,
+                        "reason": record.get("reason"), "edits": r.edits,
+                        "clean": {f: item[f] for f in fields}, "adversarial": {f: r.example[f] for f in fields},
+                        "poolable": card["poolable"], "separate_because": card.get("separate_because")})
+                if cache is not None:
+                    cache.clear()  # no later item queries this item's variants
+            seconds = time.perf_counter() - started
+            attacked = sum(r["status"] != "skipped" for r in records)
+            print(f"attack {args.target}/{lang}: {len(chosen)} candidates x {len(models_of)} models, {attacked} "
+                  f"attacked, {queries} queries in {seconds:.1f} s ({seconds / max(attacked, 1):.2f} s per attacked "
+                  f"item, {1000 * seconds / max(queries, 1):.1f} ms per query)")
             write_jsonl(out / f"{lang}.jsonl", records)
 
 

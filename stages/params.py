@@ -292,10 +292,19 @@ class AttackParams(Strict):
     enabled: StrictBool = True
     targets: list[str] = ["xquad"]
     max_words: PositiveInt = 3
-    max_examples: PositiveInt = 30  # per target and language: the same ids for every arm
-    eligibility: Rate = 0.5  # attack only items every arm gets right on clean input (score >= this)
+    # Per target and language: the first max_examples of a seeded order of ALL test ids (TextAttack's num_examples).
+    # Every model attacks those it gets right on its stored clean predictions and skips the rest, so an arm's items
+    # depend on its own predictions only: adding an arm changes no other arm's attack.
+    max_examples: PositiveInt = 30
+    eligibility: Rate = 0.5  # "gets it right": QA F1 >= this (classification: the gold label)
     transformation: Literal["typo", "lexicon"] = "typo"
     seed: Seed = 0
+    seeds: PositiveInt | None = None  # how many of the study's seeds are attacked per arm (None: all)
+    max_queries: Annotated[StrictInt, Field(ge=2)] = 40  # per item and model, the clean query included
+    candidates_per_word: PositiveInt = 4
+
+    def attacked_seeds(self, seeds: list[int]) -> list[int]:
+        return seeds[: self.seeds] if self.seeds is not None else list(seeds)
 
 
 # ---------------------------------------------------------------------------------------------------- score
@@ -476,6 +485,9 @@ class Params(Strict):
             registry.target(target)
             if registry.target(target).family not in ("qa", "classification"):
                 problems.append(f"attack.targets: {target!r} is not a QA or classification target; remove it")
+        if self.attack.enabled and self.attack.seeds is not None and self.attack.seeds > len(self.seeds):
+            problems.append(f"attack.seeds is {self.attack.seeds} but the study has {len(self.seeds)} seeds: attack "
+                            "at most that many (or null for all)")
         return problems
 
     def _score_problems(self) -> list[str]:

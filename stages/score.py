@@ -7,8 +7,8 @@ Reads params ``score``, ``seeds``, ``intermediate``, ``transfer``, ``evaluate.ta
 ``attack``, the data of every arm and seed and their training curves. Prints the answer (the first screen of the
 report) and writes metrics/headline/ (one small JSON per cell named in advance in ``score.headline`` and per
 target's clean averages: `dvc metrics show` prints a row per file), metrics/detailed.json (every cell),
-metrics/report.md with one page per target in metrics/report/, plot data in plots/*.csv (with interval bounds)
-and PNGs in plots/figures/.
+metrics/report.md with one page per target and the reviewable sample of successful attacks in metrics/report/,
+plot data in plots/*.csv (with interval bounds) and PNGs in plots/figures/.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def main() -> None:
     publish(result, setup, headline_dir=layout.HEADLINE, detailed_path=layout.DETAILED,
             plots_dir=layout.PLOTS, figures_dir=layout.FIGURES, report_path=layout.REPORT,
             curves={phase: layout.TRAINING_LOGS / phase for phase in ("intermediate", "transfer")},
-            curves_dir=layout.TRAINING_CURVES)
+            curves_dir=layout.TRAINING_CURVES, attacks=attacks)
     print(first_screen(result, setup["targets"], list(setup["arms"]), setup["target_notes"]))
     print(f"Everything else: {layout.REPORT} (and one page per target in {layout.REPORT.with_suffix('')}/).")
 

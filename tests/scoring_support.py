@@ -64,16 +64,22 @@ def true_delta(drop_rate: Mapping[str, float], arm_a: str, arm_b: str, p_clean: 
 
 def synthetic_attacks(scores: pd.DataFrame, success_rate: Mapping[str, float], n_items: int = 30,
                       seed: int = 0) -> pd.DataFrame:
-    """Attack records on the first ``n_items`` ids of every language, clean_score from the clean F1."""
+    """Attack records (collect.attack_records' columns) on the first ``n_items`` ids of every language: a model
+    skips the items its clean F1 is 0 on and succeeds with its arm's ``success_rate``."""
     rng = np.random.default_rng(seed)
     clean = scores[(scores["condition"] == "clean")]
     clean = clean[clean["id"].isin(sorted(clean["id"].unique())[:n_items])]
-    rows = clean[["task", "arm", "seed", "lang", "id", "cluster", "value"]].rename(columns={"value": "clean_score"})
+    rows = clean[["task", "arm", "seed", "lang", "id", "cluster", "value"]].rename(columns={"value": "clean_metric"})
     success = rng.random(len(rows)) < rows["arm"].map(success_rate).to_numpy()
-    eligible = rows["clean_score"].to_numpy() > 0
+    eligible = rows["clean_metric"].to_numpy() > 0
     status = np.where(~eligible, "skipped", np.where(success, "succeeded", "failed"))
-    return rows.assign(status=status, success=(status == "succeeded"),
-                       words_changed=rng.integers(1, 4, len(rows)), queries=rng.integers(5, 40, len(rows)))
+    n = len(rows)
+    return rows.assign(status=status, success=(status == "succeeded"), words_changed=rng.integers(1, 4, n),
+                       n_words=rng.integers(6, 14, n), queries=rng.integers(5, 40, n), budget_exhausted=False,
+                       clean_score=0.8, final_score=0.2, final_metric=np.where(success, 0.0, 1.0), poolable=True,
+                       separate_because=None, reason=None, clean_prediction="a", final_prediction="b",
+                       edits=[[{"word": "w", "replacement": "v", "operation": "swap"}]] * n,
+                       clean=[{"question": "w x"}] * n, adversarial=[{"question": "v x"}] * n)
 
 
 def holm_by_definition(p_values) -> list[float]:

@@ -70,17 +70,23 @@ def test_retrieval_rows_are_their_own_clusters(tmp_path):
 
 def test_attack_table_keeps_skipped_items_with_their_clean_score(tmp_path):
     folder = tmp_path / "xquad"
+    common = {"lang": "de", "arm": "multi", "seed": 1, "n_words": 6, "budget_exhausted": False, "poolable": True,
+              "clean_metric": 1.0, "clean_prediction": "a", "clean": {"question": "w x"}}
     write_jsonl(folder / "de.jsonl", [
-        {"id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": True,
-         "words_changed": 2, "queries": 9, "clean_score": 1.0},
-        {"id": "q2", "lang": "de", "arm": "multi", "seed": 1, "status": "skipped", "success": False,
-         "words_changed": 0, "queries": 1, "clean_score": 0.0},
+        {**common, "id": "q1", "status": "succeeded", "success": True, "words_changed": 2, "queries": 9,
+         "clean_score": 0.7, "final_score": 0.1, "final_metric": 0.0, "final_prediction": "b",
+         "edits": [{"word": "w", "replacement": "v", "operation": "swap"}], "adversarial": {"question": "v x"}},
+        {**common, "id": "q2", "status": "skipped", "success": False, "words_changed": 0, "queries": 0,
+         "clean_score": None, "final_score": None, "clean_metric": 0.0, "final_metric": 0.0, "final_prediction": "a",
+         "edits": [], "adversarial": {"question": "w x"}, "reason": "clean F1 0.000 is below min_clean_score"},
     ])
     table = attack_records({"xquad": folder}, clusters={"q1": "para-7"})
     assert list(table.columns) == ATTACK_COLUMNS
-    assert table.set_index("id").loc["q2", "status"] == "skipped"
-    assert table.set_index("id").loc["q1", "cluster"] == "para-7"
-    assert table.set_index("id").loc["q1", "clean_score"] == 1.0
+    by_id = table.set_index("id")
+    assert by_id.loc["q2", "status"] == "skipped" and math.isnan(by_id.loc["q2", "clean_score"])
+    assert by_id.loc["q1", "cluster"] == "para-7"
+    assert by_id.loc["q1", "final_score"] == 0.1 and by_id.loc["q1", "final_metric"] == 0.0
+    assert by_id.loc["q1", "adversarial"] == {"question": "v x"}
     assert set(table["task"]) == {"xquad"} and set(table["arm"]) == {"multi"}
 
 
@@ -181,18 +187,27 @@ def test_a_retrieval_pair_without_a_perturbation_record_raises_like_qa(tmp_path)
 
 
 def test_attack_records_hold_every_column_of_every_row(tmp_path):
+    """Every column is read and typed (seeds, counts and flags arrive as strings or 0/1 in hand-made files)."""
+    base = {"n_words": "7", "budget_exhausted": 0, "poolable": 1, "clean_prediction": 1, "final_prediction": 0,
+            "clean": {"text_b": "a b"}, "adversarial": {"text_b": "a c"},
+            "edits": [{"word": "b", "replacement": "c", "operation": "swap"}]}
     write_jsonl(tmp_path / "xnli" / "hi.jsonl", [
-        {"id": "n1", "lang": "hi", "arm": "squad", "seed": "2", "status": "failed", "success": 0,
-         "words_changed": "3", "queries": "12", "clean_score": "1", "cluster": "premise-8"}])
+        {**base, "id": "n1", "lang": "hi", "arm": "squad", "seed": "2", "status": "failed", "success": 0,
+         "words_changed": "3", "queries": "12", "clean_score": "0.9", "final_score": "0.6", "clean_metric": "1",
+         "final_metric": 1, "cluster": "premise-8"}])
     write_jsonl(tmp_path / "xquad" / "de.jsonl", [
-        {"id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": 1,
-         "words_changed": 2, "queries": 9, "clean_score": 0.5}])
+        {**base, "id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": 1,
+         "words_changed": 2, "queries": 9, "clean_score": 0.5, "final_score": None, "clean_metric": 1.0,
+         "final_metric": 0.0, "reason": "x", "separate_because": None}])
     table = attack_records({"xquad": tmp_path / "xquad", "xnli": tmp_path / "xnli"}, clusters={"q1": "para-7"})
     assert list(table.columns) == ATTACK_COLUMNS
-    assert table.to_dict("records") == [
-        {"task": "xnli", "arm": "squad", "seed": 2, "lang": "hi", "id": "n1", "cluster": "premise-8",
-         "status": "failed", "success": False, "words_changed": 3, "queries": 12, "clean_score": 1.0},
-        {"task": "xquad", "arm": "multi", "seed": 1, "lang": "de", "id": "q1", "cluster": "para-7",
-         "status": "succeeded", "success": True, "words_changed": 2, "queries": 9, "clean_score": 0.5}]
+    first, second = table.to_dict("records")
+    assert (first["task"], first["seed"], first["cluster"], first["words_changed"], first["queries"]) == (
+        "xnli", 2, "premise-8", 3, 12)
+    assert first["success"] is False and first["poolable"] is True and first["budget_exhausted"] is False
+    assert (first["clean_score"], first["final_score"], first["clean_metric"], first["n_words"]) == (0.9, 0.6, 1.0, 7)
+    assert (second["task"], second["cluster"], second["success"]) == ("xquad", "para-7", True)
+    assert math.isnan(second["final_score"]) and second["reason"] == "x"
+    assert second["edits"] == base["edits"] and second["adversarial"] == {"text_b": "a c"}
     assert table["success"].dtype == bool  # 0/1 in the files
     assert list(attack_records({}).columns) == ATTACK_COLUMNS

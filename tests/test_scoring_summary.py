@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scoring_support import bh_by_definition, holm_by_definition, synthetic_attacks, synthetic_scores
 
-from stages.xlt.scoring.statistics import BootstrapSettings, decide, mcnemar_exact, wilson_interval
+from stages.xlt.scoring.statistics import BootstrapSettings, decide
 from stages.xlt.scoring.summary import SummarySettings, summarize
 
 RATES = {"multi": 0.5, "squad": 0.1, "none": 0.1}
@@ -171,39 +171,16 @@ def test_clean_table_per_arm_and_language(summary, scores):
     assert row["ci_low"] <= row["clean"] <= row["ci_high"] and row["n"] == 120 and row["n_seeds"] == 2
 
 
-def test_attack_table_pairs_the_arms_on_eligible_items():
-    # Hand-built: 6 items in distinct clusters; item 5 is skipped by B; item 4 is below the threshold for A.
-    base = {"task": "qa", "seed": 1, "lang": "de", "words_changed": 2, "queries": 10}
-    a = [(0, True, 1.0), (1, True, 1.0), (2, True, 1.0), (3, False, 1.0), (4, True, 0.2), (5, True, 1.0)]
-    b = [(0, False, 1.0), (1, False, 1.0), (2, True, 1.0), (3, True, 0.8), (4, False, 1.0), (5, False, 1.0)]
-    rows = []
-    for arm, items in (("multi", a), ("squad", b)):
-        for i, success, clean in items:
-            status = "skipped" if (arm == "squad" and i == 5) else ("succeeded" if success else "failed")
-            rows.append({**base, "arm": arm, "id": f"q{i}", "cluster": f"c{i}", "status": status,
-                         "success": success and status != "skipped", "clean_score": clean})
-    attacks = pd.DataFrame(rows)
-    scores = synthetic_scores({"multi": 0.5, "squad": 0.1}, langs=("de",), n_clusters=5, seed=1)
-    result = summarize(scores, attacks, SummarySettings(comparisons=(("multi", "squad"),),
-                                                         bootstrap=BootstrapSettings(n_resamples=100)))
-    de = cell(result.attacks, lang="de")
-    assert de["n"] == 4  # items 0–3
-    assert de["success_a"] == pytest.approx(3 / 4) and de["success_b"] == pytest.approx(2 / 4)
-    assert (de["success_a_ci_low"], de["success_a_ci_high"]) == pytest.approx(wilson_interval(3, 4, 0.95))
-    assert de["a_only"] == 2 and de["b_only"] == 1
-    assert de["p_value"] == pytest.approx(mcnemar_exact(2, 1)) and de["test"] == "exact McNemar"
-    assert de["median_words_a"] == 2 and de["median_queries_b"] == 10
-    assert cell(result.attacks, lang="pooled")["n"] == 4
-
-
 def test_attack_table_on_synthetic_records(summary):
+    # The statistics themselves are tested in test_scoring_attacks.py; here: wired into the summary.
     pooled = cell(summary.attacks, comparison="multi_vs_squad", lang="pooled")
     per_lang = summary.attacks[(summary.attacks["comparison"] == "multi_vs_squad")
                                & (summary.attacks["lang"] != "pooled")]
     assert pooled["n"] == per_lang["n"].sum() and pooled["success_a"] > pooled["success_b"]
+    assert pooled["success_a"] == pytest.approx(per_lang["success_a"].mean())  # languages, not items, averaged
     assert per_lang["p_adjusted"].to_numpy() == pytest.approx(holm_by_definition(per_lang["p_value"].tolist()))
-    assert len(per_lang) == 3
     assert (per_lang["success_a_ci_low"] <= per_lang["success_a"]).all()
+    assert {"skipped_a", "original_accuracy_b", "accuracy_under_attack_a", "mde"} <= set(summary.attacks.columns)
 
 
 def test_comparisons_param_drives_arm_names(scores):

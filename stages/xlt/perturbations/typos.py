@@ -26,7 +26,7 @@ from .text_units import SUPPORTED_SCRIPTS, Unit, char_script, word_units
 FAMILY = "typos"
 OPERATIONS = ("swap", "drop", "insert", "substitute")
 
-_KEYBOARD_ROWS: dict[str, tuple[str, ...]] = {
+KEYBOARD_ROWS: dict[str, tuple[str, ...]] = {
     "Latin": ("qwertyuiop", "asdfghjkl", "zxcvbnm"),
     "Cyrillic": ("йцукенгшщзхъ", "фывапролджэ", "ячсмитьбю"),
     "Greek": (";ςερτυθιοπ", "ασδφγηξκλ", "ζχψωβνμ"),
@@ -40,7 +40,7 @@ _ALPHABETS: dict[str, str] = {
 _ALPHABET_RADIUS = 3
 
 
-def _keyboard_neighbours(rows: tuple[str, ...]) -> dict[str, str]:
+def keyboard_neighbours(rows: tuple[str, ...]) -> dict[str, str]:
     grid = {(r, i): ch for r, row in enumerate(rows) for i, ch in enumerate(row)}
     neighbours: dict[str, str] = {}
     for (r, i), ch in grid.items():
@@ -49,7 +49,7 @@ def _keyboard_neighbours(rows: tuple[str, ...]) -> dict[str, str]:
     return neighbours
 
 
-_KEYBOARDS = {script: _keyboard_neighbours(rows) for script, rows in _KEYBOARD_ROWS.items()}
+_KEYBOARDS = {script: keyboard_neighbours(rows) for script, rows in KEYBOARD_ROWS.items()}
 
 
 def _codepoint_neighbours(char: str, script: str) -> str:

@@ -24,8 +24,10 @@ from stages.xlt.scoring.metrics import exact_match, f1
 
 PathFor = Callable[[str, str], Path]  # (condition, lang) -> file
 SCORE_COLUMNS = ["task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied", "chrf"]
-ATTACK_COLUMNS = ["task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "queries",
-                  "clean_score"]
+ATTACK_COLUMNS = ["task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "n_words",
+                  "queries", "budget_exhausted", "clean_score", "final_score", "clean_metric", "final_metric",
+                  "poolable", "separate_because", "reason", "clean_prediction", "final_prediction", "edits", "clean",
+                  "adversarial"]
 
 
 def _perturbation_by_id(path: Path) -> dict[str, tuple[float, bool]]:
@@ -116,16 +118,27 @@ def score_table(rows: Iterator[dict]) -> pd.DataFrame:
 
 
 def attack_records(folders: Mapping[str, Path], clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """``task, arm, seed, lang, id, cluster, status, success, words_changed, queries, clean_score`` from each
-    attacked target's <lang>.jsonl files (one row per arm and item; ``folders``: target -> folder). Skipped items are
-    kept (status "skipped"): summary.py decides eligibility per comparison, on the items both arms could be
-    attacked on."""
+    """One row per attacked target, model (arm, seed) and candidate item, from each target's <lang>.jsonl files
+    (``folders``: target -> folder), with the columns ATTACK_COLUMNS: the status, the counts TextAttack's figures
+    need, the goal score and task metric before and after (``final_*``: every attacked item's end state), whether the
+    language's typo model may be pooled, and the texts and edits (for the reviewable sample). Skipped items are kept
+    (status "skipped"): they are TextAttack's skipped count and decide each arm's pool."""
     records = []
     for task, folder in sorted(folders.items()):
         for path in sorted(Path(folder).glob("*.jsonl")):
             for row in iter_jsonl(path):
-                records.append(dict(task=task, arm=row["arm"], seed=int(row["seed"]), lang=row["lang"], id=row["id"],
-                                    cluster=_cluster(row["id"], row, clusters), status=row["status"],
-                                    success=bool(row["success"]), words_changed=int(row["words_changed"]),
-                                    queries=int(row["queries"]), clean_score=float(row["clean_score"])))
+                records.append(dict(
+                    task=task, arm=row["arm"], seed=int(row["seed"]), lang=row["lang"], id=row["id"],
+                    cluster=_cluster(row["id"], row, clusters), status=row["status"], success=bool(row["success"]),
+                    words_changed=int(row["words_changed"]), n_words=int(row["n_words"]), queries=int(row["queries"]),
+                    budget_exhausted=bool(row["budget_exhausted"]), clean_score=_number(row["clean_score"]),
+                    final_score=_number(row["final_score"]), clean_metric=float(row["clean_metric"]),
+                    final_metric=float(row["final_metric"]), poolable=bool(row["poolable"]),
+                    separate_because=row.get("separate_because"), reason=row.get("reason"),
+                    clean_prediction=row["clean_prediction"], final_prediction=row["final_prediction"],
+                    edits=row["edits"], clean=row["clean"], adversarial=row["adversarial"]))
     return pd.DataFrame.from_records(records, columns=ATTACK_COLUMNS)
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)

@@ -17,6 +17,7 @@ import pandas as pd
 from stages.xlt.io import atomic_path, write_json, write_text
 from stages.xlt.scoring.metrics_files import detailed, headline_files, plot_tables, write_plot_tables
 from stages.xlt.scoring.plots import drop_bars, forest_plot, headline_forest, strength_curves
+from stages.xlt.scoring.attack_report import attack_samples
 from stages.xlt.scoring.report import render_report
 from stages.xlt.scoring.report_detail import render_target_page
 from stages.xlt.scoring.summary import Summary, headline_rows, tasks
@@ -108,11 +109,13 @@ def publish(
     figures_dir: str | Path,
     curves: Mapping[str, Path] | None = None,
     curves_dir: str | Path | None = None,
+    attacks: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the headline files (``headline_dir``, replaced whole), every cell (``detailed_path``), plot tables
     (``plots_dir``), the training curves of the phases in ``curves`` (one CSV per phase in ``curves_dir``), PNGs
-    (``figures_dir``), the report and its per-target pages (a folder named after the report, beside it); returns
-    what was written."""
+    (``figures_dir``), the report and its per-target pages (a folder named after the report, beside it), and with
+    the attack records (``collect.attack_records``) the reviewable sample of successful attacks in that folder;
+    returns what was written."""
     headline_dir, plots_dir, report_path = Path(headline_dir), Path(plots_dir), Path(report_path)
     written: dict[str, Path] = {}
     with atomic_path(headline_dir, is_dir=True) as tmp:
@@ -137,6 +140,9 @@ def publish(
                                       back_link=f"../{report_path.name}")
             write_text(Path(tmp) / f"{_safe(task)}.md", page)
             written[f"page:{task}"] = pages_dir / f"{_safe(task)}.md"
+        if attacks is not None:
+            write_text(Path(tmp) / "attack_samples.md", attack_samples(attacks))
+            written["attack_samples"] = pages_dir / "attack_samples.md"
     details = {task: f"{pages_dir.name}/{_safe(task)}.md" for task in per_task}
     links = {caption: Path(os.path.relpath(path, report_path.parent)).as_posix() for caption, path in main.items()}
     write_text(report_path, render_report(summary, setup, links, details))

@@ -211,14 +211,20 @@ def _section_attack(summary: Summary) -> str:
         return ""
     pooled = attacks[attacks["lang"] == POOLED]
     lines = ["## Model-aware attack (pooled over languages)", "",
-             "Success rate = share of attacked items whose prediction the attack broke; per-language tables, the "
-             "selection rule and power are in the per-target pages.", ""]
+             "Success rate = share of attacked items whose prediction the attack broke, on the items both arms "
+             "attacked, averaged over each arm's seeds and then over the poolable languages; p from the cluster "
+             f"sign-flip test, adjusted ({_method(summary)}) over all pooled rows. Per-language tables, TextAttack's "
+             "figures per arm, the selection rule and the power per row are in the per-target pages; a reviewable "
+             "sample is in [`report/attack_samples.md`](report/attack_samples.md).", ""]
     body = []
     for r in pooled.to_dict(orient="records"):
         body.append([f"`{r['task']}`", f"`{r['arm_a']}` − `{r['arm_b']}`", str(int(r["n"])),
                      f"{fmt.points(r['success_a'])} / {fmt.points(r['success_b'])}",
-                     fmt.points(r["difference"], True), fmt.p_text(r["p_value"]), fmt.p_text(r["p_adjusted"])])
-    lines.append(fmt.table(["target", "A − B", "n", "success A / B (%)", "difference", "p", "adjusted p"], body))
+                     f"{fmt.points(r['difference'], True)} {fmt.interval(r.get('ci_low'), r.get('ci_high'))}",
+                     fmt.p_text(r["p_value"]), fmt.p_text(r["p_adjusted"]),
+                     f"±{fmt.points(r['mde'])}" if fmt.finite(r.get("mde")) else "n/a"])
+    lines.append(fmt.table(["target", "A − B", "n both", "success A / B (%)", f"difference [{_level(summary)}]",
+                            "p", "adjusted p", "detectable at 80% power"], body))
     return "\n".join(lines)
 
 
@@ -263,6 +269,13 @@ def _section_limitations(summary: Summary, setup: Mapping[str, Any]) -> str:
         "interval that excludes 0 can sit beside an adjusted verdict of 'no evidence'.",
         "- Perturbations are synthetic; chrF measures how much the surface changed, not whether meaning was kept.",
     ]
+    if not summary.attacks.empty:
+        lines.append("- Attacks: few items per language (see each row's power); success is compared on the items both "
+                     "arms answered well enough, and the adversarial inputs differ between arms and seeds.")
+    flagged = summary.confounds[summary.confounds["confounded"]] if not summary.confounds.empty else summary.confounds
+    if not flagged.empty:
+        names = sorted({f"{r['task']} {r['arm_a']} vs {r['arm_b']}" for r in flagged.to_dict(orient="records")})
+        lines.append(f"- Confounded comparisons ({'; '.join(names)}) do not isolate robustness from baseline skill.")
     if summary.missing:
         lines.append("- Cells without examples shared by all arms and seeds were skipped: "
                      f"{', '.join(summary.missing)}.")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stages.xlt.scoring import formatting as fmt
+from stages.xlt.scoring.attack_report import attack_section
 from stages.xlt.scoring.statistics import NOT_APPLICABLE
-from stages.xlt.scoring.summary import AVERAGE, POOLED, Summary
+from stages.xlt.scoring.summary import AVERAGE, Summary
 
 
 def _level(summary: Summary) -> str:
@@ -89,38 +90,6 @@ def delta_table(summary: Summary, task: str, metric: str, arm_a: str, arm_b: str
                       "verdict", "MDE (80%)", "relative Δ (% of clean) [interval]"], body)
 
 
-def attack_tables(summary: Summary, task: str) -> list[str]:
-    attacks = summary.attacks
-    attacks = attacks[attacks["task"] == task] if not attacks.empty else attacks
-    if attacks.empty:
-        return []
-    level = _level(summary)
-    lines = ["## Model-aware attack", "",
-             f"Items both arms attacked (not skipped) with a clean score ≥ {summary.settings.attack_threshold:g} on "
-             f"both arms. Success rates with {level} Wilson intervals; A − B with McNemar's test on the discordant "
-             f"pairs (adjusted p: {fmt.multiplicity_name(summary.settings.multiplicity)} over the languages of a "
-             "comparison). Median words changed are over successful attacks.", ""]
-    for (arm_a, arm_b), block in attacks.groupby(["arm_a", "arm_b"], sort=False):
-        body = []
-        for r in block.to_dict(orient="records"):
-            name = f"**{r['lang']}**" if r["lang"] == POOLED else r["lang"]
-            if r["n"] == 0:
-                body.append([name, "0"] + ["n/a"] * 8)
-                continue
-            body.append([
-                name, str(int(r["n"])),
-                f"{fmt.points(r['success_a'])} {fmt.interval(r['success_a_ci_low'], r['success_a_ci_high'], False)}",
-                f"{fmt.points(r['success_b'])} {fmt.interval(r['success_b_ci_low'], r['success_b_ci_high'], False)}",
-                f"{fmt.points(r['difference'], True)} ({int(r['a_only'])} vs {int(r['b_only'])} discordant)",
-                fmt.p_text(r["p_value"]), fmt.p_text(r["p_adjusted"]), str(r["test"]),
-                f"{fmt.number(r['median_words_a'])} / {fmt.number(r['median_words_b'])}",
-                f"{fmt.number(r['median_queries_a'])} / {fmt.number(r['median_queries_b'])}"])
-        lines += [f"`{arm_a}` (A) vs `{arm_b}` (B), success rate in %:", "",
-                  fmt.table(["lang", "n", f"A [{level}]", f"B [{level}]", "A − B", "p", "adjusted p", "test",
-                             "median words A / B", "median queries A / B"], body), ""]
-    return lines
-
-
 def render_target_page(summary: Summary, task: str, figures: Mapping[str, str] | None = None,
                        note: str | None = None, back_link: str = "../report.md") -> str:
     """The detail page of one target; `figures` maps a caption to a PNG path relative to the page."""
@@ -146,7 +115,7 @@ def render_target_page(summary: Summary, task: str, figures: Mapping[str, str] |
             note_text = " — **confounded** (clean scores differ)" if flag["confounded"].any() else ""
             secondary = "" if metric == primary else " (secondary metric: exploratory)"
             lines += [f"### Δ drop, `{arm_a}` − `{arm_b}`, {label}{note_text}{secondary}", "", body, ""]
-    lines += attack_tables(summary, task)
+    lines += attack_section(summary, task=task, samples_link="attack_samples.md")
     if figures:
         lines += ["## Figures", ""]
         for caption, path in figures.items():

@@ -6,7 +6,8 @@ Input tables (pandas, long format):
            condition "clean" = unperturbed; every other condition is a perturbed copy of the same ids.
            cluster = the unit of statistical independence, the same label for the translations of one item
            in every language; applied = the perturbation changed that example's input (True on clean rows).
-* attacks: task, arm, seed, lang, id, cluster, status, success, words_changed, queries, clean_score
+* attacks: task, arm, seed, lang, id, cluster, status, success, words_changed, n_words, queries, ...
+           (collect.attack_records; attack_stats.RECORD_COLUMNS are required)
 
 Cells. A cell is (task, metric, language, condition). Its examples are the ids that have a clean and a
 perturbed score for every arm present in the cell and every seed of those arms (a missing prediction removes
@@ -36,11 +37,9 @@ Confounds: a comparison whose arms' clean scores (language average, same ids) di
 `confound_threshold` is flagged `confounded`: a drop is measured from a different starting level, so Δ mixes
 robustness with baseline skill (the relative drop is shown beside it for that reason).
 
-Attacks: every arm attacks the same candidate ids. A comparison uses the ids that both arms attacked (not
-skipped) with a clean score ≥ `attack_threshold` on both arms, so success rates are over the same items.
-Only each arm's first (lowest) seed is used: seeds of different arms are unrelated models, so there is no
-meaningful pairing of seed k of A with seed k of B, and the stage attacks the first seed only; `seed_a` and
-`seed_b` say which.
+Attacks (attack_stats.py): each model attacks the candidates it gets right; TextAttack's figures per arm on its
+own pool, and paired success rates on the items both arms attacked, averaged over each arm's seeds, with a
+cluster/seed bootstrap interval and an exact cluster sign-flip test.
 
 Arm and condition names come from the data; the only names written here are defaults of parameters.
 """
@@ -54,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from stages.xlt.scoring.attack_stats import AttackSettings, attack_rows, check_records
 from stages.xlt.scoring.statistics import (
     NOT_APPLICABLE,
     ArmScores,
@@ -61,19 +61,13 @@ from stages.xlt.scoring.statistics import (
     ClusterBootstrap,
     adjust_p_values,
     decide,
-    design_effect,
     interval_scope,
-    paired_success_test,
-    wilson_interval,
 )
 
 CLEAN = "clean"
 AVERAGE = "avg"
 POOLED = "pooled"
 SCORE_COLUMNS = ("task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied")
-ATTACK_COLUMNS = ("task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "queries",
-                  "clean_score")
-ATTACK_STATUSES = ("succeeded", "failed", "skipped")
 DEFAULT_COMPARISONS: tuple[tuple[str, str], ...] = (("multi", "squad"), ("multi", "none"), ("squad", "none"))
 DEFAULT_CHRF_BINS: tuple[float, ...] = (0, 50, 60, 70, 80, 90, 100)  # chrF on sacrebleu's 0–100 scale
 METRIC_PREFERENCE = ("f1", "accuracy")
@@ -148,7 +142,7 @@ class Summary:
     arms: pd.DataFrame  # task, metric, arm, lang, condition, applicable, coverage, n, drop(+ci), relative, ...
     comparisons: pd.DataFrame  # task, metric, arm_a, arm_b, lang, condition, delta(+ci), p_value, p_adjusted, ...
     confounds: pd.DataFrame  # task, metric, arm_a, arm_b, clean_a, clean_b, clean_gap, confounded
-    attacks: pd.DataFrame  # task, arm_a, arm_b, lang, n, success_a(+ci), success_b(+ci), p_value, ...
+    attacks: pd.DataFrame  # task, arm_a, arm_b, lang, TextAttack's figures per arm, n, success_a/b, p_value, ...
     strength: pd.DataFrame  # task, metric, arm, condition, chrf_bin, chrf_mid, score, drop(+ci), n, ...
     settings: SummarySettings
     primary_metrics: dict[str, str]  # task -> the metric reported for it
@@ -525,67 +519,18 @@ def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str
 
 
 def attack_comparisons(attacks: pd.DataFrame | None, settings: SummarySettings = SummarySettings()) -> pd.DataFrame:
-    """Per task × comparison × language (and pooled): eligible items, success rates with Wilson intervals,
-    medians of words changed (successful attacks) and queries, paired difference with McNemar's test."""
-    columns = ["task", "arm_a", "arm_b", "comparison", "lang", "seed_a", "seed_b", "n", "n_clusters",
-               "success_a", "success_a_ci_low", "success_a_ci_high", "success_b", "success_b_ci_low",
-               "success_b_ci_high", "difference", "a_only", "b_only", "p_value", "test", "p_adjusted",
-               "median_words_a", "median_words_b", "median_queries_a", "median_queries_b"]
+    """Per task x comparison x language (and pooled): TextAttack's figures for both arms on their own pools and
+    the paired success rates on the items both attacked, over every attacked seed (attack_stats.py)."""
     if attacks is None or attacks.empty:
-        return pd.DataFrame(columns=columns)
-    _require_columns(attacks, ATTACK_COLUMNS, "attacks")
-    unknown = set(attacks["status"]) - set(ATTACK_STATUSES)
-    if unknown:
-        raise ValueError(f"attack status {sorted(unknown)} is not one of {ATTACK_STATUSES}")
+        return pd.DataFrame(columns=["task", "arm_a", "arm_b", "comparison", "lang"])
+    check_records(attacks)
     frame = attacks.assign(id=attacks["id"].astype(str), cluster=attacks["cluster"].astype(str),
                            arm=attacks["arm"].astype(str), success=attacks["success"].astype(bool))
-    confidence = settings.bootstrap.confidence
-    rows = []
-    for task, by_task in frame.groupby("task"):
-        for arm_a, arm_b in settings.comparisons:
-            sides = {}
-            for arm in (arm_a, arm_b):
-                rows_arm = by_task[by_task["arm"] == arm]
-                if rows_arm.empty:
-                    break
-                seed = int(rows_arm["seed"].min())
-                sides[arm] = (seed, rows_arm[rows_arm["seed"] == seed])
-            if len(sides) < 2:
-                continue
-            (seed_a, a), (seed_b, b) = sides[arm_a], sides[arm_b]
-            pairs = a.merge(b, on=["lang", "id"], suffixes=("_a", "_b"))
-            eligible = pairs[(pairs["status_a"] != "skipped") & (pairs["status_b"] != "skipped")
-                             & (pairs["clean_score_a"] >= settings.attack_threshold)
-                             & (pairs["clean_score_b"] >= settings.attack_threshold)]
-            first = len(rows)
-            for lang in sorted(pairs["lang"].unique()) + [POOLED]:
-                group = eligible if lang == POOLED else eligible[eligible["lang"] == lang]
-                success_a, success_b = group["success_a"].to_numpy(bool), group["success_b"].to_numpy(bool)
-                n = len(group)
-                row = {"task": task, "arm_a": arm_a, "arm_b": arm_b, "comparison": f"{arm_a}_vs_{arm_b}",
-                       "lang": lang, "seed_a": seed_a, "seed_b": seed_b, "n": n,
-                       "n_clusters": int(group["cluster_a"].nunique())}
-                for side, success in (("a", success_a), ("b", success_b)):
-                    deff = design_effect(success, group["cluster_a"]) if n else 1.0
-                    low, high = wilson_interval(success.sum(), n, confidence, deff)
-                    row |= {f"success_{side}": success.mean() if n else math.nan,
-                            f"success_{side}_ci_low": low, f"success_{side}_ci_high": high,
-                            f"median_words_{side}": float(group.loc[success, f"words_changed_{side}"].median())
-                            if success.any() else math.nan,
-                            f"median_queries_{side}": float(group[f"queries_{side}"].median()) if n else math.nan}
-                if n:
-                    p, test = paired_success_test(success_a, success_b, group["cluster_a"])
-                else:
-                    p, test = math.nan, "none (no eligible item)"
-                row |= {"difference": row["success_a"] - row["success_b"],
-                        "a_only": int((success_a & ~success_b).sum()), "b_only": int((~success_a & success_b).sum()),
-                        "p_value": p, "test": test}
-                rows.append(row)
-            per_lang = [r for r in rows[first:] if r["lang"] != POOLED]
-            for r, adjusted in zip(per_lang, adjust_p_values([r["p_value"] for r in per_lang], settings.multiplicity)):
-                r["p_adjusted"] = adjusted
-            rows[-1]["p_adjusted"] = rows[-1]["p_value"]  # the pooled row is its own single test
-    return pd.DataFrame(rows, columns=columns)
+    attack_settings = AttackSettings(comparisons=settings.comparisons, confidence=settings.bootstrap.confidence,
+                                     n_resamples=settings.bootstrap.n_resamples,
+                                     n_permutations=max(settings.n_permutations, 10000),
+                                     multiplicity=settings.multiplicity, seed=settings.bootstrap.seed)
+    return pd.DataFrame(attack_rows(frame, attack_settings))
 
 
 def _merged_bins(counts: np.ndarray, min_items: int) -> list[tuple[int, int]]:
