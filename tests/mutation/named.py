@@ -53,7 +53,7 @@ MUTANTS = (
     Mutant("Holm without its factors (Bonferroni)", "stages/xlt/scoring/statistics.py",
            "adjusted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * ranked))",
            "adjusted = np.minimum(1.0, m * ranked)",
-           ("tests/test_scoring_summary.py::test_families_and_verdicts_use_the_adjusted_p",)),
+           ("tests/test_scoring_summary.py::test_a_cell_significant_only_before_adjustment_is_no_evidence",)),
     Mutant("covers() without its '/' boundary", "tests/deps_support.py",
            'file.startswith(dep.rstrip("/") + "/")', 'file.startswith(dep.rstrip("/"))',
            ("tests/test_dvc_deps.py::test_a_folder_dep_covers_only_files_below_it_not_files_sharing_its_prefix",)),
