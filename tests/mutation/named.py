@@ -1,5 +1,5 @@
 """The hand-written mutants that once passed the whole suite, each applied in a scratch copy of the project with the
-test that must now catch it (``python tests/mutation/named.py``, ~5-10 min on 2 cores; a benchmark-style check,
+test that must now catch it (``python tests/mutation/named.py``, ~10-40 min on 2 cores by load; a benchmark-style check,
 not part of the default run).
 
 Each mutant is one exact text replacement. The script first runs every named test on the unmutated copy (they must
