@@ -231,3 +231,50 @@ def test_a_listed_file_the_stage_never_imports_is_an_error_a_folder_only_a_warni
     if report:
         warnings.warn("code deps a stage never imports (a change there re-runs it for nothing):\n"
                       + format_over_declared(report), stacklevel=1)
+
+
+def test_entry_forms_vars_and_package_imports_on_a_project_built_here(tmp_path: Path) -> None:
+    """``python -m pkg`` (its __init__ and __main__), a script, ``-mpkg.mod``, commands joined by ; || | &&, a
+    missing script, params and ``vars`` (a dict and ``file.yaml:key``) in cmd and deps, list indices in and out of
+    range, relative imports from a package's __init__, one beyond the top-level package, and ``import *``."""
+    files = {
+        "params.yaml": "launcher: python\nseeds: [3, 4]\nscripts: {main: tools/run.py}\n",
+        "extra.yaml": "pkgname: app\nunused: 1\n",
+        "app/__init__.py": "from . import core\n",
+        "app/__main__.py": "from .cli import main\n",
+        "app/core.py": "",
+        "app/cli.py": "from ... import nothing\nfrom .sub import *\nfrom app.sub import tool\n\n\ndef main():\n    pass\n",
+        "app/sub/__init__.py": "",
+        "app/sub/tool.py": "",
+        "tools/run.py": "import app.core\n",
+    }
+    for rel, text in files.items():
+        _write(tmp_path, rel, text)
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({
+        "vars": ["extra.yaml:pkgname", {"mod": "app.cli"}],
+        "stages": {
+            "pkgmain": {"cmd": "${launcher} -m ${pkgname}", "deps": ["app", "data/${seeds.2}.txt", "data/${seeds.1}.txt"]},
+            "script": {"cmd": "echo start; python ${scripts.main} --seed ${seeds.0} || python missing.py | cat "
+                              "&& python -m${mod} -m", "deps": ["tools/run.py", "app/"]},
+        }}, sort_keys=False), encoding="utf-8")
+    stages = {stage.name: stage for stage in load_stages(tmp_path / "dvc.yaml")}
+    assert stages["pkgmain"].cmds == ("python -m app",)
+    assert stages["pkgmain"].deps == ("app", "data/4.txt")  # ${seeds.2} is out of range: not resolved, dropped
+    assert stages["script"].cmds == ("echo start; python tools/run.py --seed 3 || python missing.py | cat && "
+                                     "python -mapp.cli -m",)
+    assert list(entry_points(stages["script"].cmds[0])) == [
+        ("script", "tools/run.py"), ("script", "missing.py"), ("module", "app.cli")]
+    assert stage_code(stages["pkgmain"], tmp_path) == {
+        "app/__init__.py": ("-m app", "app/__init__.py"),
+        "app/__main__.py": ("-m app", "app/__main__.py"),
+        "app/core.py": ("-m app", "app/__init__.py:1", "app/core.py"),
+        "app/cli.py": ("-m app", "app/__main__.py:1", "app/cli.py"),
+        "app/sub/__init__.py": ("-m app", "app/__main__.py:1", "app/cli.py:2", "app/sub/__init__.py"),
+        "app/sub/tool.py": ("-m app", "app/__main__.py:1", "app/cli.py:3", "app/sub/tool.py"),
+    }
+    script = stage_code(stages["script"], tmp_path)
+    assert script["tools/run.py"] == ("tools/run.py", "tools/run.py")
+    assert script["app/core.py"] == ("tools/run.py", "tools/run.py:1", "app/core.py")
+    assert script["app/cli.py"] == ("-m app.cli", "app/cli.py")
+    assert "missing.py" not in script and "app/__main__.py" not in script
+    assert undeclared_imports(tmp_path / "dvc.yaml", tmp_path) == {}

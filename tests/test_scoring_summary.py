@@ -142,6 +142,12 @@ def test_a_cell_significant_only_before_adjustment_is_no_evidence():
     assert len(borderline) >= 1
     assert (borderline["ci_low"] > 0).all() or (borderline["ci_high"] < 0).all()
     assert set(borderline["verdict"]) == {"no evidence"}
+    # Holm, not Bonferroni: on these graded p-values the step-down gives some cell a smaller adjusted p than m·p.
+    languages = result.comparisons[result.comparisons["family"] == rows["family"].iloc[0]]
+    holm = holm_by_definition(languages["p_value"].tolist())
+    assert languages["p_adjusted"].to_numpy() == pytest.approx(holm)
+    bonferroni = np.minimum(1.0, len(languages) * languages["p_value"].to_numpy())
+    assert (np.array(holm) < bonferroni - 1e-9).any()
 
 
 def test_alignment_uses_only_ids_scored_everywhere(scores):
