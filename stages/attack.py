@@ -32,7 +32,7 @@ import time
 
 from stages import layout
 from stages.runtime import load_params, main_guard, offline_hub
-from stages.xlt.io import atomic_path
+from stages.xlt.io import atomic_path, write_json
 
 
 def candidate_ids(ids, seed: int, target: str, lang: str, n: int) -> list[str]:
@@ -56,9 +56,10 @@ def main() -> None:
     if args.target not in params.evaluate.targets:
         raise SystemExit(f"error: {args.target!r} is not in params.yaml evaluate.targets")
     if args.target not in params.attack_targets():
-        with atomic_path(layout.ATTACKS / args.target, is_dir=True):
-            pass  # an empty output: this target is evaluated but not attacked
-        print(f"note: {args.target} is not attacked (attack.targets {cfg.targets}, attack.enabled {cfg.enabled})")
+        note = f"{args.target} is not attacked (attack.targets {cfg.targets}, attack.enabled {cfg.enabled})"
+        with atomic_path(layout.ATTACKS / args.target, is_dir=True) as out:
+            write_json(out / "not_attacked.json", {"note": note})  # no <lang>.jsonl: nothing to score
+        print(f"note: {note}")
         return
 
     from tqdm import tqdm
@@ -85,8 +86,6 @@ def main() -> None:
     fields = ("question",) if spec.family == "qa" else ("text_a", "text_b")
 
     with atomic_path(layout.ATTACKS / args.target, is_dir=True) as out:
-        if not cfg.enabled:
-            return
         models = {key: load_trained(layout.ENCODER, layout.transfer_model(*key, spec.model)) for key in models_of}
         for lang in params.evaluate.targets[args.target]:
             examples = {ex["id"]: ex for ex in read_jsonl(layout.test_set(args.target, lang))}

@@ -88,7 +88,7 @@ def test_metrics_show_fits_a_terminal(tiny_run: Run) -> None:
 
 
 def test_plots_are_a_few_curated_views(tiny_run: Run) -> None:
-    shown = json.loads(dvc(tiny_run.repo, "plots", "show", "--json", env=tiny_run.env).stdout)
+    shown = json.loads(dvc(tiny_run.repo, "plots", "show", "--json", env=tiny_run.env).stdout)["data"]
     assert 3 <= len(shown) <= 12, sorted(shown)
     assert not any("plots/training/" in name for name in shown)  # one plot per phase, not one per model
 
