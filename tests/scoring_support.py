@@ -74,3 +74,38 @@ def synthetic_attacks(scores: pd.DataFrame, success_rate: Mapping[str, float], n
     status = np.where(~eligible, "skipped", np.where(success, "succeeded", "failed"))
     return rows.assign(status=status, success=(status == "succeeded"),
                        words_changed=rng.integers(1, 4, len(rows)), queries=rng.integers(5, 40, len(rows)))
+
+
+def clustered_runs(rng: np.random.Generator, drop: Mapping[str, float], seeds: int = 3, run_sd: float = 0.0,
+                   n_langs: int = 3, n_clusters: int = 33, sizes: tuple[int, int] = (2, 7), rho: float = 0.6,
+                   cluster_sd: float = 0.06, item_sd: float = 0.25, run_rho: float = 0.8):
+    """Per-example scores of every arm on clustered, cross-lingually correlated data, with training runs that
+    differ: ({arm: [ArmScores per language]}, [cluster labels per language]).
+
+    The drop of arm a, seed s, language l, item i of cluster k is
+        drop[a] + c[a,k,l] + r[a,s,l] + e[a,s,l,i]
+    with a cluster effect c (SD cluster_sd, correlated rho across languages: the same paragraph, translated), a
+    training-run effect r (SD run_sd, correlated run_rho across languages: the same model) and item×run noise e
+    (SD item_sd: each run gets different items wrong). Cluster sizes are uniform in `sizes`, the same clusters in
+    every language. So the true language-averaged drop of arm a is drop[a] and the true Δ is drop[a] − drop[b].
+    """
+    from stages.xlt.scoring.statistics import ArmScores
+
+    size = rng.integers(sizes[0], sizes[1] + 1, size=n_clusters)
+    codes = np.repeat(np.arange(n_clusters), size)
+    labels = np.array([f"c{c}" for c in codes])
+    n = codes.size
+    difficulty = rng.normal(0.6, 0.15, size=(n_langs, n))  # clean level of each item (shared by the arms)
+    out = {}
+    for arm, mean_drop in drop.items():
+        shared = rng.normal(size=n_clusters)
+        cluster = cluster_sd * (np.sqrt(rho) * shared + np.sqrt(1 - rho) * rng.normal(size=(n_langs, n_clusters)))
+        model = rng.normal(size=(seeds, 1))
+        run = run_sd * (np.sqrt(run_rho) * model + np.sqrt(1 - run_rho) * rng.normal(size=(seeds, n_langs)))
+        languages = []
+        for lang in range(n_langs):
+            clean = difficulty[lang] + rng.normal(0, 0.1, size=(seeds, n))
+            loss = mean_drop + cluster[lang][codes] + run[:, [lang]] + rng.normal(0, item_sd, size=(seeds, n))
+            languages.append(ArmScores(clean, clean - loss))
+        out[arm] = languages
+    return out, [labels] * n_langs
