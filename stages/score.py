@@ -112,13 +112,14 @@ def main() -> None:
     settings = SummarySettings(
         comparisons=tuple(tuple(c) for c in cfg.comparisons),
         bootstrap=BootstrapSettings(n_resamples=cfg.bootstrap.n_resamples, confidence=cfg.bootstrap.confidence,
-                                    seed=cfg.bootstrap.seed),
+                                    seed=cfg.bootstrap.seed, method=cfg.bootstrap.method),
         n_permutations=cfg.n_permutations,
         multiplicity=cfg.multiplicity,
         primary_metrics={t: "f1" if registry.target(t).family == "qa" else "accuracy" for t in params.evaluate.targets},
         confound_threshold=cfg.confound_threshold,
         attack_threshold=params.attack.eligibility,
         headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in cfg.headline),
+        min_clusters=cfg.min_clusters,
     )
     result = summarize(scores, attacks, settings)
     written = publish(result, _setup(params), metrics_dir=layout.METRICS, plots_dir=layout.PLOTS,
