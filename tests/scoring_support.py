@@ -109,3 +109,23 @@ def clustered_runs(rng: np.random.Generator, drop: Mapping[str, float], seeds: i
             languages.append(ArmScores(clean, clean - loss))
         out[arm] = languages
     return out, [labels] * n_langs
+
+
+def clustered_runs_components(seeds: int = 3, run_sd: float = 0.0, n_langs: int = 3, n_clusters: int = 33,
+                              rho: float = 0.6, cluster_sd: float = 0.06, item_sd: float = 0.25,
+                              run_rho: float = 0.8, family_size: int = 1):
+    """The true variance components of Δ on `clustered_runs` data (cluster sizes uniform on 2..7), as the
+    planner reads them from a run: per arm, the cluster part σ_c²(ρ + (1 − ρ)/L)·E[n²]/(K·E[n]²), one run's item
+    noise σ_e²/(L·N) with N = 4.5·K items per language, and the run part σ_r²(run_rho + (1 − run_rho)/L)."""
+    from stages.xlt.scoring.power import Components
+
+    size = np.arange(2, 8)
+    concentration = float((size ** 2).mean() / size.mean() ** 2) / n_clusters
+    cluster, noise = cluster_sd ** 2 * concentration, item_sd ** 2 / (size.mean() * n_clusters)
+    runs = run_sd ** 2 * (run_rho + (1 - run_rho) / n_langs)
+    average = 2 * (cluster * (rho + (1 - rho) / n_langs) + noise / (n_langs * seeds))
+    per_language = 2 * (cluster + noise / seeds)
+    return Components(var_items=average, n_clusters=n_clusters, n_languages=n_langs,
+                      seed_var=(runs + noise / n_langs,) * 2, interaction=(noise / n_langs,) * 2,
+                      n_seeds=(seeds, seeds), language_var_items=(per_language,) * n_langs,
+                      language_clusters=(n_clusters,) * n_langs, family_size=family_size)

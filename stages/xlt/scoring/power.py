@@ -1,12 +1,18 @@
 """Power and planning: the minimum detectable effect (MDE) of a comparison cell, its projection to another
 design (training seeds per arm, test items per language, languages), and the wall time of a design.
 
-MDE. The smallest true Δ that the scoring's two-sided t test (statistics.py: se from the item and run parts,
-Welch–Satterthwaite df) finds with probability `power` (0.80) at level alpha: the δ with
-P(|T| > t_{df,1−α/2}) = power for T noncentral t with df degrees of freedom and noncentrality δ/se. The textbook
-shortcut (t_{df,1−α/2} + t_{df,power})·se gives 0.74–0.79 power instead of 0.80 at df 3–6 (most under a small
-family alpha), which is where runs with 3 seeds per arm are, so the noncentral t is solved instead. Under the
-cell's multiplicity family of m tested cells the level is alpha/m (`family_rule` says why that is a bound).
+MDE. The smallest true Δ that the scoring's two-sided t test (statistics.py) finds with probability `power`
+(0.80) at level alpha, for a cell whose variance components are those measured (or projected). The test uses an
+ESTIMATED se and df: with 3 seeds per arm each arm's s² has 2 degrees of freedom, so se and the Satterthwaite df
+vary from run to run, and a run with a low s² gets a small df and a large critical value. The power is therefore
+computed over the sampling distribution of the estimates, by Monte Carlo with fixed draws (deterministic):
+v_items ~ v·χ²_{K−1}/(K−1), each arm's s² ~ s²·χ²_{S−1}/(S−1), se and df formed from them as the scoring does,
+and Δ̂ ~ N(Δ, se_true²) independent of them; MDE solves P(|Δ̂| > t_{df̂,1−α/2}·ŝe) = power. The textbook
+(t_{df,1−α/2} + t_{df,power})·se (or the noncentral t at the expected df) ignores that variation and promised
+0.80 where simulation of the whole procedure found 0.71–0.78 at 3 seeds (at 7 headline cells' alpha/7 the
+procedure MDE is ~20% larger). With one seed per arm it is the noncentral-t MDE with K − 1 degrees of freedom.
+Under the cell's multiplicity family of m tested cells the level is alpha/m (`family_rule` says why that is a
+bound).
 
 Projection (what `stages.plan` prints). From one finished run, per cell:
 * the item part var_items = V_C + Σ_arms V_E/S, split into the cluster part V_C and the item×run interaction V_E
@@ -32,13 +38,12 @@ training-data prefix caches) and the time between stages are fixed. Arms are fix
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from stages.xlt.scoring.statistics import RunPart, t_interval
 
@@ -56,32 +61,51 @@ def family_rule(multiplicity: str) -> str:
             "less strict, so this is a conservative bound")
 
 
-@functools.lru_cache(maxsize=4096)
-def _mde_factor(df: float, alpha: float, power: float) -> float:
-    """δ/se at which the two-sided level-alpha t test with df degrees of freedom has the given power."""
-    if df > 1e6:
-        critical = stats.norm.ppf(1 - alpha / 2)
-
-        def achieved(ncp: float) -> float:
-            return float(stats.norm.sf(critical - ncp) + stats.norm.cdf(-critical - ncp))
-    else:
-        critical = stats.t.ppf(1 - alpha / 2, df)
-
-        def achieved(ncp: float) -> float:
-            # The far tail is negligible and nct's lower tail can return NaN there.
-            return float(stats.nct.sf(critical, df, ncp) + np.nan_to_num(stats.nct.cdf(-critical, df, ncp)))
-    high = critical + 4.0
-    while achieved(high) < power:
-        high *= 2
-    return float(optimize.brentq(lambda ncp: achieved(ncp) - power, 0.0, high, xtol=1e-10))
+_DRAWS = 4000  # Monte Carlo draws of the variance estimates: ~0.5% error on an MDE, a few ms per cell
 
 
-def minimum_detectable_effect(se: float, df: float, alpha: float, power: float = MDE_POWER) -> float:
-    """Smallest |Δ| found with probability `power` by the two-sided t test at `alpha` (NaN if se is unknown)."""
-    if not (np.isfinite(se) and se >= 0 and df > 0 and 0 < alpha < 1):
-        return math.nan
-    key = math.inf if not np.isfinite(df) or df > 1e6 else float(f"{df:.5g}")
-    return _mde_factor(key, float(alpha), float(power)) * se
+def detectable_effects(var_items: float, n_clusters: float, runs: Sequence[RunPart], alphas: Sequence[float],
+                       power: float = MDE_POWER) -> list[float]:
+    """MDE at each level in `alphas` of the scoring's t test for a cell with these variance components (taken
+    as the truth: item part, K clusters, each arm's RunPart), NaN where they are unknown (module docstring)."""
+    if not (np.isfinite(var_items) and var_items >= 0 and n_clusters >= 2) or \
+            any(r.n_seeds >= 2 and not (np.isfinite(r.seed_var) and np.isfinite(r.interaction)) for r in runs):
+        return [math.nan] * len(alphas)
+    truth = var_items + sum(r.variance for r in runs)
+    if truth <= 0:
+        return [0.0] * len(alphas)
+    rng = np.random.default_rng(0)  # the same draws for every cell: deterministic, smooth in the inputs
+    items = var_items * rng.chisquare(n_clusters - 1, _DRAWS) / (n_clusters - 1)
+    total, denominator = items.copy(), items ** 2 / (n_clusters - 1)
+    for run in runs:
+        if run.n_seeds < 2:
+            continue
+        drawn = [RunPart(s2, run.n_seeds, run.interaction)
+                 for s2 in run.seed_var * rng.chisquare(run.n_seeds - 1, _DRAWS) / (run.n_seeds - 1)]
+        total += np.array([r.variance for r in drawn])
+        denominator += np.array([r.df_term for r in drawn])
+    df = np.full(_DRAWS, np.inf)
+    np.divide(total ** 2, denominator, out=df, where=denominator > 0)
+    sigma = math.sqrt(truth)
+    out = []
+    for alpha in alphas:
+        if not 0 < alpha < 1:
+            out.append(math.nan)
+            continue
+        critical = stats.t.ppf(1 - alpha / 2, df) * np.sqrt(total)
+
+        def shortfall(effect: float) -> float:
+            return float(np.mean(special.ndtr((effect - critical) / sigma)
+                                 + special.ndtr((-effect - critical) / sigma))) - power
+
+        high = float(critical.max()) + 10 * sigma
+        out.append(float(optimize.brentq(shortfall, 0.0, high, xtol=1e-9 * sigma)))
+    return out
+
+
+def minimum_detectable_effect(var_items: float, n_clusters: float, runs: Sequence[RunPart], alpha: float,
+                              power: float = MDE_POWER) -> float:
+    return detectable_effects(var_items, n_clusters, runs, [alpha], power)[0]
 
 
 # ---------------------------------------------------------------------------------------------- projection
@@ -159,12 +183,11 @@ def project(c: Components, seeds: int, items_scale: float = 1.0, languages: int 
     for seed_var, item_noise in zip(c.seed_var, interaction):
         between = max(0.0, seed_var - item_noise) if np.isfinite(seed_var) else 0.0
         runs.append(RunPart(between + item_noise * scale, seeds, item_noise * scale))
-    var_items = (cluster_part + sum(v * scale for v in interaction) / seeds)
+    var_items = scale * (cluster_part + sum(interaction) / seeds)
     clusters = _clusters(c, items_scale, languages)
     result = t_interval(0.0, var_items, clusters, runs, 1 - alpha)
-    return Projection(result.se, result.df, var_items, result.var_runs, clusters,
-                      minimum_detectable_effect(result.se, result.df, alpha, power),
-                      minimum_detectable_effect(result.se, result.df, alpha / max(1, c.family_size), power))
+    mde, mde_family = detectable_effects(var_items, clusters, runs, [alpha, alpha / max(1, c.family_size)], power)
+    return Projection(result.se, result.df, var_items, result.var_runs, clusters, mde, mde_family)
 
 
 def components(detailed: Mapping, task: str, metric: str, comparison: str, condition: str) -> Components:
@@ -261,3 +284,111 @@ def relative_mde(projected: Sequence[float], measured: Sequence[float]) -> float
     across F1 and accuracy cells); cells without a measured MDE are left out."""
     ratios = [p / m for p, m in zip(projected, measured) if np.isfinite(p) and np.isfinite(m) and m > 0]
     return float(np.mean(ratios)) if ratios else math.nan
+
+
+# ---------------------------------------------------------------------------------------------- planning
+@dataclass(frozen=True)
+class HeadlineCell:
+    """A headline cell of a finished run: what it measured and its variance components."""
+
+    task: str
+    metric: str
+    comparison: str
+    condition: str
+    delta: float
+    se: float
+    df: float
+    var_items: float
+    var_runs: float
+    mde: float
+    mde_family: float
+    components: Components
+
+    @property
+    def name(self) -> str:
+        return f"{self.task} {self.condition}"
+
+
+def headline_cells(detailed: Mapping) -> list[HeadlineCell]:
+    """The run's headline cells (settings.headline) with their measured values, from detailed.json."""
+    settings = detailed.get("settings", {})
+    if not settings.get("headline"):
+        raise ValueError("detailed.json names no headline cells (score.headline): nothing to plan for")
+    cells = []
+    for task, arm_a, arm_b, condition in settings["headline"]:
+        metric = settings["primary_metrics"][task]
+        comparison = f"{arm_a}_vs_{arm_b}"
+        c = components(detailed, task, metric, comparison, condition)
+        row = detailed["comparisons"][task][metric][comparison][condition][AVERAGE]
+
+        def number(key: str) -> float:
+            return math.nan if row.get(key) is None else float(row[key])
+
+        cells.append(HeadlineCell(task, metric, comparison, condition, number("delta"), number("se"), number("df"),
+                                  number("var_items"), number("var_runs"), number("mde"), number("mde_family"), c))
+    return cells
+
+
+def run_shape(detailed: Mapping) -> Shape:
+    """Seeds per arm, test items per language (all examples of the clean table, mean over languages) and
+    languages of every task of the run."""
+    settings = detailed.get("settings", {})
+    seeds = sorted(set(settings.get("n_seeds", {}).values()))
+    if not seeds:
+        raise ValueError("detailed.json settings lack n_seeds")
+    items, languages = {}, {}
+    for task, metric in sorted(settings.get("primary_metrics", {}).items()):
+        by_arm = detailed.get("clean", {}).get(task, {}).get(metric, {})
+        if not by_arm:
+            continue
+        counts = [float(row["n"]) for lang, row in next(iter(by_arm.values())).items() if lang != AVERAGE]
+        items[task], languages[task] = float(np.mean(counts)), len(counts)
+    return Shape(seeds=max(seeds), items=items, languages=languages)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    design: Shape
+    projections: tuple[Projection | None, ...]  # per headline cell; None where it cannot be projected
+    objective: float  # mean projected / measured family MDE over the cells
+    seconds: float | None  # projected wall time, when stage times were given
+
+
+def evaluate(cells: Sequence[HeadlineCell], run: Shape, design: Shape, alpha: float, power: float = MDE_POWER,
+             stage_times: Mapping | None = None) -> Evaluation:
+    """Every headline cell's projected MDEs under `design`, the objective and the projected wall time."""
+    projections = []
+    for cell in cells:
+        scale = design.items.get(cell.task, run.items[cell.task]) / run.items[cell.task]
+        languages = design.languages.get(cell.task, run.languages[cell.task])
+        try:
+            projections.append(project(cell.components, design.seeds, scale, languages, alpha, power))
+        except ValueError:
+            projections.append(None)
+    objective = relative_mde([p.mde_family if p else math.nan for p in projections],
+                             [cell.mde_family for cell in cells])
+    seconds = sum(design_seconds(stage_times, run, design).values()) if stage_times is not None else None
+    return Evaluation(design, tuple(projections), objective, seconds)
+
+
+def best_within(evaluations: Sequence[Evaluation], budget_seconds: float) -> Evaluation | None:
+    """The design with the smallest objective whose projected wall time fits the budget (None if none fits)."""
+    fitting = [e for e in evaluations if e.seconds is not None and e.seconds <= budget_seconds
+               and np.isfinite(e.objective)]
+    return min(fitting, key=lambda e: (e.objective, e.seconds)) if fitting else None
+
+
+ASSUMPTIONS = (
+    "Assumptions: the per-cluster variance of each cell and the per-run variance of each arm carry over from the "
+    "run to the design; more test items of the same kind are proportionally more clusters of the same size, so "
+    "the item part (clusters and each run's item noise) shrinks as 1/items; new languages behave like the average "
+    "of the measured ones, with the item part of the language average following v̄/L + (1 − 1/L)·c̄ (v̄ the "
+    "per-language item variance, c̄ the mean cross-language covariance estimated from the run, kept within "
+    "[0, v̄]); the training-run part of the language average does not change with the number of languages and "
+    "shrinks as 1/seeds; arms and perturbations stay the same and each design trains every arm with the same "
+    "number of seeds. The family MDE uses alpha/m over the run's family of m tested headline cells (a "
+    "conservative bound for Holm and BH). Variances estimated from 3 seeds are rough (2 degrees of freedom per "
+    "arm), so a projection across designs is a plan, not a promise. Wall time: training stages scale with seeds, "
+    "evaluation with seeds × test items, test-input stages with test items, attacks with languages, the rest is "
+    "fixed; a new language or more items are assumed to be available in the data."
+)

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from stages.xlt.io import atomic_path
-from stages.xlt.scoring.power import MDE_POWER, family_rule, minimum_detectable_effect
+from stages.xlt.scoring.power import MDE_POWER, detectable_effects, family_rule
 from stages.xlt.scoring.statistics import (
     NOT_APPLICABLE,
     PERMUTATION_SCOPE,
@@ -65,6 +65,7 @@ from stages.xlt.scoring.statistics import (
     BootstrapSettings,
     ClusterBootstrap,
     Interval,
+    RunPart,
     adjust_p_values,
     decide,
     design_effect,
@@ -358,7 +359,7 @@ def _spread_columns(prefix: str, interval: Interval, blank: bool = False) -> dic
 
 def _seed_list(values) -> list[float]:
     """Per-seed values as a JSON-friendly list (rounded like every other number in detailed.json)."""
-    return [round(float(v), 6) for v in values]
+    return [_finite(v) for v in values]
 
 
 class _Groups:
@@ -577,9 +578,13 @@ def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str
             verdicts.append(TOO_FEW_CLUSTERS)
         else:
             verdicts.append(decide(row.p_adjusted, row.delta, alpha))
-        tested = np.isfinite(row.p_value)
-        mde.append(minimum_detectable_effect(row.se, row.df, alpha) if tested else math.nan)
-        mde_family.append(minimum_detectable_effect(row.se, row.df, alpha / row.family_size) if tested else math.nan)
+        effects = [math.nan, math.nan]
+        if np.isfinite(row.p_value):
+            runs = [RunPart(row.seed_var_a, row.n_seeds_a, row.var_interaction_a),
+                    RunPart(row.seed_var_b, row.n_seeds_b, row.var_interaction_b)]
+            effects = detectable_effects(row.var_items, row.n_clusters, runs, [alpha, alpha / row.family_size])
+        mde.append(effects[0])
+        mde_family.append(effects[1])
     table["verdict"], table["mde"], table["mde_family"] = verdicts, mde, mde_family
     return table
 
@@ -588,8 +593,9 @@ def statistics_settings(settings: SummarySettings) -> dict:
     """How every interval, p-value and minimum detectable effect was computed, in words and numbers."""
     return {"interval_method": settings.bootstrap.method_name, "alpha": settings.alpha,
             "min_clusters": settings.min_clusters, "p_permutation": PERMUTATION_SCOPE,
-            "mde": f"smallest true Δ found with {MDE_POWER:.0%} power by the two-sided t test at the cell's df "
-                   f"(noncentral t); mde at alpha, mde_family at alpha / family_size: {family_rule(settings.multiplicity)}"}
+            "mde": f"smallest true Δ found with {MDE_POWER:.0%} power by the two-sided t test with the cell's "
+                   "variance components, over the sampling variation of its estimated se and df (power.py); mde "
+                   f"at alpha, mde_family at alpha / family_size: {family_rule(settings.multiplicity)}"}
 
 
 def attack_comparisons(attacks: pd.DataFrame | None, settings: SummarySettings = SummarySettings()) -> pd.DataFrame:
@@ -768,9 +774,10 @@ def headline_rows(summary: Summary) -> pd.DataFrame:
 
 
 def _finite(value) -> float | None:
-    """JSON has no NaN: DVC and json readers choke on it, so it becomes null."""
+    """JSON has no NaN: DVC and json readers choke on it, so it becomes null. Six significant digits, not six
+    decimals: variances of 0–1 scores (1e-4 to 1e-7) must survive for the planner."""
     value = float(value)
-    return round(value, 6) if math.isfinite(value) else None
+    return float(f"{value:.6g}") if math.isfinite(value) else None
 
 
 def headline(summary: Summary) -> dict[str, float | str | bool | None]:
