@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scoring_support import synthetic_attacks, synthetic_scores
 
-from stages.xlt.scoring.power import minimum_detectable_effect
+from stages.xlt.scoring.power import Components, measured_effects
 from stages.xlt.scoring.statistics import BootstrapSettings, adjust_p_values, decide, mcnemar_exact, wilson_interval
 from stages.xlt.scoring.summary import (
     SummarySettings,
@@ -338,8 +338,10 @@ def test_variance_split_power_and_per_seed_values(summary, scores):
     rows = summary.comparisons[summary.comparisons["applicable"]]
     assert (rows["se"] ** 2).to_numpy() == pytest.approx((rows["var_items"] + rows["var_runs"]).to_numpy())
     for row in rows.itertuples():
-        assert row.mde == pytest.approx(minimum_detectable_effect(row.se, row.df, 0.05))
-        assert row.mde_family == pytest.approx(minimum_detectable_effect(row.se, row.df, 0.05 / row.family_size))
+        # The family's level is alpha over its tested cells.
+        measured = Components(row.var_items, row.n_clusters, 1, (row.seed_var_a, row.seed_var_b),
+                              (row.var_interaction_a, row.var_interaction_b), (row.n_seeds_a, row.n_seeds_b))
+        assert [row.mde, row.mde_family] == pytest.approx(measured_effects(measured, [0.05, 0.05 / row.family_size]))
         assert row.mde_family >= row.mde > 0
     de = cell(rows, arm_a="multi", arm_b="squad", lang="de", condition="typos")
     for seed, value in zip((0, 1), de["per_seed_drop_a"]):

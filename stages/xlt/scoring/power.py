@@ -5,7 +5,7 @@ MDE. The smallest true Δ that the scoring's two-sided t test (statistics.py) fi
 (0.80) at level alpha, for a cell whose variance components are those measured (or projected). The test uses an
 ESTIMATED se and df: with 3 seeds per arm each arm's s² has 2 degrees of freedom, so se and the Satterthwaite df
 vary from run to run, and a run with a low s² gets a small df and a large critical value. The power is therefore
-computed over the sampling distribution of the estimates, by Monte Carlo with fixed draws (deterministic):
+computed over the sampling distribution of the estimates (Latin-hypercube draws, fixed: deterministic):
 v_items ~ v·χ²_{K−1}/(K−1), each arm's s² ~ s²·χ²_{S−1}/(S−1), se and df formed from them as the scoring does,
 and Δ̂ ~ N(Δ, se_true²) independent of them; MDE solves P(|Δ̂| > t_{df̂,1−α/2}·ŝe) = power. The textbook
 (t_{df,1−α/2} + t_{df,power})·se (or the noncentral t at the expected df) ignores that variation and promised
@@ -15,9 +15,10 @@ Under the cell's multiplicity family of m tested cells the level is alpha/m (`fa
 bound).
 
 Projection (what `stages.plan` prints). From one finished run, per cell:
-* the item part var_items = V_C + Σ_arms V_E/S, split into the cluster part V_C and the item×run interaction V_E
-  (one run's item noise; measured per arm from the spread of each seed's bootstrap replicates around the seed
-  mean, statistics.py), and the run part σ²_R = max(0, s² − V_E) per arm (s²: variance of the per-seed values);
+* the item part var_items = V_C + Σ_arms V_E/S, split into the cluster part V_C (≥ 0; a negative estimate is
+  noise) and the item×run interaction V_E (one run's item noise; measured per arm from the spread of each seed's
+  bootstrap replicates around the seed mean, statistics.py), and the run part σ²_R = max(0, s² − V_E) per arm
+  (s²: variance of the per-seed values; the model's s² is σ²_R + V_E, so an s² below V_E counts as V_E);
 * items: both V_C and V_E scale as 1/(items per language): more items of the same kind are more clusters of the
   same size, K' = K·items'/items;
 * languages: from the per-language cells' item variances v_l and the language average's v, the mean cross-language
@@ -25,7 +26,8 @@ Projection (what `stages.plan` prints). From one finished run, per cell:
   v(L') = v̄/L' + (1 − 1/L')·c̄, i.e. new languages behave like the average of the measured ones; the item part
   (both V_C and V_E) is scaled by v(L')/v(L). The run part of the language average does not change with L;
 * seeds: v_items' = V_C' + Σ V_E'/S', run part Σ σ²_R/S', s²' = σ²_R + V_E' for the df; se and df as the scoring
-  computes them, so the projection at the run's own design returns the run's own se and df.
+  computes them. The MDE that score reports for a cell is this projection at the run's own design, so the
+  planner's starting point is the run's own MDE (and its se and df, unless an estimate was clamped above).
 
 Cost (`design_seconds`), from measured per-stage wall times (.notes/stage_times.json: {"stages": [{"stage":
 name, "seconds": s}, ...], "total_seconds": ...}): training stages (intermediate@arm-seed, transfer@arm-seed)
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from stages.xlt.scoring.statistics import RunPart, t_interval
+from stages.xlt.scoring.statistics import RunPart, run_df_term, run_variance, t_interval
 
 MDE_POWER = 0.8
 AVERAGE = "avg"
@@ -61,7 +63,13 @@ def family_rule(multiplicity: str) -> str:
             "less strict, so this is a conservative bound")
 
 
-_DRAWS = 4000  # Monte Carlo draws of the variance estimates: ~0.5% error on an MDE, a few ms per cell
+_DRAWS = 512  # stratified draws per variance estimate: within ~1% of a 200 000-draw MDE, ~2 ms per cell
+
+
+def _chi_square_draws(df: float, order: np.ndarray) -> np.ndarray:
+    """χ²_df/df at stratified probabilities, in the given order (a Latin hypercube across the estimates)."""
+    probabilities = (order + 0.5) / order.size
+    return special.chdtri(df, 1 - probabilities) / df
 
 
 def detectable_effects(var_items: float, n_clusters: float, runs: Sequence[RunPart], alphas: Sequence[float],
@@ -74,16 +82,17 @@ def detectable_effects(var_items: float, n_clusters: float, runs: Sequence[RunPa
     truth = var_items + sum(r.variance for r in runs)
     if truth <= 0:
         return [0.0] * len(alphas)
-    rng = np.random.default_rng(0)  # the same draws for every cell: deterministic, smooth in the inputs
-    items = var_items * rng.chisquare(n_clusters - 1, _DRAWS) / (n_clusters - 1)
+    rng = np.random.default_rng(0)  # the same pairing for every cell: deterministic, smooth in the inputs
+    items = var_items * _chi_square_draws(n_clusters - 1, rng.permutation(_DRAWS))
     total, denominator = items.copy(), items ** 2 / (n_clusters - 1)
     for run in runs:
         if run.n_seeds < 2:
             continue
-        drawn = [RunPart(s2, run.n_seeds, run.interaction)
-                 for s2 in run.seed_var * rng.chisquare(run.n_seeds - 1, _DRAWS) / (run.n_seeds - 1)]
-        total += np.array([r.variance for r in drawn])
-        denominator += np.array([r.df_term for r in drawn])
+        # The model's s² is the run variance plus one run's item noise, max(s², V_E): an s² below the item
+        # noise is sampling noise around it (its run variance is estimated as 0), not a more precise run.
+        drawn = max(run.seed_var, run.interaction) * _chi_square_draws(run.n_seeds - 1, rng.permutation(_DRAWS))
+        total += run_variance(drawn, run.n_seeds, run.interaction)
+        denominator += run_df_term(drawn, run.n_seeds)
     df = np.full(_DRAWS, np.inf)
     np.divide(total ** 2, denominator, out=df, where=denominator > 0)
     sigma = math.sqrt(truth)
@@ -92,14 +101,15 @@ def detectable_effects(var_items: float, n_clusters: float, runs: Sequence[RunPa
         if not 0 < alpha < 1:
             out.append(math.nan)
             continue
-        critical = stats.t.ppf(1 - alpha / 2, df) * np.sqrt(total)
+        critical = special.stdtrit(df, 1 - alpha / 2) * np.sqrt(total)
 
         def shortfall(effect: float) -> float:
             return float(np.mean(special.ndtr((effect - critical) / sigma)
                                  + special.ndtr((-effect - critical) / sigma))) - power
 
-        high = float(critical.max()) + 10 * sigma
-        out.append(float(optimize.brentq(shortfall, 0.0, high, xtol=1e-9 * sigma)))
+        # Power at `high` is at least 0.95 > power; the largest critical values (df near 1) can be huge.
+        high = float(np.quantile(critical, 0.95)) + 10 * sigma
+        out.append(float(optimize.brentq(shortfall, 0.0, high, xtol=1e-5 * sigma, maxiter=500)))
     return out
 
 
@@ -166,6 +176,25 @@ def _clusters(c: Components, items_scale: float, languages: int) -> float:
     return c.n_clusters * items_scale * (languages / c.n_languages if disjoint else 1.0)
 
 
+def _design(c: Components, seeds: Sequence[int], items_scale: float, languages: int
+            ) -> tuple[float, float, list[RunPart]]:
+    """(item part, clusters, each arm's RunPart) of the cell under a design (module docstring)."""
+    interaction = [v if np.isfinite(v) else 0.0 for v in c.interaction]
+    cluster_part = max(0.0, c.var_items - sum(v / s for v, s in zip(interaction, c.n_seeds)))
+    scale = _language_factor(c, languages) / items_scale
+    runs = []
+    for seed_var, item_noise, n in zip(c.seed_var, interaction, seeds):
+        between = max(0.0, seed_var - item_noise) if np.isfinite(seed_var) else 0.0
+        runs.append(RunPart(between + item_noise * scale, n, item_noise * scale))
+    var_items = scale * (cluster_part + sum(v / n for v, n in zip(interaction, seeds)))
+    return var_items, _clusters(c, items_scale, languages), runs
+
+
+def measured_effects(c: Components, alphas: Sequence[float], power: float = MDE_POWER) -> list[float]:
+    """MDEs of the run's own design from its components (the projection to that design, so the two agree)."""
+    return detectable_effects(*_design(c, c.n_seeds, 1.0, c.n_languages), alphas, power)
+
+
 def project(c: Components, seeds: int, items_scale: float = 1.0, languages: int | None = None,
             alpha: float = 0.05, power: float = MDE_POWER) -> Projection:
     """se, df and MDEs of the cell under `seeds` per arm, `items_scale` × the test items per language and
@@ -176,15 +205,7 @@ def project(c: Components, seeds: int, items_scale: float = 1.0, languages: int 
                          "at least 2 seeds per arm")
     if not items_scale > 0 or languages < 1:
         raise ValueError(f"items scale {items_scale} and languages {languages} must be positive")
-    interaction = [v if np.isfinite(v) else 0.0 for v in c.interaction]
-    cluster_part = max(0.0, c.var_items - sum(v / s for v, s in zip(interaction, c.n_seeds)))
-    scale = _language_factor(c, languages) / items_scale
-    runs = []
-    for seed_var, item_noise in zip(c.seed_var, interaction):
-        between = max(0.0, seed_var - item_noise) if np.isfinite(seed_var) else 0.0
-        runs.append(RunPart(between + item_noise * scale, seeds, item_noise * scale))
-    var_items = scale * (cluster_part + sum(interaction) / seeds)
-    clusters = _clusters(c, items_scale, languages)
+    var_items, clusters, runs = _design(c, (seeds, seeds), items_scale, languages)
     result = t_interval(0.0, var_items, clusters, runs, 1 - alpha)
     mde, mde_family = detectable_effects(var_items, clusters, runs, [alpha, alpha / max(1, c.family_size)], power)
     return Projection(result.se, result.df, var_items, result.var_runs, clusters, mde, mde_family)

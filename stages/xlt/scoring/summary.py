@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from stages.xlt.io import atomic_path
-from stages.xlt.scoring.power import MDE_POWER, detectable_effects, family_rule
+from stages.xlt.scoring.power import MDE_POWER, Components, family_rule, measured_effects
 from stages.xlt.scoring.statistics import (
     NOT_APPLICABLE,
     PERMUTATION_SCOPE,
@@ -65,7 +65,6 @@ from stages.xlt.scoring.statistics import (
     BootstrapSettings,
     ClusterBootstrap,
     Interval,
-    RunPart,
     adjust_p_values,
     decide,
     design_effect,
@@ -580,9 +579,9 @@ def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str
             verdicts.append(decide(row.p_adjusted, row.delta, alpha))
         effects = [math.nan, math.nan]
         if np.isfinite(row.p_value):
-            runs = [RunPart(row.seed_var_a, row.n_seeds_a, row.var_interaction_a),
-                    RunPart(row.seed_var_b, row.n_seeds_b, row.var_interaction_b)]
-            effects = detectable_effects(row.var_items, row.n_clusters, runs, [alpha, alpha / row.family_size])
+            measured = Components(row.var_items, row.n_clusters, 1, (row.seed_var_a, row.seed_var_b),
+                                  (row.var_interaction_a, row.var_interaction_b), (row.n_seeds_a, row.n_seeds_b))
+            effects = measured_effects(measured, [alpha, alpha / row.family_size])
         mde.append(effects[0])
         mde_family.append(effects[1])
     table["verdict"], table["mde"], table["mde_family"] = verdicts, mde, mde_family
