@@ -29,18 +29,26 @@ Two sources of variation: which test items were drawn, and which training runs. 
   removes the plug-in bootstrap's downward bias (the usual small-sample factor of cluster-robust variances).
 * The run part: seeds of one arm are independent training runs, seeds of different arms unrelated models. For
   each arm the quantity is computed per seed on all the cell's examples (language-averaged drop, clean score,
-  relative drop; the per-seed values are reported), s²_arm is their sample variance, and
-  v_runs = Σ s²_arm / S_arm over the arms in θ with S_arm ≥ 2 seeds. An arm with one seed adds nothing: its
-  run-to-run variance is not covered, and `interval_scope` says so in words.
+  relative drop; the per-seed values are reported), and s²_arm is their sample variance. s² holds the
+  run-to-run variance AND each run's own item noise (the item×run interaction: a run gets different items
+  wrong), which the item part already holds through the seed average (as V_E/S). Counting it twice inflated se²
+  by up to half where that noise is large (per-item F1 is), and would make a planner buy seeds for what more
+  items would fix. So V_E, the interaction variance of one run's value, is measured (the item-bootstrap variance
+  of each seed's replicate around the replicate's seed mean, × S/(S − 1) because one of S seeds deviates by
+  (1 − 1/S) of it, × K/(K − 1)) and v_runs = Σ max(0, s²_arm − V_E,arm) / S_arm over the arms with S ≥ 2 seeds.
+  An arm with one seed adds nothing: its run-to-run variance is not covered, and `interval_scope` says so.
 * se = √(v_items + v_runs); Welch–Satterthwaite degrees of freedom
-  df = se⁴ / (v_items²/(K−1) + Σ (s²_arm/S_arm)²/(S_arm − 1)); interval θ̂ ± t_{df,1−α/2}·se; two-sided
-  p = 2·(1 − T_df(|θ̂|/se)). With 3 seeds per arm df is small where runs dominate, and the wide t quantile (4.3 at
-  df 2) is what lets the interval hold; resampling 3 seeds with replacement (the percentile method's
-  hierarchical mode) captures about 2/3 of the between-run variance and covered ~0.89 instead of 0.95 when a
-  run shifts the drop by 4 points (simulations in tests/test_scoring_statistics.py).
-* Both parts contain the item×run interaction (each run's own noise on each example): v_items through the seed
-  average, v_runs through each seed's value. It is counted twice, so the interval is slightly conservative (most
-  where runs do not differ systematically); the price of estimating the run part from 2–3 seeds without a model.
+  df = se⁴ / (v_items²/(K−1) + Σ (s²_arm/S_arm)²/(S_arm − 1)), each arm's term from its whole s² (what was
+  estimated, with S − 1 df; the subtracted V_E rests on K clusters and is treated as known); interval
+  θ̂ ± t_{df,1−α/2}·se; two-sided p = 2·(1 − T_df(|θ̂|/se)). With 3 seeds per arm df is small where runs
+  dominate, and the wide t quantile (4.3 at df 2) is what lets the interval hold; resampling 3 seeds with
+  replacement (the percentile method's hierarchical mode) captures about 2/3 of the between-run variance and
+  covered ~0.88–0.91 instead of 0.95 when a run shifts the drop by 4 points. Simulated (3 languages × 33 clusters
+  of 2–7 items, 3 seeds per arm, run SD 0–4 points): Δ coverage 0.95–0.97, type-I 0.03–0.05; one arm's drop
+  (one arm's 3 seeds: Satterthwaite's df is optimistic when its s² happens to be small) 0.92–0.96
+  (tests/test_scoring_statistics.py, the slow test).
+* Clamping s² − V_E at 0 and the df term of the whole s² make the interval mildly conservative where runs do
+  not differ at all (coverage ~0.97).
 * Alternative, `method="percentile"`: the percentile interval and bootstrap p from the same replicates, with each
   arm's seeds resampled in every replicate (`seed_resampling="hierarchical"`, keyed by the arm's name so an arm
   gets the same draw everywhere) or averaged (`"average"`, no run variance). Its se/df/variance columns are the t
@@ -60,8 +68,8 @@ Decision rules, shared by every quantity:
 * Ties: replicates come from float32 products, so a value that should be exactly 0 comes out as ±1e-8 or so.
   Replicates and per-seed values within TIE_TOLERANCE × (the cell's largest |score|) of 0 are set to 0: a 0 counts
   in both tails of the bootstrap p (it never creates a one-sided tail), and a standard deviation within the
-  tolerance is 0. With se = 0 (every cluster and run gives the same value) p is 1 if θ̂ is 0 within the
-  tolerance, else 0, and the interval is [min(θ̂, 0), max(θ̂, 0)] collapsed on θ̂.
+  tolerance is 0. With se = 0 (every cluster and run gives the same value) p is 1 and the interval
+  [min(θ̂, 0), max(θ̂, 0)] if θ̂ is 0 within the tolerance, else p is 0 and the interval the point θ̂.
 * NaN replicates: a replicate in which some language received no cluster has no value for the language average
   (rare unless a language has one or two changed clusters); a relative quantity over a zero clean score is NaN.
   They are left out of variances and percentiles and counted: n_resamples_used + n_resamples_nan = R.

@@ -17,8 +17,16 @@ dilute the drop towards 0. Each cell reports coverage = changed / total, n (chan
 A cell with no changed example is "not applicable" (e.g. a code-switching perturbation with no dictionary entry
 for the language): it gets no estimate, no p-value, takes no part in multiplicity adjustment and is left out of
 language averages (which are then over the remaining languages). The all-examples ("diluted") drop and Δ are
-kept beside them in detailed.json. Statistics: statistics.py (cluster bootstrap, shared clusters across
-languages, hierarchical seeds).
+kept beside them in detailed.json. Statistics: statistics.py (cluster bootstrap of seed-averaged scores with
+shared clusters across languages, plus the between-run variance of per-seed estimates; Satterthwaite t).
+A cell whose drop rests on fewer than `min_clusters` changed clusters gets "too few clusters": its estimate and
+per-seed values are kept, its interval, p-value and MDE are not computed, and it takes no part in its
+multiplicity family.
+
+Every comparison row carries the variance split (se, df, var_items, var_runs; each arm's s² of per-seed drops,
+seed_var_a/b, and one run's item noise, var_interaction_a/b), each arm's per-seed drops and clean scores
+(per_seed_drop_a, ...: lists, one value per seed in seed order) and the minimum detectable effects at 80% power
+(mde at alpha, mde_family at alpha / family_size; power.py); arm and clean rows carry theirs likewise.
 
 Language averages ("avg") are over `average_languages[task]` (default: every language of the task) that are
 applicable, unweighted.
@@ -29,12 +37,15 @@ Multiplicity families (adjusted p-values with `multiplicity`, "holm" by default)
 * headline cells (`headline`, the language-averaged cells named in advance as the answer): one family of
   all of them;
 * other language averages: one family per task × metric × comparison (its perturbations).
+family_size counts the family's tested cells (not applicable and too-few-clusters cells are out).
 A verdict is decided by the adjusted p-value; intervals are marginal. Secondary metrics (EM, en→xx retrieval)
 are separate tables and families and exploratory.
 
 Confounds: a comparison whose arms' clean scores (language average, same ids) differ by more than
 `confound_threshold` is flagged `confounded`: a drop is measured from a different starting level, so Δ mixes
-robustness with baseline skill (the relative drop is shown beside it for that reason).
+robustness with baseline skill (the relative drop is shown beside it for that reason). The same test on the
+examples the drop is computed on (the changed ones of that cell) is `confounded_changed` (`clean_gap_changed`) on
+every comparison row; the confound table names the conditions where a language average is confounded that way.
 
 Attacks: every arm attacks the same candidate ids. A comparison uses the ids that both arms attacked (not
 skipped) with a clean score ≥ `attack_threshold` on both arms, so success rates are over the same items.
@@ -444,7 +455,8 @@ def _delta_rows(task, metric, condition, cells: Mapping[str, _Cell], groups: _Gr
             if used:
                 r = groups.get(used).compare(arm_a, arm_b)
                 few = r.n_clusters < settings.min_clusters
-                delta, relative = _interval_columns("delta", r.delta, few), _interval_columns("r", r.relative_delta, few)
+                delta = _interval_columns("delta", r.delta, few)
+                relative = _interval_columns("r", r.relative_delta, few)
                 gap = r.clean_a - r.clean_b
                 row |= {"n_clusters": r.n_clusters, "too_few_clusters": few, "delta": delta["delta"],
                         "ci_low": delta["delta_ci_low"], "ci_high": delta["delta_ci_high"],
@@ -500,7 +512,8 @@ def _clean_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
                        "ci_low": clean["clean_ci_low"], "ci_high": clean["clean_ci_high"],
                        **_spread_columns("", result.clean, few), "per_seed_clean": _seed_list(result.per_seed_clean),
                        "n": result.n_examples, "n_clusters": result.n_clusters, "n_seeds": result.n_seeds,
-                       "too_few_clusters": few, "n_resamples_nan": result.clean.n_resamples_nan}
+                       "too_few_clusters": few, "n_resamples_used": result.clean.n_resamples_used,
+                       "n_resamples_nan": result.clean.n_resamples_nan}
                 if lang == AVERAGE:
                     row["n_languages"] = len(chosen)
                 rows.append(row)
