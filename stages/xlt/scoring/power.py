@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from stages.xlt.scoring.statistics import RunPart, run_df_term, run_variance, t_interval
 
