@@ -152,7 +152,7 @@ def main() -> None:
     settings = SummarySettings(
         comparisons=tuple(params.comparisons()),
         bootstrap=BootstrapSettings(n_resamples=cfg.bootstrap.n_resamples, confidence=cfg.bootstrap.confidence,
-                                    seed=cfg.bootstrap.seed),
+                                    seed=cfg.bootstrap.seed, method=cfg.bootstrap.method),
         n_permutations=cfg.n_permutations,
         multiplicity=cfg.multiplicity,
         primary_metrics={t: "f1" if registry.target(t).family == "qa" else "accuracy" for t in params.evaluate.targets},
@@ -160,6 +160,7 @@ def main() -> None:
         attack_threshold=params.attack.eligibility,
         headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in params.headline_cells()),
         skipped_comparisons=tuple(_same_model_comparisons(params)),
+        min_clusters=cfg.min_clusters,
     )
     result = summarize(scores, attacks, settings)
     setup = _setup(params)

@@ -102,3 +102,58 @@ def bh_by_definition(p_values) -> list[float]:
     for i, (_, k) in enumerate(tested, start=1):
         out[k] = min(min(1.0, m * p / j) for j, (p, _) in enumerate(tested, start=1) if j >= i)
     return out
+
+
+def clustered_runs(rng: np.random.Generator, drop: Mapping[str, float], seeds: int = 3, run_sd: float = 0.0,
+                   n_langs: int = 3, n_clusters: int = 33, sizes: tuple[int, int] = (2, 7), rho: float = 0.6,
+                   cluster_sd: float = 0.06, item_sd: float = 0.25, run_rho: float = 0.8):
+    """Per-example scores of every arm on clustered, cross-lingually correlated data, with training runs that
+    differ: ({arm: [ArmScores per language]}, [cluster labels per language]).
+
+    The drop of arm a, seed s, language l, item i of cluster k is
+        drop[a] + c[a,k,l] + r[a,s,l] + e[a,s,l,i]
+    with a cluster effect c (SD cluster_sd, correlated rho across languages: the same paragraph, translated), a
+    training-run effect r (SD run_sd, correlated run_rho across languages: the same model) and item×run noise e
+    (SD item_sd: each run gets different items wrong). Cluster sizes are uniform in `sizes`, the same clusters in
+    every language. So the true language-averaged drop of arm a is drop[a] and the true Δ is drop[a] − drop[b].
+    """
+    from stages.xlt.scoring.statistics import ArmScores
+
+    size = rng.integers(sizes[0], sizes[1] + 1, size=n_clusters)
+    codes = np.repeat(np.arange(n_clusters), size)
+    labels = np.array([f"c{c}" for c in codes])
+    n = codes.size
+    difficulty = rng.normal(0.6, 0.15, size=(n_langs, n))  # clean level of each item (shared by the arms)
+    out = {}
+    for arm, mean_drop in drop.items():
+        shared = rng.normal(size=n_clusters)
+        cluster = cluster_sd * (np.sqrt(rho) * shared + np.sqrt(1 - rho) * rng.normal(size=(n_langs, n_clusters)))
+        model = rng.normal(size=(seeds, 1))
+        run = run_sd * (np.sqrt(run_rho) * model + np.sqrt(1 - run_rho) * rng.normal(size=(seeds, n_langs)))
+        languages = []
+        for lang in range(n_langs):
+            clean = difficulty[lang] + rng.normal(0, 0.1, size=(seeds, n))
+            loss = mean_drop + cluster[lang][codes] + run[:, [lang]] + rng.normal(0, item_sd, size=(seeds, n))
+            languages.append(ArmScores(clean, clean - loss))
+        out[arm] = languages
+    return out, [labels] * n_langs
+
+
+def clustered_runs_components(seeds: int = 3, run_sd: float = 0.0, n_langs: int = 3, n_clusters: int = 33,
+                              rho: float = 0.6, cluster_sd: float = 0.06, item_sd: float = 0.25,
+                              run_rho: float = 0.8, family_size: int = 1):
+    """The true variance components of Δ on `clustered_runs` data (cluster sizes uniform on 2..7), as the
+    planner reads them from a run: per arm, the cluster part σ_c²(ρ + (1 − ρ)/L)·E[n²]/(K·E[n]²), one run's item
+    noise σ_e²/(L·N) with N = 4.5·K items per language, and the run part σ_r²(run_rho + (1 − run_rho)/L)."""
+    from stages.xlt.scoring.power import Components
+
+    size = np.arange(2, 8)
+    concentration = float((size ** 2).mean() / size.mean() ** 2) / n_clusters
+    cluster, noise = cluster_sd ** 2 * concentration, item_sd ** 2 / (size.mean() * n_clusters)
+    runs = run_sd ** 2 * (run_rho + (1 - run_rho) / n_langs)
+    average = 2 * (cluster * (rho + (1 - rho) / n_langs) + noise / (n_langs * seeds))
+    per_language = 2 * (cluster + noise / seeds)
+    return Components(var_items=average, n_clusters=n_clusters, n_languages=n_langs,
+                      seed_var=(runs + noise / n_langs,) * 2, interaction=(noise / n_langs,) * 2,
+                      n_seeds=(seeds, seeds), language_var_items=(per_language,) * n_langs,
+                      language_clusters=(n_clusters,) * n_langs, family_size=family_size)

@@ -66,6 +66,14 @@ def test_detailed_is_json_without_nan_and_has_every_cell(summary):
     assert nested["arms"]["qa"]["f1"]["multi"]["typos"]["avg"]["n_languages"] == 3
     assert nested["attacks"]["qa"]["multi_vs_squad"]["pooled"]["n"] > 0
     assert nested["settings"]["interval_scope"] == summary.scope()
+    assert nested["settings"]["interval_method"] == ("cluster bootstrap (items) + between-run variance with "
+                                                     "Satterthwaite t")
+    assert nested["settings"]["p_permutation"].startswith("items only, runs fixed")
+    assert nested["settings"]["alpha"] == 0.05
+    for key in ("se", "df", "var_items", "var_runs", "mde", "mde_family", "family_size", "seed_var_a",
+                "var_interaction_a", "per_seed_drop_a", "per_seed_clean_b", "confounded_changed", "n_resamples_nan"):
+        assert key in leaf, key
+    assert len(leaf["per_seed_drop_a"]) == 2
 
 
 def test_plot_tables_carry_intervals_coverage_and_adjusted_p(summary, tmp_path):

@@ -138,7 +138,7 @@ def test_covering_statement_matches_the_number_of_seeds(one_seed_text):
     assert one in one_seed_text
     assert "hierarchical" not in one_seed_text.lower()
     two = render_report(build(seeds=(0, 1), attacks=False), {**SETUP, "seeds": [0, 1]})
-    assert "clusters and training runs" in two
+    assert "clusters (cluster bootstrap of seed-averaged scores) and training runs" in two
     assert one not in two
 
 

@@ -1,5 +1,6 @@
 """Summary tables from synthetic score tables: coverage-aware cells, language averages without not-applicable
-languages, multiplicity families, confound flags, the paired attack table, strength bins. (Output files: test_scoring_outputs.py.)"""
+languages, multiplicity families, the too-few-clusters guard, the variance split, per-seed values and minimum
+detectable effects, confound flags, the paired attack table. (Output files: test_scoring_outputs.py.)"""
 
 import math
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 from scoring_support import bh_by_definition, holm_by_definition, synthetic_attacks, synthetic_scores
 
+from stages.xlt.scoring.power import Components, measured_effects
 from stages.xlt.scoring.statistics import BootstrapSettings, decide
 from stages.xlt.scoring.summary import SummarySettings, summarize
 
@@ -111,7 +113,7 @@ def test_families_and_verdicts_use_the_adjusted_p(summary):
                     & (rows["condition"] == "typos")]
     assert set(per_lang["family"]) == {"qa/f1/multi_vs_none/typos: languages"} and len(per_lang) == 3
     for row in rows[rows["applicable"]].itertuples():
-        assert row.verdict == decide(row.p_adjusted, row.ci_low, row.ci_high, 0.05)
+        assert row.verdict == decide(row.p_adjusted, row.delta, 0.05)
         assert (row.ci_low > 0 or row.ci_high < 0) == (row.p_value < 0.05)
     bh = summarize(synthetic_scores(RATES, langs=LANGS, n_clusters=10, seed=4), None,
                    SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), multiplicity="bh"))
@@ -261,3 +263,67 @@ def test_skipped_comparisons_are_not_made_nor_counted_in_families(scores):
     family = result.comparisons[(result.comparisons["lang"] == "avg") & (result.comparisons["metric"] == "f1")
                                 & (result.comparisons["comparison"] == "multi_vs_squad")]
     assert set(family["family_size"]) == {2}  # typos and codeswitch of multi vs squad, nothing of squad vs none
+
+
+def test_a_cell_with_one_changed_cluster_gets_no_verdict(scores):
+    # Only the items of one cluster are changed in de under typos: a Δ there rests on one cluster (its type-I
+    # rate in simulation was 0.40). It keeps its estimate, gets "too few clusters", no p, and leaves its family.
+    one = scores["cluster"] == "p0000"
+    few = scores.assign(applied=np.where((scores["lang"] == "de") & (scores["condition"] == "typos"), one,
+                                         scores["applied"]))
+    result = summarize(few, None, SETTINGS)
+    de = cell(result.comparisons, arm_a="multi", arm_b="squad", lang="de", condition="typos")
+    assert de["n_clusters"] == 1 and de["verdict"] == "too few clusters" and bool(de["too_few_clusters"])
+    assert np.isfinite(de["delta"]) and math.isnan(de["p_value"]) and math.isnan(de["p_adjusted"])
+    assert math.isnan(de["ci_low"]) and math.isnan(de["mde"])
+    assert cell(result.comparisons, arm_a="multi", arm_b="squad", lang="zh", condition="typos")["family_size"] == 2
+    drop = cell(result.arms, arm="multi", lang="de", condition="typos")
+    assert bool(drop["too_few_clusters"]) and np.isfinite(drop["drop"]) and math.isnan(drop["drop_ci_low"])
+    # The same guard at a stricter setting catches cells with a few clusters.
+    strict = summarize(few, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), min_clusters=40))
+    assert set(strict.comparisons.loc[strict.comparisons["applicable"], "verdict"]) == {"too few clusters"}
+    assert strict.comparisons["family_size"].max() == 0
+    with pytest.raises(ValueError, match="min_clusters"):
+        SummarySettings(min_clusters=0)
+
+
+def test_variance_split_power_and_per_seed_values(summary, scores):
+    rows = summary.comparisons[summary.comparisons["applicable"]]
+    assert (rows["se"] ** 2).to_numpy() == pytest.approx((rows["var_items"] + rows["var_runs"]).to_numpy())
+    for row in rows.itertuples():
+        # The family's level is alpha over its tested cells.
+        measured = Components(row.var_items, row.n_clusters, 1, (row.seed_var_a, row.seed_var_b),
+                              (row.var_interaction_a, row.var_interaction_b), (row.n_seeds_a, row.n_seeds_b))
+        assert [row.mde, row.mde_family] == pytest.approx(measured_effects(measured, [0.05, 0.05 / row.family_size]))
+        assert row.mde_family >= row.mde > 0
+    de = cell(rows, arm_a="multi", arm_b="squad", lang="de", condition="typos")
+    for seed, value in zip((0, 1), de["per_seed_drop_a"]):
+        only = scores[scores["seed"] == seed]
+        assert value == pytest.approx(manual_drop(only, "multi", "de", "typos"), abs=1e-6)
+    assert np.mean(de["per_seed_drop_a"]) == pytest.approx(de["drop_a"], abs=1e-6)
+    assert de["seed_var_a"] == pytest.approx(np.var(de["per_seed_drop_a"], ddof=1), rel=1e-3)  # list rounded
+    average = cell(rows, arm_a="multi", arm_b="squad", lang="avg", condition="typos")
+    assert np.mean(average["per_seed_drop_b"]) == pytest.approx(average["drop_b"], abs=1e-6)
+    arm = cell(summary.arms, arm="multi", lang="avg", condition="typos")
+    assert arm["per_seed_drop"] == pytest.approx(average["per_seed_drop_a"])
+    assert arm["drop_se"] ** 2 == pytest.approx(arm["drop_var_items"] + arm["drop_var_runs"])
+    clean = cell(summary.clean, arm="squad", lang="zh", metric="f1")
+    assert np.mean(clean["per_seed_clean"]) == pytest.approx(clean["clean"], abs=1e-6)
+
+
+def test_confounds_on_the_changed_examples(scores):
+    # Arm none scores perfectly on the clean versions of the examples typos changes in de, and nowhere else:
+    # on all examples the gap is small, on the changed examples of that cell it is not.
+    changed = (scores["lang"] == "de") & (scores["condition"] == "typos") & scores["applied"]
+    ids = set(scores.loc[changed, "id"][:20])
+    better = scores.copy()
+    target = (better["arm"] == "none") & (better["condition"] == "clean") & (better["lang"] == "de") & \
+        better["id"].isin(ids)
+    better.loc[target, "value"] = 1.0
+    nothing_else = better.assign(applied=np.where((better["condition"] == "typos") & (better["lang"] == "de"),
+                                                  better["id"].isin(ids), better["applied"]))
+    result = summarize(nothing_else, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100)))
+    row = cell(result.comparisons, arm_a="multi", arm_b="none", lang="de", condition="typos")
+    assert bool(row["confounded_changed"]) and row["clean_gap_changed"] < -0.05 and not bool(row["confounded"])
+    confound = result.confounds.set_index("comparison").loc["multi_vs_none"]
+    assert not confound["confounded"]

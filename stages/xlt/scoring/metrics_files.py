@@ -18,18 +18,9 @@ import numpy as np
 import pandas as pd
 
 from stages.xlt.io import atomic_path
-from stages.xlt.scoring.summary import AVERAGE, Summary, headline_rows, tasks
+from stages.xlt.scoring.summary import AVERAGE, Summary, finite_or_none, headline_rows, statistics_settings, tasks
 
 POINTS = 100.0
-
-
-def finite_or_none(value) -> float | None:
-    """JSON has no NaN: DVC and json readers choke on it, so it becomes null."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return round(value, 6) if math.isfinite(value) else None
 
 
 def _in_points(value) -> float | None:
@@ -107,6 +98,7 @@ def detailed(summary: Summary) -> dict:
             "primary_metrics": dict(sorted(summary.primary_metrics.items())),
             "headline": [list(cell) for cell in settings.headline], "missing_cells": list(summary.missing),
             "skipped_comparisons": [list(cell) for cell in settings.skipped_comparisons],
+            **statistics_settings(settings),
         },
         "clean": _nest(summary.clean, ["task", "metric", "arm", "lang"]),
         "arms": _nest(summary.arms, ["task", "metric", "arm", "condition", "lang"]),

@@ -76,13 +76,22 @@ def _steps(setup: Mapping[str, Any], key: str, arm: str):
 def _statistics_text(summary: Summary) -> str:
     settings, bootstrap = summary.settings, summary.settings.bootstrap
     averages = settings.average_languages
+    if bootstrap.method == "t":
+        method = (f"**{bootstrap.method_name}**: test items are resampled by cluster (paragraph, premise, article "
+                  f"or pair; {bootstrap.n_resamples} replicates, seed {bootstrap.seed}), the same drawn clusters in "
+                  "every language because items are translations of each other, each arm's seeds averaged per "
+                  "item; the spread of each arm's per-seed estimates, less each run's own item noise, adds the "
+                  f"training-run part; {_level(summary)} intervals and p-values from a t distribution with "
+                  "Welch–Satterthwaite degrees of freedom")
+    else:
+        method = (f"**{bootstrap.method_name}** ({bootstrap.n_resamples} replicates, seed {bootstrap.seed}), the "
+                  f"same drawn clusters in every language; {_level(summary)} percentile intervals and p-values "
+                  "from the same replicates")
     return (
-        f"cluster bootstrap ({bootstrap.n_resamples} replicates, seed {bootstrap.seed}) over the unit of "
-        "independence (paragraph, premise, article or pair), the same drawn clusters in every language because "
-        f"items are translations of each other; {_level(summary)} intervals and two-sided p-values from the same "
-        f"replicates, adjusted with {_method(summary)} within families (per-language cells of one comparison and "
-        "perturbation; the headline cells together; the other language averages of one comparison); verdicts "
-        "use the adjusted p. Language averages are unweighted means over the applicable "
+        method + f"; p-values adjusted with {_method(summary)} within families (per-language cells of one "
+        "comparison and perturbation; the headline cells together; the other language averages of one "
+        f"comparison); verdicts use the adjusted p. A cell with fewer than {settings.min_clusters} changed clusters "
+        "gets *too few clusters* and no test. Language averages are unweighted means over the applicable "
         + ("languages" if averages is None else
            "languages among " + "; ".join(f"{t}: {', '.join(v)}" for t, v in sorted(averages.items())))
         + f". Intervals cover **{summary.scope()}**."
@@ -228,6 +237,61 @@ def _section_attack(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+DETECT_TARGET = 0.02  # "what would detect 2 points": the effect size a planned study would want to see
+DETECT_SEEDS = (3, 5, 10, 20)
+DETECT_ITEMS = (1.0, 2.0, 4.0)
+
+
+def _section_detect(summary: Summary) -> str:
+    """What the run can detect (MDE per headline cell and where its variance comes from), and which design
+    would detect 2 points, projected with the planner's model (power.py)."""
+    from stages.xlt.scoring.metrics_files import detailed
+    from stages.xlt.scoring.power import ASSUMPTIONS, headline_cells, project
+
+    try:
+        cells = headline_cells(detailed(summary))
+    except ValueError:
+        return ""
+    lines = ["## What this run can detect, and what would detect 2 points", "",
+             "MDE = the smallest true Δ found with 80% power (two-sided, the scoring's own test); *family* = at the "
+             "headline family's level. The variance of Δ splits into test items (clusters, and each run's own item "
+             "noise) and training runs: a cell dominated by items gains from more test items, one dominated by runs "
+             "only from more seeds.", ""]
+    body, plans = [], []
+    for cell in cells:
+        total = cell.var_items + cell.var_runs
+        share = (f"{100 * cell.var_items / total:.0f}% / {100 * cell.var_runs / total:.0f}%"
+                 if fmt.finite(total) and total > 0 else "n/a")
+        body.append([f"{cell.task} · {cell.condition}", fmt.points(cell.delta, True), fmt.points(cell.se), share,
+                     fmt.points(cell.mde), fmt.points(cell.mde_family)])
+        reached = None
+        for seeds, items in sorted(((s, i) for s in DETECT_SEEDS for i in DETECT_ITEMS),
+                                   key=lambda d: (d[0] * (1 + d[1]), d[0])):  # training ∝ seeds, evaluation ∝ both
+            try:
+                projected = project(cell.components, seeds, items, alpha=summary.settings.alpha)
+            except ValueError:
+                break
+            if projected.mde_family <= DETECT_TARGET:
+                reached = (seeds, items, projected.mde_family)
+                break
+        if reached:
+            plans.append(f"- {cell.task} · {cell.condition}: {reached[0]} seeds per arm and {reached[1]:g}× the test "
+                         f"items (family MDE {fmt.points(reached[2])})")
+        else:
+            best = min((project(cell.components, s, i, alpha=summary.settings.alpha).mde_family, s, i)
+                       for s in DETECT_SEEDS for i in DETECT_ITEMS) if fmt.finite(cell.var_items) else None
+            plans.append(f"- {cell.task} · {cell.condition}: none of {max(DETECT_SEEDS)} seeds × "
+                         f"{max(DETECT_ITEMS):g}× items" + (f" (best: {fmt.points(best[0])} at {best[1]} seeds, "
+                                                           f"{best[2]:g}× items)" if best else ""))
+    lines += [fmt.table(["cell", "Δ (points)", "se", "variance: items / runs", "MDE", "MDE (family)"], body), "",
+              f"The cheapest design (training ∝ seeds, evaluation ∝ seeds × items) among {list(DETECT_SEEDS)} seeds "
+              f"× {[f'{i:g}×' for i in DETECT_ITEMS]} test items whose family MDE is at most "
+              f"{fmt.points(DETECT_TARGET)} points, per cell (where the data hold that many items):", ""]
+    lines += plans
+    lines += ["", "`python -m stages.plan` projects any design with its wall time. " + ASSUMPTIONS]
+    return "\n".join(lines)
+
+
 def _section_figures(figures: Mapping[str, str]) -> str:
     lines = ["## Figures", ""]
     for caption, path in figures.items():
@@ -290,8 +354,8 @@ def render_report(summary: Summary, setup: Mapping[str, Any], figures: Mapping[s
     screen = first_screen(summary, _ordered_tasks(summary, setup), list(setup.get("arms", {})),
                           setup.get("target_notes"))
     sections = [f"# {title}\n\n{screen}".rstrip(), _section_question(summary), _section_setup(summary, setup),
-                _section_confounds(summary, setup), _section_findings(summary), _section_exploratory(summary),
-                _section_attack(summary)]
+                _section_confounds(summary, setup), _section_detect(summary), _section_findings(summary),
+                _section_exploratory(summary), _section_attack(summary)]
     if figures:
         sections.append(_section_figures(figures))
     sections.append(_section_limitations(summary, setup))

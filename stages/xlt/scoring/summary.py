@@ -18,8 +18,16 @@ dilute the drop towards 0. Each cell reports coverage = changed / total, n (chan
 A cell with no changed example is "not applicable" (e.g. a code-switching perturbation with no dictionary entry
 for the language): it gets no estimate, no p-value, takes no part in multiplicity adjustment and is left out of
 language averages (which are then over the remaining languages). The all-examples ("diluted") drop and Δ are
-kept beside them in detailed.json. Statistics: statistics.py (cluster bootstrap, shared clusters across
-languages, hierarchical seeds).
+kept beside them in detailed.json. Statistics: statistics.py (cluster bootstrap of seed-averaged scores with
+shared clusters across languages, plus the between-run variance of per-seed estimates; Satterthwaite t).
+A cell whose drop rests on fewer than `min_clusters` changed clusters gets "too few clusters": its estimate and
+per-seed values are kept, its interval, p-value and MDE are not computed, and it takes no part in its
+multiplicity family.
+
+Every comparison row carries the variance split (se, df, var_items, var_runs; each arm's s² of per-seed drops,
+seed_var_a/b, and one run's item noise, var_interaction_a/b), each arm's per-seed drops and clean scores
+(per_seed_drop_a, ...: lists, one value per seed in seed order) and the minimum detectable effects at 80% power
+(mde at alpha, mde_family at alpha / family_size; power.py); arm and clean rows carry theirs likewise.
 
 Language averages ("avg") are over `average_languages[task]` (default: every language of the task) that are
 applicable, unweighted.
@@ -30,12 +38,15 @@ Multiplicity families (adjusted p-values with `multiplicity`, "holm" by default)
 * headline cells (`headline`, the language-averaged cells named in advance as the answer): one family of
   all of them;
 * other language averages: one family per task × metric × comparison (its perturbations).
+family_size counts the family's tested cells (not applicable and too-few-clusters cells are out).
 A verdict is decided by the adjusted p-value; intervals are marginal. Secondary metrics (EM, en→xx retrieval)
 are separate tables and families and exploratory.
 
 Confounds: a comparison whose arms' clean scores (language average, same ids) differ by more than
 `confound_threshold` is flagged `confounded`: a drop is measured from a different starting level, so Δ mixes
-robustness with baseline skill (the relative drop is shown beside it for that reason).
+robustness with baseline skill (the relative drop is shown beside it for that reason). The same test on the
+examples the drop is computed on (the changed ones of that cell) is `confounded_changed` (`clean_gap_changed`) on
+every comparison row; the confound table names the conditions where a language average is confounded that way.
 
 Attacks (attack_stats.py): each model attacks the candidates it gets right; TextAttack's figures per arm on its
 own pool, and paired success rates on the items both arms attacked, averaged over each arm's seeds, with a
@@ -54,11 +65,15 @@ import numpy as np
 import pandas as pd
 
 from stages.xlt.scoring.attack_stats import AttackSettings, attack_rows, check_records
+from stages.xlt.scoring.power import MDE_POWER, Components, family_rule, measured_effects
 from stages.xlt.scoring.statistics import (
     NOT_APPLICABLE,
+    PERMUTATION_SCOPE,
+    TOO_FEW_CLUSTERS,
     ArmScores,
     BootstrapSettings,
     ClusterBootstrap,
+    Interval,
     adjust_p_values,
     decide,
     interval_scope,
@@ -99,6 +114,7 @@ class SummarySettings:
     attack_threshold: float = 0.5  # an item is attack-eligible when both arms' clean score reaches this
     headline: tuple[HeadlineCell, ...] = ()  # the language-averaged cells named in advance as the answer
     chrf_bins: tuple[float, ...] = DEFAULT_CHRF_BINS
+    min_clusters: int = 5  # fewer changed clusters: "too few clusters", no p, out of its family
     min_bin_items: int = 5  # strength bins are merged with their neighbours until each holds this many items
     # (task, A, B) comparisons not to make, e.g. where both arms are the same model for that task: they would repeat
     # another comparison's numbers and inflate its multiplicity family.
@@ -118,6 +134,9 @@ class SummarySettings:
             raise ValueError(f"multiplicity={self.multiplicity!r} must be 'holm' or 'bh'")
         if self.n_permutations < 1:
             raise ValueError(f"n_permutations={self.n_permutations} must be >= 1 (use e.g. 2000)")
+        if isinstance(self.min_clusters, bool) or not isinstance(self.min_clusters, int) or self.min_clusters < 2:
+            raise ValueError(f"min_clusters={self.min_clusters!r} must be an integer >= 2 (the item variance needs "
+                             "two clusters; e.g. 5)")
         if not self.confound_threshold >= 0:
             raise ValueError(f"confound_threshold={self.confound_threshold} must be >= 0 (0–1 score scale)")
         if self.average_languages is not None:
@@ -152,7 +171,7 @@ class Summary:
     def scope(self, arms: Sequence[str] | None = None) -> str:
         """What the intervals cover, for the given arms (default: every arm)."""
         chosen = self.n_seeds if arms is None else {a: self.n_seeds[a] for a in arms if a in self.n_seeds}
-        return interval_scope(chosen, self.settings.bootstrap.seed_resampling)
+        return interval_scope(chosen, self.settings.bootstrap)
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -336,8 +355,31 @@ def _resolve_primary_metrics(frame: pd.DataFrame, settings: SummarySettings) -> 
 
 
 # ---------------------------------------------------------------------------------------------- tables
-def _interval_columns(prefix: str, interval) -> dict:
-    return {prefix: interval.estimate, f"{prefix}_ci_low": interval.ci_low, f"{prefix}_ci_high": interval.ci_high}
+def _interval_columns(prefix: str, interval: Interval, blank: bool = False) -> dict:
+    """estimate and interval; `blank` (too few clusters): the estimate only."""
+    low, high = (math.nan, math.nan) if blank else (interval.ci_low, interval.ci_high)
+    return {prefix: interval.estimate, f"{prefix}_ci_low": low, f"{prefix}_ci_high": high}
+
+
+def _spread_columns(prefix: str, interval: Interval, blank: bool = False) -> dict:
+    """se, df and the variance split of an interval (NaN when `blank`: too few clusters to estimate them)."""
+    values = (math.nan,) * 4 if blank else (interval.se, interval.df, interval.var_items, interval.var_runs)
+    return dict(zip((f"{prefix}se", f"{prefix}df", f"{prefix}var_items", f"{prefix}var_runs"), values))
+
+
+def finite_or_none(value) -> float | None:
+    """JSON has no NaN: DVC and json readers choke on it, so it becomes null. Six significant digits, not six
+    decimals: variances of 0–1 scores (1e-4 to 1e-7) must survive for the planner."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return float(f"{value:.6g}") if math.isfinite(value) else None
+
+
+def _seed_list(values) -> list[float]:
+    """Per-seed values as a JSON-friendly list (rounded like every other number in detailed.json)."""
+    return [finite_or_none(v) for v in values]
 
 
 class _Groups:
@@ -382,14 +424,20 @@ def _drop_rows(task, metric, condition, cells: Mapping[str, _Cell], groups: _Gro
                         "not_applicable": ",".join(lang for lang in chosen if lang not in used)}
             if used:
                 result = groups.get(used).drop(arm)
-                row |= {"n_clusters": result.n_clusters, **_interval_columns("clean", result.clean),
-                        **_interval_columns("perturbed", result.perturbed), **_interval_columns("drop", result.drop),
-                        **_interval_columns("relative_drop", result.relative_drop),
+                few = result.n_clusters < settings.min_clusters
+                row |= {"n_clusters": result.n_clusters, "too_few_clusters": few,
+                        **_interval_columns("clean", result.clean, few),
+                        **_interval_columns("perturbed", result.perturbed, few),
+                        **_interval_columns("drop", result.drop, few), **_spread_columns("drop_", result.drop, few),
+                        **_interval_columns("relative_drop", result.relative_drop, few),
+                        "seed_var": result.seed_var, "var_interaction": result.var_interaction,
+                        "per_seed_drop": _seed_list(result.per_seed_drop),
+                        "per_seed_clean": _seed_list(result.per_seed_clean),
                         "mean_chrf": float(np.nanmean(np.concatenate(
                             [cells[lang].chrf[cells[lang].changed] for lang in used]))),
-                        "n_resamples_used": result.n_resamples_used}
+                        "n_resamples_used": result.n_resamples_used, "n_resamples_nan": result.n_resamples_nan}
             else:
-                row |= {"n_clusters": 0}
+                row |= {"n_clusters": 0, "too_few_clusters": False}
             rows.append(row)
     return rows
 
@@ -416,14 +464,29 @@ def _delta_rows(task, metric, condition, cells: Mapping[str, _Cell], groups: _Gr
                         "not_applicable": ",".join(lang for lang in chosen if lang not in used)}
             if used:
                 r = groups.get(used).compare(arm_a, arm_b)
-                row |= {"n_clusters": r.n_clusters, "delta": r.delta.estimate, "ci_low": r.delta.ci_low,
-                        "ci_high": r.delta.ci_high, "p_value": r.p_value, "p_permutation": r.p_permutation,
+                few = r.n_clusters < settings.min_clusters
+                delta = _interval_columns("delta", r.delta, few)
+                relative = _interval_columns("r", r.relative_delta, few)
+                gap = r.clean_a - r.clean_b
+                row |= {"n_clusters": r.n_clusters, "too_few_clusters": few, "delta": delta["delta"],
+                        "ci_low": delta["delta_ci_low"], "ci_high": delta["delta_ci_high"],
+                        "p_value": math.nan if few else r.p_value,
+                        "p_permutation": math.nan if few else r.p_permutation, **_spread_columns("", r.delta, few),
+                        "seed_var_a": r.seed_var_a, "seed_var_b": r.seed_var_b,
+                        "var_interaction_a": r.var_interaction_a, "var_interaction_b": r.var_interaction_b,
                         "clean_a": r.clean_a, "clean_b": r.clean_b, "drop_a": r.drop_a, "drop_b": r.drop_b,
+                        "per_seed_clean_a": _seed_list(r.per_seed_clean_a),
+                        "per_seed_clean_b": _seed_list(r.per_seed_clean_b),
+                        "per_seed_drop_a": _seed_list(r.per_seed_drop_a),
+                        "per_seed_drop_b": _seed_list(r.per_seed_drop_b),
+                        "clean_gap_changed": gap, "confounded_changed": bool(abs(gap) > settings.confound_threshold),
                         "relative_drop_a": r.relative_drop_a, "relative_drop_b": r.relative_drop_b,
-                        "relative_delta": r.relative_delta.estimate, "relative_ci_low": r.relative_delta.ci_low,
-                        "relative_ci_high": r.relative_delta.ci_high, "n_resamples_used": r.n_resamples_used}
+                        "relative_delta": relative["r"], "relative_ci_low": relative["r_ci_low"],
+                        "relative_ci_high": relative["r_ci_high"], "n_resamples_used": r.n_resamples_used,
+                        "n_resamples_nan": r.n_resamples_nan,
+                        "relative_n_resamples_nan": r.relative_delta.n_resamples_nan}
             else:
-                row |= {"n_clusters": 0, "p_value": math.nan, "verdict": NOT_APPLICABLE}
+                row |= {"n_clusters": 0, "too_few_clusters": False, "p_value": math.nan, "verdict": NOT_APPLICABLE}
             rows.append(row)
     return rows
 
@@ -453,9 +516,14 @@ def _clean_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
                 if not chosen:
                     continue
                 result = bootstrap(chosen).drop(arm)
-                row = {"task": task, "metric": metric, "arm": arm, "lang": lang, "clean": result.clean.estimate,
-                       "ci_low": result.clean.ci_low, "ci_high": result.clean.ci_high, "n": result.n_examples,
-                       "n_clusters": result.n_clusters, "n_seeds": result.n_seeds}
+                few = result.n_clusters < settings.min_clusters
+                clean = _interval_columns("clean", result.clean, few)
+                row = {"task": task, "metric": metric, "arm": arm, "lang": lang, "clean": clean["clean"],
+                       "ci_low": clean["clean_ci_low"], "ci_high": clean["clean_ci_high"],
+                       **_spread_columns("", result.clean, few), "per_seed_clean": _seed_list(result.per_seed_clean),
+                       "n": result.n_examples, "n_clusters": result.n_clusters, "n_seeds": result.n_seeds,
+                       "too_few_clusters": few, "n_resamples_used": result.clean.n_resamples_used,
+                       "n_resamples_nan": result.clean.n_resamples_nan}
                 if lang == AVERAGE:
                     row["n_languages"] = len(chosen)
                 rows.append(row)
@@ -463,7 +531,8 @@ def _clean_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
 
 
 def _confound_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
-    """Clean-score gap between the arms of each comparison (language average over the languages both have)."""
+    """Clean-score gap between the arms of each comparison (language average over the languages both have), on
+    all examples; `_changed_confounds` adds the conditions whose changed examples alone exceed the threshold."""
     rows = []
     for task, metric in sorted({(t, m) for t, m, _ in data.clean}):
         langs = {lang: mats for (t, m, lang), (_, mats) in data.clean.items() if (t, m) == (task, metric)}
@@ -482,6 +551,19 @@ def _confound_table(data: _Data, settings: SummarySettings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _changed_confounds(confounds: pd.DataFrame, comparisons: pd.DataFrame) -> pd.DataFrame:
+    """confounded_changed: the clean gap on the examples a drop is computed on (the changed ones, language
+    average) exceeds the threshold for some condition; confounded_changed_conditions names them."""
+    flagged: dict[tuple, list[str]] = {}
+    if not comparisons.empty:
+        rows = comparisons[(comparisons["lang"] == AVERAGE) & comparisons["applicable"].astype(bool)]
+        for row in rows[rows["confounded_changed"].fillna(False).astype(bool)].itertuples():
+            flagged.setdefault((row.task, row.metric, row.comparison), []).append(row.condition)
+    keys = list(zip(confounds["task"], confounds["metric"], confounds["comparison"]))
+    names = [",".join(sorted(flagged.get(key, []))) for key in keys]
+    return confounds.assign(confounded_changed=[bool(n) for n in names], confounded_changed_conditions=names)
+
+
 def _headline_mask(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str, str]) -> np.ndarray:
     if table.empty:
         return np.zeros(0, dtype=bool)
@@ -491,7 +573,8 @@ def _headline_mask(table: pd.DataFrame, settings: SummarySettings, primary: Mapp
 
 
 def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str, str]) -> pd.DataFrame:
-    """p_adjusted and the verdict per the families in the module docstring."""
+    """p_adjusted, the verdict and the minimum detectable effects per the families in the module docstring.
+    Cells without a p (not applicable, too few clusters) are not in any family's size."""
     if table.empty:
         return table
     table = table.copy()
@@ -508,14 +591,33 @@ def _adjust(table: pd.DataFrame, settings: SummarySettings, primary: Mapping[str
         table.loc[index, "p_adjusted"] = adjust_p_values(table.loc[index, "p_value"].to_numpy(),
                                                          settings.multiplicity)
     table["family_size"] = table.groupby("family")["p_value"].transform(lambda p: int(np.isfinite(p).sum()))
-    verdicts = []
+    verdicts, mde, mde_family = [], [], []
+    alpha = settings.alpha
     for row in table.itertuples():
         if not row.applicable:
             verdicts.append(NOT_APPLICABLE)
+        elif row.too_few_clusters:
+            verdicts.append(TOO_FEW_CLUSTERS)
         else:
-            verdicts.append(decide(row.p_adjusted, row.ci_low, row.ci_high, settings.alpha))
-    table["verdict"] = verdicts
+            verdicts.append(decide(row.p_adjusted, row.delta, alpha))
+        effects = [math.nan, math.nan]
+        if np.isfinite(row.p_value):
+            measured = Components(row.var_items, row.n_clusters, 1, (row.seed_var_a, row.seed_var_b),
+                                  (row.var_interaction_a, row.var_interaction_b), (row.n_seeds_a, row.n_seeds_b))
+            effects = measured_effects(measured, [alpha, alpha / row.family_size])
+        mde.append(effects[0])
+        mde_family.append(effects[1])
+    table["verdict"], table["mde"], table["mde_family"] = verdicts, mde, mde_family
     return table
+
+
+def statistics_settings(settings: SummarySettings) -> dict:
+    """How every interval, p-value and minimum detectable effect was computed, in words and numbers."""
+    return {"interval_method": settings.bootstrap.method_name, "alpha": settings.alpha,
+            "min_clusters": settings.min_clusters, "p_permutation": PERMUTATION_SCOPE,
+            "mde": f"smallest true Δ found with {MDE_POWER:.0%} power by the two-sided t test with the cell's "
+                   "variance components, over the sampling variation of its estimated se and df (power.py); mde "
+                   f"at alpha, mde_family at alpha / family_size: {family_rule(settings.multiplicity)}"}
 
 
 def attack_comparisons(attacks: pd.DataFrame | None, settings: SummarySettings = SummarySettings()) -> pd.DataFrame:
@@ -616,12 +718,15 @@ def summarize(
         groups = _Groups(cells, settings)
         drop_rows += _drop_rows(task, metric, condition, cells, groups, settings)
         delta_rows += _delta_rows(task, metric, condition, cells, groups, settings)
-    confounds = _confound_table(data, settings)
     comparisons = pd.DataFrame(delta_rows)
     if not comparisons.empty and settings.skipped_comparisons:
         keys = zip(comparisons["task"], comparisons["arm_a"], comparisons["arm_b"])
         comparisons = comparisons[[key not in set(settings.skipped_comparisons) for key in keys]]
         comparisons = comparisons.reset_index(drop=True)
+    confounds = _changed_confounds(_confound_table(data, settings), comparisons)
+    if not confounds.empty and settings.skipped_comparisons:
+        keys = zip(confounds["task"], confounds["arm_a"], confounds["arm_b"])
+        confounds = confounds[[key not in set(settings.skipped_comparisons) for key in keys]].reset_index(drop=True)
     if not comparisons.empty:
         comparisons = comparisons.merge(confounds[["task", "metric", "arm_a", "arm_b", "clean_gap", "confounded"]],
                                         on=["task", "metric", "arm_a", "arm_b"], how="left")
