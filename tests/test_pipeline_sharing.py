@@ -1,4 +1,6 @@
-"""Sharing results: push to a DVC remote, clone + pull elsewhere with nothing to re-run; compare branches.
+"""Sharing results: push to a DVC remote, clone + pull elsewhere with nothing to re-run; compare branches; switch
+branches with `dvc checkout`; all of it with the project's link cache (.dvc/config ``cache.type``: outputs are
+read-only links into DVC's cache, so each is on disk once).
 
 Derived from the session's single tiny run (conftest.py): a copy of it pushes to a local remote and a
 `git clone` pulls; the branch comparison uses the ``knob_run`` branch, which differs from ``main`` only in the
@@ -13,8 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KnobRun, Run
-from pipeline_support import clone_tree, dvc, git, stage_env, stages_run
+import yaml
+
+from conftest import Derived, KnobRun, Run
+from pipeline_support import (clone_tree, corrupted_cache_files, dvc, git, output_link_problems, stage_env,
+                              stages_run)
+
+TYPOS_OUTPUTS = ["data/perturbed", "data/prefix/perturbed"]  # what the typos-rate branch changes, among others
+
+
+def cached_outputs(repo: Path) -> list[str]:
+    """Every output DVC caches (metrics and plots are `cache: false`, kept in git)."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    return sorted({out["path"] for entry in lock.values() for out in entry.get("outs", [])
+                   if out["path"].startswith("data/")})
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +54,33 @@ def test_pulled_clone_is_up_to_date(pulled_clone) -> None:
     assert json.loads(status.stdout or "{}") == {}, f"a fresh clone + pull is not up to date: {status.stdout}"
     repro = dvc(clone, "repro", env=env)
     assert stages_run(repro) == [], f"a fresh clone + pull re-ran {stages_run(repro)}"
+    assert output_link_problems(clone, cached_outputs(clone)) == []  # pulled outputs are links too
+
+
+def test_outputs_are_read_only_links_into_the_cache(tiny_run: Run) -> None:
+    assert output_link_problems(tiny_run.repo, cached_outputs(tiny_run.repo)) == []
+    assert corrupted_cache_files(tiny_run.repo) == []
+
+
+def test_reruns_after_edits_write_new_links_and_leave_the_cache_intact(derived_runs: Derived) -> None:
+    """A knob edit, a forced retraining and a code edit re-ran stages over read-only linked outputs: each wrote
+    new files (renamed into place), so no cache file changed under its name."""
+    for run in (derived_runs.knob, derived_runs.retrain, derived_runs.scoring_edit):
+        assert corrupted_cache_files(run.repo) == [], run.repo
+    assert output_link_problems(derived_runs.knob.repo, TYPOS_OUTPUTS) == []
+    assert output_link_problems(derived_runs.retrain.repo, ["data/intermediate/multi-0", "data/transfer/multi-0"]) == []
+
+
+def test_checkout_switches_outputs_between_branches(tiny_run: Run, knob_run: KnobRun, tmp_path: Path) -> None:
+    repo = clone_tree(knob_run.repo, tmp_path / "repo")
+    typos = "data/perturbed/typos/xquad.de.jsonl"
+    for branch, expected in (("main", tiny_run.repo), (knob_run.branch, knob_run.repo)):
+        git(repo, "checkout", "-q", branch)
+        dvc(repo, "checkout", env=knob_run.env)
+        status = dvc(repo, "status", "--json", env=knob_run.env)
+        assert json.loads(status.stdout or "{}") == {}, f"{branch}: outputs differ from dvc.lock: {status.stdout}"
+        assert (repo / typos).read_bytes() == (expected / typos).read_bytes(), branch
+        assert output_link_problems(repo, TYPOS_OUTPUTS) == [], branch
 
 
 def test_metrics_diff_between_branches(knob_run: KnobRun) -> None:
