@@ -14,12 +14,11 @@ import re
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from conftest import Derived, KnobRun, Run
-from pipeline_support import (clone_tree, corrupted_cache_files, dvc, git, output_link_problems, stage_env,
-                              stages_run)
+from pipeline_support import (clone_tree, corrupted_cache_files, dvc, dvc_concurrently, git, output_link_problems,
+                              stage_env, stages_run)
 
 TYPOS_OUTPUTS = ["data/perturbed", "data/prefix/perturbed"]  # what the typos-rate branch changes, among others
 
@@ -108,3 +107,19 @@ def test_plots_show_writes_offline_html(knob_run: KnobRun, tmp_path: Path) -> No
     remote_scripts = re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']?https?:", html, flags=re.IGNORECASE)
     assert not remote_scripts, f"`dvc plots show` HTML loads scripts from the network: {remote_scripts}"
     assert "vegaEmbed" in html or "vega-embed" in html, "vega is neither inlined nor referenced"
+
+
+def test_independent_stages_run_side_by_side_in_one_workspace(tiny_run: Run, tmp_path: Path) -> None:
+    """The README's recipe for more cores: `dvc --wait-for-lock repro <target>` of independent targets in parallel
+    processes. DVC releases its repository lock while a stage's command runs and takes it back to record the result,
+    so two runs of different arms share one workspace: both finish, and dvc.lock holds both results (deterministic
+    retraining: the same bytes, so nothing is left to re-run and dvc.lock is unchanged)."""
+    repo = clone_tree(tiny_run.repo, tmp_path / "repo")
+    targets = ["transfer@none-0", "transfer@squad-0"]
+    runs = dvc_concurrently([(repo, ["--wait-for-lock", "repro", "--force", "--single-item", target], tiny_run.env)
+                             for target in targets], logs=tmp_path / "logs")
+    assert [stages_run(run) for run in runs] == [[target] for target in targets]
+    status = dvc(repo, "status", "--json", env=tiny_run.env)
+    assert json.loads(status.stdout or "{}") == {}, status.stdout
+    assert git(repo, "status", "--porcelain", "dvc.lock").stdout == ""
+    assert corrupted_cache_files(repo) == []
