@@ -78,7 +78,7 @@ def output_bytes(lock_path: Path = Path("dvc.lock")) -> dict[str, int]:
 def stage_row(name: str, start: float, end: float, records: list[dict], out_bytes: int | None,
               matmul_flops: float) -> dict:
     wall = end - start
-    row = {"stage": name, "seconds": round(wall, 2), "output_bytes": out_bytes}
+    row = {"stage": name, "seconds": round(wall, 2), "output_bytes": out_bytes, "matmul_flops": matmul_flops}
     if not records:  # a stage whose command is not a `python -m stages.<name>` process
         return row
     flops = sum(r.get("useful_flops", 0) for r in records)
@@ -120,6 +120,44 @@ def markdown(rows: list[dict], totals: dict) -> str:
     return "\n".join(lines)
 
 
+def grouped(rows: list[dict]) -> list[dict]:
+    """One row per stage and arm, seeds together (``transfer@multi-0``, ``-1``, ``-2`` -> ``transfer@multi``), as the
+    README's table shows them: runs, per-run ranges and totals."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(re.sub(r"-\d+$", "", row["stage"]), []).append(row)
+    out = []
+    for name, members in groups.items():
+        def values(key: str) -> list[float]:
+            return [m[key] for m in members if m.get(key) is not None]
+
+        seconds, useful = values("seconds"), values("useful_gflop")
+        out.append({"stage": name, "runs": len(members), "seconds_min": min(seconds), "seconds_max": max(seconds),
+                    "seconds_total": sum(seconds), "useful_gflop_total": sum(useful),
+                    "utilisation": sum(useful) * 1e9 / (sum(seconds) * members[0]["matmul_flops"]),
+                    "overhead_seconds_max": max(values("overhead_seconds"), default=None),
+                    "runs_layers": all(m.get("runs_layers", True) for m in members),
+                    "peak_rss_bytes": max(values("peak_rss_bytes"), default=None),
+                    "output_bytes_total": sum(values("output_bytes"))})
+    return out
+
+
+def grouped_markdown(groups: list[dict]) -> str:
+    def span(low: float, high: float) -> str:
+        return f"{low:,.0f}" if round(low) == round(high) else f"{low:,.0f}–{high:,.0f}"
+
+    lines = ["| stage | runs | wall per run (s) | total (s) | useful GFLOP | utilisation | fixed overhead per run (s) "
+             "| peak RSS (GB) | outputs (MB) |", "|---|---|---|---|---|---|---|---|---|"]
+    for g in groups:
+        overhead = "—" if g["overhead_seconds_max"] is None else (
+            f"≤ {g['overhead_seconds_max']:.1f}" + ("" if g["runs_layers"] else "*"))
+        rss = "—" if g["peak_rss_bytes"] is None else f"{g['peak_rss_bytes'] / 1e9:.2f}"
+        lines.append(f"| `{g['stage']}` | {g['runs']} | {span(g['seconds_min'], g['seconds_max'])} "
+                     f"| {g['seconds_total']:,.0f} | {g['useful_gflop_total']:,.0f} | {g['utilisation']:.0%} "
+                     f"| {overhead} | {rss} | {g['output_bytes_total'] / 1e6:,.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     from bench_support import matmul_flops
 
@@ -152,8 +190,10 @@ def main() -> int:
               "output_bytes": sum(row.get("output_bytes") or 0 for row in rows)}
     result = {"matmul_gflops_before": round(gflops_before, 1), "matmul_gflops_after": round(gflops_after, 1),
               "load_average_before": load_before, "load_average_after": os.getloadavg(),
-              "total_seconds": round(seconds), "totals": totals, "stages": rows}
+              "total_seconds": round(seconds), "totals": totals, "stages": rows, "groups": grouped(rows)}
     print(markdown(rows, totals))
+    print()
+    print(grouped_markdown(result["groups"]))
     print(f"fp32 matmul: {gflops_before:.0f} GFLOP/s before, {gflops_after:.0f} after; whole run: "
           f"{totals['useful_gflop']:,.0f} useful GFLOP in {seconds:.0f} s = {totals['utilisation']:.0%} of the "
           f"matmul peak; load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
