@@ -98,7 +98,7 @@ def stage_stats(main_started: float) -> dict:
               "rank": int(os.environ.get("RANK", "0")),
               "process_started": _process_started(), "main_started": main_started, "main_finished": time.time(),
               "cpu_seconds": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
-              "peak_rss_bytes": 1024 * max(own.ru_maxrss, children.ru_maxrss),  # Linux reports KiB
+              "peak_rss_bytes": max(_own_peak_rss(own), 1024 * children.ru_maxrss),  # Linux reports KiB
               "torch_threads": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None}
     # Only a stage that ran encoder layers has loaded the ledger; looking it up rather than importing it keeps the
     # other stages free of the module (and of a dvc.yaml dependency on it).
@@ -113,6 +113,19 @@ def write_stage_stats(path: Path, main_started: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:  # one write of one line: parallel stages append whole lines
         f.write(line)
+
+
+def _own_peak_rss(own: resource.struct_rusage) -> int:
+    """This process's peak resident memory in bytes. Linux's ``ru_maxrss`` carries over the parent's peak across
+    fork and exec (a stage started by DVC would report at least DVC's memory); ``VmHWM`` belongs to this program's
+    own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return own.ru_maxrss * 1024
 
 
 def _process_started() -> float | None:

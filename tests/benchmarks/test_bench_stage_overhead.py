@@ -42,6 +42,7 @@ STAGES = [s for s in os.environ.get("BENCH_STAGES", "").split(",") if s]
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 FULL_RUNS = int(os.environ.get("BENCH_FULL_RUNS", "1"))
 TARGET_SECONDS = 3.0
+GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None  # for the peak RSS (run_process)
 
 
 def lock_stages(repo: Path) -> dict[str, dict]:
@@ -65,17 +66,23 @@ def remove_outputs(repo: Path, entry: dict) -> None:
 
 
 def run_process(argv: list[str], cwd: Path, env: dict[str, str]) -> dict:
-    """Wall seconds, CPU seconds and peak RSS of one process (and nothing else the machine runs)."""
-    log = cwd.parent / "stage.log"  # a file, not a pipe: nobody reads a pipe while we wait, and it could fill up
+    """Wall seconds, CPU seconds and peak RSS of one process (and nothing else the machine runs).
+
+    The peak RSS comes from GNU time, a small C program in between: Linux carries a parent's peak RSS over fork and
+    exec into the child's ``ru_maxrss``, so measured from this (large) pytest process every stage would report at
+    least pytest's memory."""
+    log, rss = cwd.parent / "stage.log", cwd.parent / "stage.rss"  # files, not pipes that could fill up unread
+    wrapper = [GNU_TIME, "-f", "%M", "-o", str(rss)] if GNU_TIME else []
     with open(log, "wb") as out:
         began = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(wrapper + argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - began
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait for it again
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} failed in {cwd}:\n{log.read_text(errors='replace')[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_gb": usage.ru_maxrss * 1024 / 1e9}
+    peak = int(rss.read_text().split()[-1]) * 1024 / 1e9 if GNU_TIME else float("nan")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_gb": peak}
 
 
 def run_stage(repo: Path, name: str, env: dict[str, str]) -> dict:
