@@ -24,11 +24,8 @@ def main() -> None:
     check_run(params, args.arm, args.seed)
     offline_hub()
 
-    from stages.training import DVCLiveLogger, train_config, training_features
     from stages.xlt.io import write_json, write_text
-    from stages.xlt.modeling.multitask import MultiTaskModel, save_unchanged
-    from stages.xlt.tasks import registry
-    from stages.xlt.training.loop import train
+    from stages.xlt.modeling.delta_files import save_unchanged
 
     name = layout.run_name(args.arm, args.seed)
     tasks = params.intermediate.arm(args.arm).tasks
@@ -47,6 +44,12 @@ def main() -> None:
         write_json(log_dir / "metrics.json", {"steps": 0})
         print(f"arm {args.arm!r} has no intermediate tasks: {out} is the base encoder")
         return
+
+    # Only an arm that trains pays torch's and transformers' import.
+    from stages.training import DVCLiveLogger, train_config, training_features
+    from stages.xlt.modeling.multitask import MultiTaskModel
+    from stages.xlt.tasks import registry
+    from stages.xlt.training.loop import train
 
     cfg = train_config(params.intermediate.train, args.seed, params.intermediate.sampler)
     specs = {task: registry.intermediate_task(task) for task in tasks}

@@ -7,12 +7,15 @@ copy's `stages` package is the one that runs.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -111,13 +114,26 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check)
 
 
-def copy_repo(dest: Path, profile: str | None = "tiny", commit: bool = True) -> Path:
-    """A fresh git repo at ``dest`` holding the project's files, switched to ``profile`` and committed."""
+def export_revision(ref: str, dest: Path) -> None:
+    """The project's files as committed at ``ref`` (e.g. ``main``), without the committed run's record (dvc.lock)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], capture_output=True,
+                             check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    (dest / "dvc.lock").unlink(missing_ok=True)
+
+
+def copy_repo(dest: Path, profile: str | None = "tiny", commit: bool = True, ref: str | None = None) -> Path:
+    """A fresh git repo at ``dest`` holding the project's files (the working tree's, or those committed at git
+    revision ``ref``), switched to ``profile`` and committed."""
     dest.mkdir(parents=True, exist_ok=True)
-    for rel in project_files():
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, target)
+    if ref is not None:
+        export_revision(ref, dest)
+    else:
+        for rel in project_files():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, target)
     git(dest, "init", "-q", "-b", "main")
     git(dest, "config", "user.name", "pipeline-tests")
     git(dest, "config", "user.email", "pipeline-tests@example.invalid")
@@ -221,3 +237,52 @@ def headline_bytes(repo: Path) -> bytes:
     """The headline metrics (one small JSON per row in metrics/headline/) as one byte string, for comparisons."""
     return b"".join(path.name.encode() + b"\0" + path.read_bytes()
                     for path in sorted((repo / "metrics" / "headline").glob("*.json")))
+
+
+def cache_file(repo: Path, path: Path) -> Path:
+    """Where DVC's cache keeps the content of workspace file ``path`` (content-addressed by md5)."""
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    return repo / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]
+
+
+def corrupted_cache_files(repo: Path) -> list[str]:
+    """Cache files whose content no longer hashes to their name: what an output edited in place through a hardlink
+    (or symlink) into the cache would leave behind."""
+    root = repo / ".dvc" / "cache" / "files" / "md5"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+                  and hashlib.md5(p.read_bytes()).hexdigest() != p.parent.name + p.name.removesuffix(".dir"))
+
+
+def reflinks_work(folder: Path) -> bool:
+    """Whether the file system under ``folder`` can clone files (then DVC's first choice of link is a reflink)."""
+    from dvc_objects.fs.system import reflink
+
+    source, clone = folder / ".reflink-probe", folder / ".reflink-probe.clone"
+    source.write_bytes(b"probe")
+    try:
+        reflink(str(source), str(clone))
+        return True
+    except (OSError, NotImplementedError):
+        return False
+    finally:
+        source.unlink()
+        clone.unlink(missing_ok=True)
+
+
+def output_link_problems(repo: Path, outputs: list[str]) -> list[str]:
+    """Workspace files of these outputs that are neither a link into the cache nor protected read-only, under the
+    project's cache.type (reflink, hardlink, symlink, copy): on a file system without reflinks every output file must
+    be a hardlink or symlink to its cache file, so that it is on disk once."""
+    if reflinks_work(repo):
+        return []  # a reflink shares the blocks but not the inode: nothing to check beyond DVC's own status
+    problems = []
+    for rel in outputs:
+        root = repo / rel
+        for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
+            target = cache_file(repo, path)
+            linked = target.exists() and os.path.samefile(path, target)  # a hardlink, or a symlink to it
+            writable = bool(path.stat().st_mode & 0o222)  # mode bits: root may write anything, so not os.access
+            if not linked or writable:
+                problems.append(f"{path.relative_to(repo)}: {'linked' if linked else 'a copy'}, "
+                                f"{'writable' if writable else 'read-only'}")
+    return problems

@@ -17,7 +17,8 @@ except ImportError:  # tests/ imported as a package
     from tests.test_training_tiny import (build_tiny_encoder, choice_examples, classification_examples, featurise,
                                           qa_examples, single_thread)
 
-from stages.xlt.modeling.multitask import DELTA_INFO, DELTA_WEIGHTS, MultiTaskModel, load_trained, save_unchanged
+from stages.xlt.modeling.delta_files import DELTA_INFO, DELTA_WEIGHTS, save_unchanged
+from stages.xlt.modeling.multitask import MultiTaskModel, load_trained
 from stages.xlt.tasks.collate import collate
 from stages.xlt.training.config import TrainConfig
 from stages.xlt.training.loop import train

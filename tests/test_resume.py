@@ -55,7 +55,7 @@ def _kill_after_first_checkpoint(repo: Path, env: dict[str, str]) -> int:
 
 def _model_bytes(repo: Path) -> bytes:
     """The saved delta (weights and description) of the run."""
-    from stages.xlt.modeling.multitask import DELTA_INFO, DELTA_WEIGHTS
+    from stages.xlt.modeling.delta_files import DELTA_INFO, DELTA_WEIGHTS
 
     folder = repo / "data" / "intermediate" / f"{ARM}-{SEED}"
     return (folder / DELTA_WEIGHTS).read_bytes() + (folder / DELTA_INFO).read_bytes()

@@ -14,6 +14,9 @@ import hashlib
 import torch
 from torch import nn
 
+from . import flops
+from .flops import LEDGER
+
 
 def transformer_layers(encoder: nn.Module) -> nn.ModuleList:
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
@@ -42,10 +45,35 @@ def run_layers(encoder: nn.Module, hidden: torch.Tensor, attention_mask: torch.T
         raise ValueError(f"layers [{start}, {stop}) do not exist: the encoder has {len(layers)}")
     if start == stop:
         return hidden
+    LEDGER.started()
+    input_gradient = hidden.requires_grad
     mask = _mask(encoder, attention_mask, hidden)
     for layer in layers[start:stop]:
         hidden = layer(hidden, mask)
+    _count(encoder, layers[start:stop], attention_mask, hidden, input_gradient)
     return hidden
+
+
+def _count(encoder: nn.Module, ran: nn.ModuleList, attention_mask: torch.Tensor, hidden: torch.Tensor,
+           input_gradient: bool) -> None:
+    """Add this call's useful FLOPs to the process's ledger (``flops.py``), from the real tokens of every row: every
+    layer forward and, with gradients on, the backward each layer will run (its weights trained or not, a gradient
+    flowing into it from below or not)."""
+    if attention_mask.dim() == 2:
+        lengths = attention_mask.sum(dim=1)
+        tokens, squared = int(lengths.sum()), int((lengths * lengths).sum())
+    else:  # an already expanded mask: every position counts
+        rows, length = hidden.shape[0], hidden.shape[1]
+        tokens, squared = rows * length, rows * length * length
+    width = hidden.shape[-1]
+    ffn = getattr(encoder.config, "intermediate_size", 4 * width)
+    backward, flowing = 0, input_gradient
+    if torch.is_grad_enabled():
+        for layer in ran:
+            trained = any(p.requires_grad for p in layer.parameters())
+            backward += flops.layer_backward_flops(tokens, squared, width, ffn, weights=trained, inputs=flowing)
+            flowing = flowing or trained
+    LEDGER.add(len(ran) * flops.layer_forward_flops(tokens, squared, width, ffn), backward, len(ran) * tokens)
 
 
 def embed(encoder: nn.Module, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:

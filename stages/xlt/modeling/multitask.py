@@ -26,8 +26,7 @@ from torch import nn
 from ..io import atomic_path, read_json, write_json
 from ..tasks.families import get_family
 from . import layers
-
-DELTA_WEIGHTS, DELTA_INFO = "delta.safetensors", "delta.json"
+from .delta_files import DELTA_INFO, DELTA_WEIGHTS
 
 
 @functools.lru_cache(maxsize=2)
@@ -191,17 +190,6 @@ class MultiTaskModel(nn.Module):
 def _num_labels(head: nn.Module) -> int:
     last = [m for m in head.modules() if isinstance(m, nn.Linear)][-1]
     return last.out_features
-
-
-def save_unchanged(encoder_dir: str | os.PathLike, out_dir: str | os.PathLike) -> None:
-    """The delta of a model that was not trained (an arm without intermediate tasks): the base encoder itself."""
-    from transformers import AutoConfig
-
-    n_layers = AutoConfig.from_pretrained(encoder_dir).num_hidden_layers
-    with atomic_path(out_dir, is_dir=True) as tmp:
-        save_file({}, str(tmp / DELTA_WEIGHTS))
-        write_json(tmp / DELTA_INFO, {"base_fingerprint": None, "delta_from": n_layers, "embeddings": False,
-                                      "n_layers": n_layers, "heads": {}})
 
 
 def load_trained(encoder_dir: str | os.PathLike, delta_dir: str | os.PathLike) -> MultiTaskModel:

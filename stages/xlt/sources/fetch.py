@@ -20,12 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import requests
 from tqdm import tqdm
 
 from stages.xlt.io import atomic_path, sha256_file
+
+if TYPE_CHECKING:
+    import requests
 
 MIRROR_ENV = "XLT_MIRROR"
 _CHUNK = 1 << 20
@@ -228,11 +230,15 @@ def _copy_from_mirror(mirror: Path, relpath: str, tmp: Path) -> None:
 
 
 def _is_transient(error: requests.RequestException) -> bool:
+    import requests
+
     # ChunkedEncodingError: the connection closed before Content-Length bytes arrived (a cut transfer).
     return isinstance(error, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
 
 
 def _stream_to(url: str, tmp: Path, timeout: float) -> None:
+    import requests
+
     with requests.get(url, stream=True, timeout=timeout) as response:
         response.raise_for_status()
         with open(tmp, "wb") as f:  # "wb" truncates what an earlier, failed attempt wrote
@@ -247,6 +253,8 @@ def _offline_hint(relpath: str) -> str:
 
 def _download(url: str, relpath: str, tmp: Path, *, retries: int, backoff: float, timeout: float) -> None:
     """GET ``url`` into ``tmp``; retry timeouts, dropped connections and 5xx with exponential back-off."""
+    import requests  # here, not at the top: a run from the mirror never pays its import (about half a second)
+
     last_error: Exception | None = None
     for attempt in range(retries + 1):
         if attempt:
