@@ -47,7 +47,7 @@ def main() -> None:
     fetch.fetch_many(items, layout.RAW, mirror=os.environ.get(fetch.MIRROR_ENV))
 
     if hub:
-        arm_tasks = sorted({t for arm in params.intermediate.arms for t in params.intermediate.arm(arm).tasks})
+        arm_tasks = params.intermediate.tasks()
         prepared = prepare.prepare_hub(intermediate_tasks=arm_tasks, finetune=finetune,
                                        targets={k: v for k, v in targets.items() if k != "tatoeba"},
                                        source=os.environ.get("XLT_HUB_MIRROR") or None, max_train=cfg.max_hub_train,
