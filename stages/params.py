@@ -192,9 +192,10 @@ class SamplerParams(Strict):
 class Arm(Strict):
     tasks: list[str] = []
     # A control with no intermediate task that fine-tunes longer, so that comparing it with an intermediate arm holds
-    # the number of optimisation steps fixed: true adds intermediate.train.max_steps to every fine-tuning task;
-    # a list of intermediate tasks adds the steps that training on those tasks takes at intermediate.train's
-    # length (with a length in epochs: counted from their training features).
+    # the training compute fixed: every fine-tuning task processes as many extra training features as intermediate
+    # training does (at equal batch sizes: as many extra optimizer steps). true matches intermediate.train.max_steps;
+    # a list of intermediate tasks matches training on those tasks at intermediate.train's length (with a length in
+    # epochs: counted from their training features).
     compute_matched: StrictBool | list[str] = False
     # This arm's own intermediate training length, instead of intermediate.train's (one of the two).
     max_steps: PositiveInt | None = None

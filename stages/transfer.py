@@ -3,9 +3,10 @@
     python -m stages.transfer --arm multi --seed 0
 
 Reads params ``transfer`` (``train`` and each task's departures from it), ``intermediate.arms.<arm>`` and
-``intermediate.train``'s length and batch (a compute-matched arm fine-tunes for intermediate + transfer steps: the
-intermediate steps are intermediate.train.max_steps, or, for an arm matched to named tasks at a length in epochs,
-counted from those tasks' training features in data/prefix/intermediate). A length in epochs becomes steps from
+``intermediate.train``'s length and batch (a compute-matched arm fine-tunes each task on as many extra features as
+the matched intermediate training processes: intermediate.train.max_steps steps, or, for an arm matched to named
+tasks at a length in epochs, their steps counted from the training features in data/prefix/intermediate; at equal
+batch sizes that is as many extra optimizer steps). A length in epochs becomes steps from
 the task's training features. With ``select_every`` the weights kept are the best English-dev evaluation's. Writes
 data/transfer/<arm>-<seed>/<task> for every task of ``transfer.targets`` (the model's delta against the base
 encoder, with the task's head) and training curves in plots/training/transfer/<arm>-<seed>/<task>/ (final losses in <arm>-<seed>.metrics.json). The QA model predicts
@@ -16,6 +17,7 @@ saves a model load and interpreter start per task. Interrupted runs resume from 
 
 from __future__ import annotations
 
+import math
 import shutil
 
 from stages import layout
@@ -40,12 +42,12 @@ def main() -> None:
     is_main = main_process()  # under `accelerate launch` only rank 0 logs and writes outputs
     summary, trained = {}, {}
     matched = params.intermediate.arm(args.arm)
-    extra_steps = 0
+    matched_features = 0  # training features the matched intermediate training processes
     if matched.compute_matched is not False:
         inter = params.intermediate.train
         counts = {t: feature_count(layout.PREFIX_INTERMEDIATE, t) for t in matched.matched_tasks} \
             if inter.max_steps is None else {}
-        extra_steps = steps(inter.max_steps, inter.epochs, counts, inter)
+        matched_features = steps(inter.max_steps, inter.epochs, counts, inter) * inter.effective_batch
     with atomic_path(layout.transfer_models(args.arm, args.seed), is_dir=True) as out:
         for task in params.finetune_targets():
             spec = registry.finetune_task(task)
@@ -57,6 +59,8 @@ def main() -> None:
             if depth:
                 model.use_prefix(depth, fingerprint)
             task_steps = steps(train_params.max_steps, train_params.epochs, {task: len(features)}, train_params)
+            # As many extra features as the matched intermediate training processes (= its steps at equal batches).
+            extra_steps = math.ceil(matched_features / train_params.effective_batch)
             cfg = train_config(train_params, args.seed, max_steps=task_steps + extra_steps)
             evaluate = dev_scorer(model, layout.PREFIX_FINETUNE, {task: train_params}) if cfg.select_every else None
             logger = DVCLiveLogger(layout.training_log("transfer", name) / task, summary=False) if is_main else None
