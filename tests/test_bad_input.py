@@ -51,6 +51,14 @@ def set_key(dotted: str, value: object) -> Callable[[Path], None]:
     return mutate
 
 
+def set_keys(**values: object) -> Callable[[Path], None]:
+    """Several keys at once (dots written as "__"), for rules that involve two keys."""
+    def mutate(repo: Path) -> None:
+        for dotted, value in values.items():
+            set_key(dotted.replace("__", "."), value)(repo)
+    return mutate
+
+
 def rename_key(dotted: str, new_name: str) -> Callable[[Path], None]:
     def mutate(repo: Path) -> None:
         params = read_params(repo)
@@ -92,6 +100,32 @@ PARAMS_CASES = [
      ["stages.download"], ["multi-task", "letters, digits and '_'"]),
     ("arm-compute-matched-with-tasks", set_key("intermediate.arms.squad", {"tasks": ["squad"], "compute_matched": True}),
      ["stages.download"], ["arm 'squad'", "compute_matched"]),
+    ("length-steps-and-epochs", set_key("intermediate.train.epochs", 2),
+     ["stages.download"], ["intermediate.train", "exactly one of max_steps", "epochs", "not both"]),
+    ("length-missing", set_key("transfer.train.max_steps", None),
+     ["stages.download"], ["transfer.train", "exactly one of max_steps", "not neither"]),
+    ("task-override-both-lengths", set_key("transfer.targets.xnli", {"max_steps": 3, "epochs": 1}),
+     ["stages.download"], ["transfer.targets.xnli", "max_steps or epochs, not both"]),
+    ("epochs-zero", set_key("transfer.targets.xnli", {"epochs": 0}),
+     ["stages.download"], ["transfer.targets.xnli.epochs", "greater than 0"]),
+    ("arm-two-lengths", set_key("intermediate.arms.squad", {"tasks": ["squad"], "max_steps": 5, "epochs": 1}),
+     ["stages.download"], ["arm 'squad'", "exactly one of max_steps"]),
+    ("arm-length-without-tasks", set_key("intermediate.arms.none_long", {"tasks": [], "compute_matched": True,
+                                                                          "epochs": 2}),
+     ["stages.download"], ["arm 'none_long'", "no intermediate task"]),
+    ("compute-matched-unknown-task", set_key("intermediate.arms.none_long", {"tasks": [],
+                                                                              "compute_matched": ["squadd"]}),
+     ["stages.download"], ["intermediate.arms", "'squadd'", "known"]),
+    ("compute-matched-no-task", set_key("intermediate.arms.none_long", {"tasks": [], "compute_matched": []}),
+     ["stages.download"], ["arm 'none_long'", "lists no task"]),
+    ("compute-matched-true-with-epochs", set_keys(intermediate__train__max_steps=None, intermediate__train__epochs=1),
+     ["stages.download"], ["arms.none_long", "compute_matched: true", "epochs", "compute_matched: [squad]"]),
+    ("selection-offline", set_key("transfer.train.select_every", 100),
+     ["stages.download"], ["select_every", "English dev sets from the Hub", "remove select_every"]),
+    ("selection-patience-zero", set_key("intermediate.train.select_patience", 0),
+     ["stages.download"], ["intermediate.train.select_patience", "greater than 0"]),
+    ("retrieval-length-too-long", set_key("evaluate.retrieval_max_length", 1024),
+     ["stages.download"], ["evaluate.retrieval_max_length", "less than or equal to 512"]),
     ("target-unknown", set_key("evaluate.targets.xquadd", ["de"]),
      ["stages.download"], ["evaluate.targets", "'xquadd'", "known"]),
     ("target-language-unknown", set_key("evaluate.targets.xquad", ["de", "xx"]),
