@@ -9,10 +9,9 @@ import pytest
 import torch
 
 try:
-    from test_training_tiny import build_tiny_encoder, classification_examples, featurise, qa_examples, single_thread
+    from test_training_loop import HEADS, data, encoder_dir, one_thread  # noqa: F401 (fixtures)
 except ImportError:  # tests/ imported as a package
-    from tests.test_training_tiny import (build_tiny_encoder, classification_examples, featurise, qa_examples,
-                                          single_thread)
+    from tests.test_training_loop import HEADS, data, encoder_dir, one_thread  # noqa: F401 (fixtures)
 
 from stages.xlt.modeling.multitask import MultiTaskModel
 from stages.xlt.training.config import TrainConfig
@@ -21,25 +20,8 @@ from stages.xlt.training.loop import train
 from stages.xlt.training.sampler import TaskSampler
 from stages.xlt.training.selection import Selection, task_score
 
-HEADS = {"squad": ("qa", 2), "nli": ("classification", 2)}
 CFG = TrainConfig(learning_rate=3e-3, batch_size=4, max_steps=8, warmup_ratio=0.1, max_seq_length=64, doc_stride=16,
                   log_every=4, seed=3, num_threads=1, sampler="uniform", mega_batch_factor=4)
-
-one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
-
-
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-    return build_tiny_encoder(tmp_path_factory.mktemp("encoder"))
-
-
-@pytest.fixture(scope="module")
-def data(encoder_dir):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-    return {"squad": featurise(tokenizer, "qa", qa_examples(24, seed=2), 64, 16),
-            "nli": featurise(tokenizer, "classification", classification_examples(24, seed=2), 64, 16)}
 
 
 def _model(encoder_dir, cfg):
