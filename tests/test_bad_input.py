@@ -306,6 +306,37 @@ def test_bad_mirror_fails_the_download_stage_cleanly(tmp_path: Path, breaks, exp
     assert leftovers(data) == [], f"temporary files left behind: {leftovers(data)}"
 
 
+def test_old_format_bucc_stops_the_paper_download_with_one_line(tmp_path: Path) -> None:
+    """The Hub path, as a stage: a BUCC file in the older one-row-per-language-pair format (sentence lists) ends the
+    download with one line naming the file and the fix, and leaves no prepared output."""
+    from hub_fixtures import QA, SHARD, XQUAD, write_jsonl_gz, write_parquet
+
+    hub = tmp_path / "hub"
+    row = {"id": "q1", "title": "T", "context": "Paris is big.", "question": "What is big?",
+           "answers": {"text": ["Paris"], "answer_start": [0]}}
+    for split in ("train", "validation"):
+        write_parquet(hub, "squad", f"plain_text/{split}-{SHARD}.parquet", [row], QA)
+    for lang in ("en", "de"):
+        write_parquet(hub, "xquad", f"xquad.{lang}/validation-{SHARD}.parquet",
+                      [{k: v for k, v in row.items() if k != "title"}], XQUAD)
+    write_jsonl_gz(hub, "bucc", "test/de-en.jsonl.gz", [{"sentence1": ["Ein Haus."], "sentence2": ["A house."],
+                                                          "gold": [[1, 1]]}])
+    repo = _project_copy(tmp_path / "repo")
+    params = yaml.safe_load((REPO / "stages" / "presets" / "paper.yaml").read_text(encoding="utf-8"))
+    params.update(encoder={"source": "tiny"}, seeds=[0], attack={"enabled": False})
+    params["intermediate"]["arms"] = {"none": [], "squad": ["squad"]}
+    params["transfer"]["targets"] = {"qa": {}}
+    params["evaluate"]["targets"] = {"xquad": ["de"], "bucc": ["de"]}
+    params["perturb"]["conditions"] = {"typos": {"family": "typos", "rate": 0.1}}
+    params["score"].update(comparisons=[["squad", "none"]], headline=[])
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    env = {**stage_env(tmp_path, require_mirror()), "XLT_HUB_MIRROR": str(hub)}
+    proc = python(repo, "-m", "stages.download", env=env, timeout=600)
+    _assert_one_clear_error(proc, ["mteb/bucc-bitext-mining", "test/de-en.jsonl.gz", "row 0",
+                                   "sentence1 is a list", "mteb/BUCC", "fix:"])
+    assert not (repo / "data" / "prepared").exists(), "prepared output left behind by a failed download"
+
+
 def _xquad_text(mirror: Path, lang: str = "de") -> str:
     return (mirror / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8")
 
