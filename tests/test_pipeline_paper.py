@@ -231,7 +231,8 @@ def test_lengths_in_epochs_and_the_compute_matched_control(paper_run) -> None:
     batch = inter["batch_size"] * inter["grad_accum_steps"]
     counts = {p.name.split(".")[0]: sum(1 for _ in p.open()) for p in
               (repo / "data" / "prefix" / "intermediate").glob("*.features.jsonl")}
-    steps = {arm: _provenance(repo, f"intermediate/{arm}-0")["extra"]["training"]["steps"] for arm in ("squad", "multi")}
+    steps = {arm: _provenance(repo, f"intermediate/{arm}-0")["extra"]["training"]["steps"]
+             for arm in ("squad", "multi")}
     assert steps["squad"] == steps_for_epochs({"squad": counts["squad"]}, inter["epochs"], batch)
     assert steps["multi"] == steps_for_epochs({t: counts[t] for t in params["intermediate"]["arms"]["multi"]},
                                               inter["epochs"], batch) > steps["squad"]

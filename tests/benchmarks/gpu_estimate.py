@@ -207,7 +207,8 @@ def report(params_path: Path, mfus: list[float], markdown: bool) -> str:
         lines.append("")
         lines.append(f"Intermediate training features processed: multi {features['multi']:,.0f}, squad "
                      f"{features['squad']:,.0f} ({features['multi'] / features['squad']:.1f}x).")
-    lines.append(f"GPU: one H200 (dense BF16 peak {H200_BF16_DENSE / 1e12:.0f} TFLOP/s); MFU {', '.join(f'{m:.0%}' for m in mfus)}.")
+    mfu_list = ", ".join(f"{m:.0%}" for m in mfus)
+    lines.append(f"GPU: one H200 (dense BF16 peak {H200_BF16_DENSE / 1e12:.0f} TFLOP/s); MFU {mfu_list}.")
     return "\n".join(lines)
 
 

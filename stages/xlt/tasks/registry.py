@@ -140,7 +140,8 @@ HUB_SOURCES: dict[str, HubSource] = {
     # allenai/cosmos_qa holds only its loading script; this repository is a parquet export of it: the same columns
     # and label encoding (int 0-3) and the original release's split sizes (25,262 / 2,985 / 6,963).
     "cosmosqa": HubSource("Samsoup/cosmos_qa", "5511553160809abc4f9c11d12421ec0a9681ee75",
-                          "its only data commit ('Upload dataset': data/{train,validation,test}-00000-of-00001.parquet)"),
+                          "its only data commit ('Upload dataset': "
+                          "data/{train,validation,test}-00000-of-00001.parquet)"),
     "xquad": HubSource("google/xquad", "51adfef1c1287aab1d2d91b5bead9bcfb9c68583", "revision pinned in public code"),
     "mlqa": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
     "pawsx": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
