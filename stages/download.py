@@ -7,7 +7,9 @@ Reads params ``download``, ``evaluate.targets`` (which languages to fetch and pr
 ``transfer.targets`` (the paper profile fetches only the Hub tasks they name). Writes data/raw (checksummed
 copies) and data/prepared/{intermediate, finetune, test, lexicons}. Upstream URLs by default; ``XLT_MIRROR=/path``
 takes the files from a local mirror laid out like the upstream repositories, and ``XLT_HUB_MIRROR=/path`` (paper
-profile) a local folder laid out like the Hub (``<loader>/<files>``, see data/hub_tasks.py).
+profile) a local folder laid out like the Hub repositories (``<owner>/<name>/<files>`` at the pinned commits of
+``tasks/registry.HUB_SOURCES``, see data/hub_tasks.py). The provenance record lists every Hub file read with its
+repository and commit.
 """
 
 from __future__ import annotations
@@ -45,11 +47,11 @@ def main() -> None:
     fetch.fetch_many(items, layout.RAW, mirror=os.environ.get(fetch.MIRROR_ENV))
 
     if hub:
-        arm_tasks = sorted({t for arm in params.intermediate.arms for t in params.intermediate.arm(arm).tasks})
+        arm_tasks = params.intermediate.tasks()
         prepared = prepare.prepare_hub(intermediate_tasks=arm_tasks, finetune=finetune,
                                        targets={k: v for k, v in targets.items() if k != "tatoeba"},
                                        source=os.environ.get("XLT_HUB_MIRROR") or None, max_train=cfg.max_hub_train,
-                                       max_test=cfg.max_hub_train, seed=cfg.seed)
+                                       max_test=cfg.max_hub_train, max_dev=cfg.max_hub_dev, seed=cfg.seed)
         offline = prepare.prepare_offline(raw=layout.RAW, targets={"tatoeba": targets.get("tatoeba", [])}, sizes={},
                                           seed=cfg.seed, finetune=[], lexicon_languages=lexicon_languages,
                                           max_tatoeba_pairs=cfg.max_tatoeba_pairs, with_xquad=False)
@@ -71,7 +73,8 @@ def main() -> None:
                           (layout.TEST, prepared.test), (layout.LEXICONS, prepared.lexicons)]:
         with atomic_path(folder, is_dir=True) as tmp:
             prepare.write_folder(tmp, files)
-    record_provenance(layout.PREPARED, params=cfg.model_dump(), inputs={"raw": layout.RAW})
+    record_provenance(layout.PREPARED, params=cfg.model_dump(), inputs={"raw": layout.RAW},
+                      extra={"hub_sources": prepared.sources} if hub else None)
     print("prepared:", ", ".join(f"{name}={n}" for name, n in sorted(prepared.sizes().items())))
 
 

@@ -65,7 +65,8 @@ def main() -> None:
             if spec.family == "retrieval":
                 def embed(sentences, store):
                     return sentence_embeddings(model, sentences, pooling=cfg.retrieval_pooling,
-                                               layer=cfg.retrieval_layer, batch_size=cfg.batch_size, prefix=store)
+                                               layer=cfg.retrieval_layer, batch_size=cfg.batch_size,
+                                               max_length=cfg.retrieval_max_length, prefix=store)
 
                 originals = read_jsonl(layout.test_set(target, lang))
                 english = embed([ex["target"] for ex in originals], states(CLEAN, target, lang, "en"))

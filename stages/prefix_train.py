@@ -6,12 +6,14 @@ Reads params ``intermediate.arms`` (which intermediate tasks are used), ``interm
 window settings and what is frozen), ``prefix.train_dtype``. Writes data/prefix/<part>/<task>.features.jsonl (token
 ids and labels) and, when every training phase freezes the embeddings and some layers, <task>.safetensors: the
 base encoder's states after those layers, identical for every arm and seed (they all start from the same encoder
-and freeze the same layers). Training then runs only the layers above (see modeling/prefix.py).
+and freeze the same layers). Training then runs only the layers above (see modeling/prefix.py). A task's English
+dev set (``<task>.dev.jsonl``, paper profile) is copied beside its features for checkpoint selection.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 
 from stages import layout
 from stages.runtime import load_params, main_guard, offline_hub
@@ -32,7 +34,7 @@ def main() -> None:
 
     depth = params.prefix_depth()
     if part == "intermediate":
-        tasks = sorted({t for arm in params.intermediate.arms for t in params.intermediate.arm(arm).tasks})
+        tasks = params.intermediate.tasks()
         jobs = [(t, registry.intermediate_task(t), params.intermediate.train, layout.INTERMEDIATE_DATA) for t in tasks]
         out = layout.PREFIX_INTERMEDIATE
     else:
@@ -46,6 +48,8 @@ def main() -> None:
             features = get_family(spec.family).train_features(examples, tokenizer, max_length=train.max_seq_length,
                                                               doc_stride=train.doc_stride)
             write_jsonl(tmp / f"{task}.features.jsonl", features)
+            if (folder / f"{task}.dev.jsonl").exists():
+                shutil.copyfile(folder / f"{task}.dev.jsonl", tmp / f"{task}.dev.jsonl")
             if depth > 0:
                 store = prefix.compute(encoder, features, depth, pad_token_id=tokenizer.pad_token_id,
                                        dtype=params.prefix.train_dtype, progress=f"prefix {part}/{task}")

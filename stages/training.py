@@ -1,5 +1,6 @@
-"""What the two training stages share: params -> TrainConfig, the cached features of a training set, and a dvclive
-logger for training curves."""
+"""What the two training stages share: params -> TrainConfig (a length in epochs resolved into steps), the cached
+features of a training set, the English dev scorer for checkpoint selection, and a dvclive logger for training
+curves."""
 
 from __future__ import annotations
 
@@ -13,15 +14,43 @@ def train_config(train: TrainParams, seed: int, sampler: SamplerParams | None = 
 
     from stages.xlt.training.config import TrainConfig
 
-    values = train.model_dump(exclude={"checkpoint_every", "num_threads", "gradient_checkpointing", "bf16"})
+    values = train.model_dump(exclude={"checkpoint_every", "num_threads", "gradient_checkpointing", "bf16", "epochs"})
     values.update(num_threads=train.num_threads or torch.get_num_threads(), seed=seed,
                   checkpoint_every=train.checkpoint_every, gradient_checkpointing=train.gradient_checkpointing,
                   bf16=train.bf16)
     if max_steps is not None:
         values["max_steps"] = max_steps
+    if values["max_steps"] is None:
+        raise ValueError("a training length in epochs must be resolved into steps first (stages.training.steps)")
     if sampler is not None:
         values.update(sampler=sampler.kind, temperature=sampler.temperature, sampler_cap=sampler.cap)
     return TrainConfig(**values)
+
+
+def steps(max_steps: int | None, epochs: float | None, sizes: dict[str, int], train: TrainParams) -> int:
+    """A length given as steps, or as epochs over ``sizes`` (training features per task) at ``train``'s batch."""
+    from stages.xlt.training.length import steps_for_epochs
+
+    return max_steps if max_steps is not None else steps_for_epochs(sizes, epochs, train.effective_batch)
+
+
+def feature_count(folder: Path, task: str) -> int:
+    """Training features of ``task`` as the prefix stage wrote them (one JSON line each)."""
+    with open(folder / f"{task}.features.jsonl", "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def dev_scorer(model, folder: Path, windows: dict[str, TrainParams]):
+    """The English dev score of ``model``'s heads (mean over tasks), from the dev sets the prefix stage copied."""
+    from stages.xlt.io import read_jsonl
+    from stages.xlt.training.selection import dev_scorer as scorer
+
+    missing = [t for t in windows if not (folder / f"{t}.dev.jsonl").exists()]
+    if missing:
+        raise ValueError(f"checkpoint selection needs English dev sets for {missing} in {folder}; fix: re-run the "
+                         "download and prefix stages with download.source hub")
+    return scorer(model, {t: read_jsonl(folder / f"{t}.dev.jsonl") for t in windows},
+                  {t: (w.max_seq_length, w.doc_stride) for t, w in windows.items()})
 
 
 def training_features(folder: Path, task: str) -> tuple[list[dict], int, str | None]:

@@ -51,6 +51,14 @@ def set_key(dotted: str, value: object) -> Callable[[Path], None]:
     return mutate
 
 
+def set_keys(**values: object) -> Callable[[Path], None]:
+    """Several keys at once (dots written as "__"), for rules that involve two keys."""
+    def mutate(repo: Path) -> None:
+        for dotted, value in values.items():
+            set_key(dotted.replace("__", "."), value)(repo)
+    return mutate
+
+
 def rename_key(dotted: str, new_name: str) -> Callable[[Path], None]:
     def mutate(repo: Path) -> None:
         params = read_params(repo)
@@ -92,6 +100,32 @@ PARAMS_CASES = [
      ["stages.download"], ["multi-task", "letters, digits and '_'"]),
     ("arm-compute-matched-with-tasks", set_key("intermediate.arms.squad", {"tasks": ["squad"], "compute_matched": True}),
      ["stages.download"], ["arm 'squad'", "compute_matched"]),
+    ("length-steps-and-epochs", set_key("intermediate.train.epochs", 2),
+     ["stages.download"], ["intermediate.train", "exactly one of max_steps", "epochs", "not both"]),
+    ("length-missing", set_key("transfer.train.max_steps", None),
+     ["stages.download"], ["transfer.train", "exactly one of max_steps", "not neither"]),
+    ("task-override-both-lengths", set_key("transfer.targets.xnli", {"max_steps": 3, "epochs": 1}),
+     ["stages.download"], ["transfer.targets.xnli", "max_steps or epochs, not both"]),
+    ("epochs-zero", set_key("transfer.targets.xnli", {"epochs": 0}),
+     ["stages.download"], ["transfer.targets.xnli.epochs", "greater than 0"]),
+    ("arm-two-lengths", set_key("intermediate.arms.squad", {"tasks": ["squad"], "max_steps": 5, "epochs": 1}),
+     ["stages.download"], ["arm 'squad'", "exactly one of max_steps"]),
+    ("arm-length-without-tasks", set_key("intermediate.arms.none_long", {"tasks": [], "compute_matched": True,
+                                                                          "epochs": 2}),
+     ["stages.download"], ["arm 'none_long'", "no intermediate task"]),
+    ("compute-matched-unknown-task", set_key("intermediate.arms.none_long", {"tasks": [],
+                                                                              "compute_matched": ["squadd"]}),
+     ["stages.download"], ["intermediate.arms", "'squadd'", "known"]),
+    ("compute-matched-no-task", set_key("intermediate.arms.none_long", {"tasks": [], "compute_matched": []}),
+     ["stages.download"], ["arm 'none_long'", "lists no task"]),
+    ("compute-matched-true-with-epochs", set_keys(intermediate__train__max_steps=None, intermediate__train__epochs=1),
+     ["stages.download"], ["arms.none_long", "compute_matched: true", "epochs", "compute_matched: [squad]"]),
+    ("selection-offline", set_key("transfer.train.select_every", 100),
+     ["stages.download"], ["select_every", "English dev sets from the Hub", "remove select_every"]),
+    ("selection-patience-zero", set_key("intermediate.train.select_patience", 0),
+     ["stages.download"], ["intermediate.train.select_patience", "greater than 0"]),
+    ("retrieval-length-too-long", set_key("evaluate.retrieval_max_length", 1024),
+     ["stages.download"], ["evaluate.retrieval_max_length", "less than or equal to 512"]),
     ("target-unknown", set_key("evaluate.targets.xquadd", ["de"]),
      ["stages.download"], ["evaluate.targets", "'xquadd'", "known"]),
     ("target-language-unknown", set_key("evaluate.targets.xquad", ["de", "xx"]),
@@ -350,6 +384,37 @@ def test_bad_mirror_fails_the_download_stage_cleanly(tmp_path: Path, breaks, exp
     assert not (data / "prepared").exists(), "prepared output left behind by a failed download"
     assert not (data / "prepared.provenance.json").exists()
     assert leftovers(data) == [], f"temporary files left behind: {leftovers(data)}"
+
+
+def test_old_format_bucc_stops_the_paper_download_with_one_line(tmp_path: Path) -> None:
+    """The Hub path, as a stage: a BUCC file in the older one-row-per-language-pair format (sentence lists) ends the
+    download with one line naming the file and the fix, and leaves no prepared output."""
+    from hub_fixtures import QA, SHARD, XQUAD, write_jsonl_gz, write_parquet
+
+    hub = tmp_path / "hub"
+    row = {"id": "q1", "title": "T", "context": "Paris is big.", "question": "What is big?",
+           "answers": {"text": ["Paris"], "answer_start": [0]}}
+    for split in ("train", "validation"):
+        write_parquet(hub, "squad", f"plain_text/{split}-{SHARD}.parquet", [row], QA)
+    for lang in ("en", "de"):
+        write_parquet(hub, "xquad", f"xquad.{lang}/validation-{SHARD}.parquet",
+                      [{k: v for k, v in row.items() if k != "title"}], XQUAD)
+    write_jsonl_gz(hub, "bucc", "test/de-en.jsonl.gz", [{"sentence1": ["Ein Haus."], "sentence2": ["A house."],
+                                                          "gold": [[1, 1]]}])
+    repo = _project_copy(tmp_path / "repo")
+    params = yaml.safe_load((REPO / "stages" / "presets" / "paper.yaml").read_text(encoding="utf-8"))
+    params.update(encoder={"source": "tiny"}, seeds=[0], attack={"enabled": False})
+    params["intermediate"]["arms"] = {"none": [], "squad": ["squad"]}
+    params["transfer"]["targets"] = {"qa": {}}
+    params["evaluate"]["targets"] = {"xquad": ["de"], "bucc": ["de"]}
+    params["perturb"]["conditions"] = {"typos": {"family": "typos", "rate": 0.1}}
+    params["score"].update(comparisons=[["squad", "none"]], headline=[])
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    env = {**stage_env(tmp_path, require_mirror()), "XLT_HUB_MIRROR": str(hub)}
+    proc = python(repo, "-m", "stages.download", env=env, timeout=600)
+    _assert_one_clear_error(proc, ["mteb/bucc-bitext-mining", "test/de-en.jsonl.gz", "row 0",
+                                   "sentence1 is a list", "mteb/BUCC", "fix:"])
+    assert not (repo / "data" / "prepared").exists(), "prepared output left behind by a failed download"
 
 
 def _xquad_text(mirror: Path, lang: str = "de") -> str:

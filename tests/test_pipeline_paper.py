@@ -1,12 +1,15 @@
-"""The paper profile's whole graph, end to end, on small local folders in the Hugging Face Hub's formats.
+"""The paper profile's whole graph, end to end, on small local copies of the Hub repositories at their pinned commits.
 
 A GPU user's first run of `python -m stages.preset paper && dvc repro` must not fail on a path nobody exercised. Here
 every stage of the paper profile runs with ALL its intermediate tasks (SQuAD, MNLI, HellaSwag, ANLI, CommonsenseQA,
 CosmosQA, QQP, SST-2), fine-tuning tasks (SQuAD, MNLI, PAWS-X) and targets (XQuAD, MLQA, XNLI, PAWS-X, Tatoeba),
-through the Hub loaders (``XLT_HUB_MIRROR``: a folder laid out like the Hub repos, JSON-lines files in the parquet
-files' places), on a tiny model of XLM-R's architecture with the XLM-R vocabulary, saved like a Hub model folder
-(``encoder.source: hub``). Sizes and steps are the preset's except where listed in ``SHRINK``: the graph, the
-loaders, full fine-tuning (no frozen layers, so no cached bottom) and the GPU settings' CPU fallbacks are the paper's.
+through the Hub loaders (``XLT_HUB_MIRROR``: ``<owner>/<name>/<files>``, the files named, typed and label-encoded as
+at the pinned commits, ``hub_fixtures.py``: MLQA and PAWS-X in google/xtreme's layout, CosmosQA from its parquet
+export), on a tiny model of XLM-R's architecture with the XLM-R vocabulary, saved like a Hub model folder
+(``encoder.source: hub``). Sizes are the preset's except where listed in ``SHRINK``; the lengths are the preset's
+epochs, so the graph also resolves epochs into steps, matches the control arm's compute from features, and selects
+checkpoints on the English dev sets: the loaders, full fine-tuning (no frozen layers, so no cached bottom) and the GPU
+settings' CPU fallbacks are the paper's.
 """
 
 from __future__ import annotations
@@ -17,15 +20,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hub_fixtures import (ANLI, COSMOSQA, CSQA, GLUE_MNLI, GLUE_QQP, GLUE_SST2, HELLASWAG, PAWSX, QA, SHARD, XNLI,
+                          XQUAD, write_parquet)
 
 from pipeline_support import copy_repo, dvc, git, require_mirror, stage_env, stages_run, write_params
 
 N_ROWS = 12  # rows per Hub split
-
-
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def _squad_rows(mirror: Path, lang: str, n: int, offset: int = 0) -> list[dict]:
@@ -36,60 +36,75 @@ def _squad_rows(mirror: Path, lang: str, n: int, offset: int = 0) -> list[dict]:
              "answers": e["answers"]} for e in examples]
 
 
-def _pairs(mirror: Path, task: str, lang: str, n: int) -> list[tuple[str, str, int]]:
+def _pairs(mirror: Path, task: str, lang: str, n: int, offset: int = 0) -> list[tuple[str, str, int]]:
     from stages.xlt.data.pairs import read_pairs
 
-    return [(e["text_a"], e["text_b"], e["label"]) for e in read_pairs(mirror / task / f"dev-{lang}.tsv", task, lang)][:n]
+    rows = read_pairs(mirror / task / f"dev-{lang}.tsv", task, lang)[offset: offset + n]
+    return [(e["text_a"], e["text_b"], e["label"]) for e in rows]
+
+
+def _english_tasks(mirror: Path, root: Path, split: str, offset: int) -> None:
+    """Every English training task's file of ``split`` (train or its dev split), from the mirror's English rows
+    (they stand in for the tasks the mirror lacks: the loaders and the graph are under test, not the tasks)."""
+    rng = random.Random(offset)
+    dev = split != "train"
+    squad = _squad_rows(mirror, "en", N_ROWS, offset)
+    write_parquet(root, "squad", f"plain_text/{'validation' if dev else 'train'}-{SHARD}.parquet", squad, QA)
+    nli = _pairs(mirror, "xnli", "en", N_ROWS, offset)
+    write_parquet(root, "mnli", f"mnli/{'validation_matched' if dev else 'train'}-{SHARD}.parquet",
+                  [{"premise": a, "hypothesis": b, "label": y, "idx": i} for i, (a, b, y) in enumerate(nli)], GLUE_MNLI)
+    for r in ("r1", "r2", "r3"):
+        write_parquet(root, "anli", f"plain_text/{'dev' if dev else 'train'}_{r}-{SHARD}.parquet",
+                      [{"uid": f"{r}-{i}", "premise": a, "hypothesis": b, "label": y, "reason": ""}
+                       for i, (a, b, y) in enumerate(nli)], ANLI)
+    paws = _pairs(mirror, "pawsx", "en", N_ROWS, offset)
+    write_parquet(root, "qqp", f"qqp/{'validation' if dev else 'train'}-{SHARD}.parquet",
+                  [{"question1": a, "question2": b, "label": y, "idx": i} for i, (a, b, y) in enumerate(paws)],
+                  GLUE_QQP)
+    write_parquet(root, "sst2", f"sst2/{'validation' if dev else 'train'}-{SHARD}.parquet",
+                  [{"sentence": a, "label": rng.randint(0, 1), "idx": i} for i, (a, _, _) in enumerate(nli)], GLUE_SST2)
+    sentences = [b for _, b, _ in nli]
+    write_parquet(root, "hellaswag", f"data/{'validation' if dev else 'train'}-{SHARD}.parquet",
+                  [{"ind": i, "activity_label": "x", "ctx_a": a, "ctx_b": "", "ctx": a,
+                    "endings": rng.sample(sentences, 4), "source_id": "s", "split": split, "split_type": "indomain",
+                    "label": str(rng.randint(0, 3))} for i, (a, _, _) in enumerate(nli)], HELLASWAG)
+    write_parquet(root, "commonsenseqa", f"data/{'validation' if dev else 'train'}-{SHARD}.parquet",
+                  [{"id": f"c{offset}-{i}", "question": q["question"], "question_concept": "x",
+                    "choices": {"label": list("ABCDE"), "text": rng.sample(sentences, 5)}, "answerKey": "C"}
+                   for i, q in enumerate(squad)], CSQA)
+    write_parquet(root, "cosmosqa", f"data/{'validation' if dev else 'train'}-{SHARD}.parquet",
+                  [{"id": f"k{offset}-{i}", "context": q["context"][:300], "question": q["question"],
+                    **{f"answer{j}": s for j, s in enumerate(rng.sample(sentences, 4))}, "label": rng.randint(0, 3)}
+                   for i, q in enumerate(squad)], COSMOSQA)
 
 
 def build_hub_mirror(mirror: Path, root: Path) -> Path:
-    """Every Hub file the paper profile reads, from the offline mirror's data (English rows stand in for tasks the
-    mirror lacks: the loaders and the graph are under test, not the tasks)."""
-    rng = random.Random(0)
-    squad = _squad_rows(mirror, "en", N_ROWS)
-    _jsonl(root / "squad" / "plain_text" / "train-00000-of-00001.jsonl", squad)
-    nli = _pairs(mirror, "xnli", "en", N_ROWS)
-    _jsonl(root / "mnli" / "mnli" / "train-00000-of-00001.jsonl",
-           [{"premise": a, "hypothesis": b, "label": y, "idx": i} for i, (a, b, y) in enumerate(nli)])
-    for r in ("r1", "r2", "r3"):
-        _jsonl(root / "anli" / "plain_text" / f"train_{r}-00000-of-00001.jsonl",
-               [{"uid": f"{r}-{i}", "premise": a, "hypothesis": b, "label": y} for i, (a, b, y) in enumerate(nli)])
-    paws = _pairs(mirror, "pawsx", "en", N_ROWS)
-    _jsonl(root / "qqp" / "qqp" / "train-00000-of-00001.jsonl",
-           [{"question1": a, "question2": b, "label": y, "idx": i} for i, (a, b, y) in enumerate(paws)])
-    _jsonl(root / "sst2" / "sst2" / "train-00000-of-00001.jsonl",
-           [{"sentence": a, "label": rng.randint(0, 1), "idx": i} for i, (a, _, _) in enumerate(nli)])
-    sentences = [b for _, b, _ in nli]
-    _jsonl(root / "hellaswag" / "data" / "train-00000-of-00001.jsonl",
-           [{"ind": i, "ctx": a, "endings": rng.sample(sentences, 4), "label": str(rng.randint(0, 3))}
-            for i, (a, _, _) in enumerate(nli)])
-    _jsonl(root / "commonsenseqa" / "data" / "train-00000-of-00001.jsonl",
-           [{"id": f"c{i}", "question": q["question"], "question_concept": "x",
-             "choices": {"label": list("ABCDE"), "text": rng.sample(sentences, 5)}, "answerKey": "C"}
-            for i, q in enumerate(squad)])
-    _jsonl(root / "cosmosqa" / "data" / "train-00000-of-00001.jsonl",
-           [{"id": f"k{i}", "context": q["context"][:300], "question": q["question"],
-             **{f"answer{j}": s for j, s in enumerate(rng.sample(sentences, 4))}, "label": rng.randint(0, 3)}
-            for i, q in enumerate(squad)])
+    """Every Hub file the paper profile reads, at the pinned layouts, from the offline mirror's data."""
+    _english_tasks(mirror, root, "train", 0)
+    _english_tasks(mirror, root, "validation", N_ROWS)
     for lang in ("en", "de", "zh"):
-        _jsonl(root / "xquad" / f"xquad.{lang}" / "validation-00000-of-00001.jsonl",
-               [{k: r[k] for k in ("id", "context", "question", "answers")} for r in _squad_rows(mirror, lang, N_ROWS, 40)])
+        write_parquet(root, "xquad", f"xquad.{lang}/validation-{SHARD}.parquet",
+                      [{k: r[k] for k in ("id", "context", "question", "answers")}
+                       for r in _squad_rows(mirror, lang, N_ROWS, 40)], XQUAD)
     from stages.xlt.data.mlqa import read_mlqa
 
     data = read_mlqa(mirror / "mlqa" / "MLQA_V1" / "dev", ["de"], gxlt=False)
     german = data.native["de"][:N_ROWS]
-    # As on the Hub, the English config holds the English original of every translated question (same id).
+    # As in google/xtreme, MLQA.en.en holds the English original of every translated question (same id).
     english = [e for e in data.english if e["id"] in {g["id"] for g in german}]
     for lang, rows in (("en", english), ("de", german)):
-        _jsonl(root / "mlqa" / f"mlqa.{lang}.{lang}" / "test-00000-of-00001.jsonl",
-               [{k: e[k] for k in ("id", "context", "question", "answers")} for e in rows])
+        write_parquet(root, "mlqa", f"MLQA.{lang}.{lang}/test-{SHARD}.parquet",
+                      [{"id": e["id"], "title": e["article"], "context": e["context"], "question": e["question"],
+                        "answers": e["answers"]} for e in rows], QA)
     for lang in ("en", "de", "zh"):
-        _jsonl(root / "xnli" / lang / "test-00000-of-00001.jsonl",
-               [{"premise": a, "hypothesis": b, "label": y} for a, b, y in _pairs(mirror, "xnli", lang, N_ROWS)])
-        for split in ("train", "test"):
-            _jsonl(root / "pawsx" / lang / f"{split}-00000-of-00001.jsonl",
-                   [{"id": i, "sentence1": a, "sentence2": b, "label": y}
-                    for i, (a, b, y) in enumerate(_pairs(mirror, "pawsx", lang, N_ROWS))])
+        for split, offset in (("test", 0), ("validation", N_ROWS)):
+            write_parquet(root, "xnli", f"{lang}/{split}-{SHARD}.parquet",
+                          [{"premise": a, "hypothesis": b, "label": y}
+                           for a, b, y in _pairs(mirror, "xnli", lang, N_ROWS, offset)], XNLI)
+        for split, offset in (("train", 0), ("validation", N_ROWS), ("test", 2 * N_ROWS)):
+            write_parquet(root, "pawsx", f"PAWS-X.{lang}/{split}-{SHARD}.parquet",
+                          [{"sentence1": a, "sentence2": b, "label": str(y)}
+                           for a, b, y in _pairs(mirror, "pawsx", lang, N_ROWS, offset)], PAWSX)
     return root
 
 
@@ -111,20 +126,19 @@ def build_tiny_xlmr_model(out: Path) -> Path:
     return out
 
 
-# The paper preset, shrunk only in size: one seed, two steps, a few languages, few resamples.
+# The paper preset, shrunk only in size: one seed, one intermediate epoch instead of 3, a few languages (English among
+# them, as in XTREME), few resamples, dev evaluations every 2 steps instead of 1,000 (so selection runs mid-training).
 SHRINK = {
-    "launcher": "python",
     "seeds": [0],
+    "intermediate.train.epochs": 1,
     "download.max_hub_train": N_ROWS,
+    "download.max_hub_dev": 6,
     "download.max_tatoeba_pairs": 12,
-    "intermediate.train.max_steps": 2,
     "intermediate.train.checkpoint_every": 1,
-    "transfer.train.max_steps": 2,
     "transfer.train.checkpoint_every": 1,
-    "transfer.targets": {"qa": {}, "xnli": {"max_seq_length": 128, "doc_stride": 64, "batch_size": 8, "max_steps": 2},
-                         "pawsx": {"max_seq_length": 128, "doc_stride": 64, "batch_size": 8, "max_steps": 2}},
-    "evaluate.targets": {"xquad": ["de", "zh"], "mlqa": ["de"], "xnli": ["de", "zh"], "pawsx": ["de", "zh"],
-                         "tatoeba": ["de"]},
+    "transfer.train.select_every": 2,
+    "evaluate.targets": {"xquad": ["en", "de", "zh"], "mlqa": ["en", "de"], "xnli": ["en", "de", "zh"],
+                         "pawsx": ["en", "de", "zh"], "tatoeba": ["de"]},
     "evaluate.retrieval_layer": -1,
     "attack.max_examples": 2,
     "attack.eligibility": 0.0,
@@ -185,3 +199,63 @@ def test_the_report_covers_every_paper_target(paper_run) -> None:
     report = (repo / "metrics" / "report.md").read_text(encoding="utf-8")
     for target in params["evaluate"]["targets"]:
         assert f"`{target}`" in report, f"no report section for {target}"
+
+
+def _provenance(repo: Path, output: str) -> dict:
+    return json.loads((repo / "data" / f"{output}.provenance.json").read_text(encoding="utf-8"))
+
+
+def test_every_hub_file_read_is_recorded_at_its_pinned_commit(paper_run) -> None:
+    from stages.xlt.tasks.registry import HUB_SOURCES
+
+    repo, params, _ = paper_run
+    sources = _provenance(repo, "prepared")["extra"]["hub_sources"]
+    pins = {s.repo: s.revision for s in HUB_SOURCES.values()}
+    # Every pinned repository but MTEB's bitext sets (BUCC is not evaluated; Tatoeba comes from LASER's files).
+    assert {s["repo"] for s in sources} == set(pins) - {"mteb/bucc-bitext-mining", "mteb/tatoeba-bitext-mining"}
+    assert all(s["revision"] == pins[s["repo"]] and s["files"] and s["rows"] > 0 for s in sources)
+    assert any(s["repo"] == "google/xtreme" and s["files"] == [f"MLQA.de.de/test-{SHARD}.parquet"] for s in sources)
+    dev = json.loads((repo / "data" / "prepared" / "finetune" / "sizes.json").read_text())
+    assert {"qa.dev.jsonl", "xnli.dev.jsonl", "pawsx.dev.jsonl"} <= set(dev)
+
+
+def test_lengths_in_epochs_and_the_compute_matched_control(paper_run) -> None:
+    """Steps come from the features (jiant's count); multi trains on every task's epochs, so longer than squad; the
+    control arm fine-tunes on as many extra features as the squad arm's intermediate training."""
+    import math
+
+    from stages.xlt.training.length import steps_for_epochs
+
+    repo, params, _ = paper_run
+    inter = params["intermediate"]["train"]
+    batch = inter["batch_size"] * inter["grad_accum_steps"]
+    counts = {p.name.split(".")[0]: sum(1 for _ in p.open()) for p in
+              (repo / "data" / "prefix" / "intermediate").glob("*.features.jsonl")}
+    steps = {arm: _provenance(repo, f"intermediate/{arm}-0")["extra"]["training"]["steps"]
+             for arm in ("squad", "multi")}
+    assert steps["squad"] == steps_for_epochs({"squad": counts["squad"]}, inter["epochs"], batch)
+    assert steps["multi"] == steps_for_epochs({t: counts[t] for t in params["intermediate"]["arms"]["multi"]},
+                                              inter["epochs"], batch) > steps["squad"]
+    control = _provenance(repo, "transfer/none_long-0")["extra"]["tasks"]
+    plain = _provenance(repo, "transfer/none-0")["extra"]["tasks"]
+    for task, record in control.items():
+        task_batch = record["train"]["batch_size"] * record["train"]["grad_accum_steps"]
+        assert record["compute_matched_steps"] == math.ceil(steps["squad"] * batch / task_batch)
+        assert record["steps"] == plain[task]["steps"] + record["compute_matched_steps"]
+        assert plain[task]["compute_matched_steps"] == 0
+
+
+def test_fine_tuning_selects_on_english_dev_sets(paper_run) -> None:
+    repo, _, _ = paper_run
+    for task, record in _provenance(repo, "transfer/multi-0")["extra"]["tasks"].items():
+        selection = record["training"]["selection"]
+        assert selection["evaluations"] >= 1 and 0.0 <= selection["best_dev_score"] <= 1.0, task
+        assert 1 <= selection["best_step"] <= record["steps"], task
+    assert "selection" not in _provenance(repo, "intermediate/multi-0")["extra"]["training"]  # off there (jiant)
+
+
+def test_english_is_evaluated_like_every_other_language(paper_run) -> None:
+    repo, params, _ = paper_run
+    for target in ("xquad", "mlqa", "xnli", "pawsx"):
+        rows = (repo / "data" / "predictions_clean" / "multi-0" / target / "en.jsonl").read_text().splitlines()
+        assert rows, target

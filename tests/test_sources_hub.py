@@ -51,7 +51,28 @@ def test_missing_model_names_the_id_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelUnavailableError) as info:
-        build_encoder("hub", tmp_path / "out", name_or_path="no-such-org/no-such-encoder")
+        build_encoder("hub", tmp_path / "out", name_or_path="FacebookAI/xlm-roberta-large")  # pinned, not cached
     message = str(info.value)
-    assert "no-such-org/no-such-encoder" in message and "local folder" in message and "online" in message
+    assert "FacebookAI/xlm-roberta-large" in message and "local folder" in message and "online" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_hub_id_needs_a_pinned_revision(tmp_path, monkeypatch):
+    """An unpinned Hub id is refused before anything is loaded; a pinned one is loaded at its commit."""
+    import transformers
+
+    from stages.xlt.tasks.registry import HUB_MODELS
+
+    with pytest.raises(ModelUnavailableError, match="no pinned revision.*HUB_MODELS"):
+        build_encoder("hub", tmp_path / "out", name_or_path="some-org/unpinned-encoder")
+    seen = {}
+
+    def fake(name, **kwargs):
+        seen[name] = kwargs.get("revision")
+        raise OSError("offline")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", fake)
+    with pytest.raises(ModelUnavailableError):
+        build_encoder("hub", tmp_path / "out", name_or_path="FacebookAI/xlm-roberta-large")
+    assert seen == {"FacebookAI/xlm-roberta-large": HUB_MODELS["FacebookAI/xlm-roberta-large"].revision}
     assert not (tmp_path / "out").exists()

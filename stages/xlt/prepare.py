@@ -29,6 +29,7 @@ class Prepared:
     finetune: dict[str, object] = field(default_factory=dict)
     test: dict[str, object] = field(default_factory=dict)
     lexicons: dict[str, object] = field(default_factory=dict)
+    sources: list[dict] = field(default_factory=list)  # Hub files read (repository, pinned commit), for provenance
 
     def sizes(self) -> dict[str, int]:
         return {f"{part}/{name}": len(rows) for part in ("intermediate", "finetune", "test", "lexicons")  # type: ignore[arg-type]
@@ -160,37 +161,43 @@ def _reindexed(rows: list[dict], task: str, lang: str) -> list[dict]:
 
 def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], targets: Mapping[str, Sequence[str]],
                 source: str | Path | None, max_train: int | None, max_test: int | None, seed: int,
-                cache_dir: str | Path | None = None) -> Prepared:
+                max_dev: int | None = None, cache_dir: str | Path | None = None) -> Prepared:
     """The paper profile: the X-STILTs English tasks, the fine-tuning sets and the XTREME test sets from the Hub
-    (``source``: a local folder laid out like the Hub, for tests and air-gapped machines; None: the Hub)."""
+    (``source``: a local folder laid out like the Hub repositories, for tests and air-gapped machines; None: the
+    Hub), each repository at its pinned commit. Every training task's English dev set is written beside it
+    (``<task>.dev.jsonl``, at most ``max_dev`` examples, for checkpoint selection). ``Prepared.sources`` records
+    every file read, with its repository and commit, for provenance."""
     from stages.xlt.data.hub_tasks import load_hub_task
     from stages.xlt.tasks import registry
 
-    def hub(spec, languages=None) -> list[dict]:
-        loader, hub_split = spec.hub.split(":")
-        root = None if source is None else Path(source) / loader
-        return load_hub_task(loader, hub_split, source=root, languages=languages, cache_dir=cache_dir)
-
     out = Prepared()
-    # English training sets (a per-language Hub repo such as PAWS-X is read in English only).
-    for task in intermediate_tasks:
-        out.intermediate[f"{task}.jsonl"] = split.cap(hub(registry.intermediate_task(task), ["en"]), max_train, seed)
-    for task in finetune:
-        out.finetune[f"{task}.jsonl"] = split.cap(hub(registry.finetune_task(task), ["en"]), max_train, seed)
+
+    def hub(loader_split: str, languages=None) -> list[dict]:
+        loader, hub_split = loader_split.split(":")
+        return load_hub_task(loader, hub_split, source=source, languages=languages, cache_dir=cache_dir,
+                             sources=out.sources)
+
+    # English training sets and dev sets (a per-language Hub repo such as PAWS-X is read in English only).
+    for folder, specs in ((out.intermediate, [registry.intermediate_task(t) for t in intermediate_tasks]),
+                          (out.finetune, [registry.finetune_task(t) for t in finetune])):
+        for spec in specs:
+            folder[f"{spec.name}.jsonl"] = split.cap(hub(spec.hub, ["en"]), max_train, seed)
+            if spec.hub_dev:
+                folder[f"{spec.name}.dev.jsonl"] = split.cap(hub(spec.hub_dev, ["en"]), max_dev, seed)
     for name, languages in targets.items():
         spec = registry.target(name)
         # QA targets need their English questions too: they are the code-switched (G-XLT) ones.
         langs = sorted(set(languages) | ({"en"} if spec.family == "qa" else set()))
-        per_lang = {lang: hub(spec, [lang]) for lang in langs}
+        per_lang = {lang: hub(spec.hub, [lang]) for lang in langs}
         if spec.family == "classification":
-            english = hub(spec, ["en"])
+            english = per_lang["en"] if "en" in per_lang else hub(spec.hub, ["en"])
             clusters = pairs.clusters_for(name, [(r["text_a"], r["text_b"]) for r in english], f"{name} (Hub)")
             per_lang = {lang: [{**r, "cluster": clusters[i]} for i, r in enumerate(_reindexed(rows, name, lang))]
                         for lang, rows in per_lang.items()}
         elif spec.family == "qa":
-            # Translations share ids: the English item's paragraph is every translation's cluster (the Hub copies
-            # have no article titles; offline, MLQA clusters by English article).
-            english = per_lang["en"] if "en" in per_lang else hub(spec, ["en"])
+            # Translations share ids: the English item's article is every translation's cluster (MLQA: its English
+            # title, as offline; XQuAD, whose Hub copy has no titles: its position-derived article).
+            english = per_lang["en"]
             cluster = {r["id"]: f"{name}:{r['article']}" for r in english}
             per_lang = {lang: [{**r, "cluster": cluster.get(r["id"], f"{name}:{lang}:{r['article']}")} for r in rows]
                         for lang, rows in per_lang.items()}

@@ -1,16 +1,17 @@
-"""The paper profile's speed on your hardware: training and inference tokens/s of the paper encoder, and an
-estimate of the profile's GPU hours.
+"""The paper profile's speed on your hardware: training and inference tokens/s of the paper encoder, the model-FLOP
+utilisation (MFU) they amount to, and the profile's per-stage GPU hours at that MFU (``gpu_estimate.py``).
 
     python tests/benchmarks/bench_gpu.py                       # XLM-R Large's architecture, random weights
-    python tests/benchmarks/bench_gpu.py --params stages/presets/paper.yaml --json out.json
+    python tests/benchmarks/bench_gpu.py --batch 4 --length 256 --json out.json   # the intermediate batch
+    python tests/benchmarks/gpu_estimate.py                    # the estimate alone, at a stated MFU (no GPU needed)
 
 Speed does not depend on the weights, so the model is built from XLM-R Large's configuration (hidden 1024, 24 layers,
 16 heads, FFN 4096, vocabulary 250,002) with random weights: nothing is downloaded. What it measures is what the
 pipeline uses on a GPU: bf16 autocast where supported, PyTorch's scaled-dot-product attention, fused AdamW,
-optional gradient checkpointing, and token-bounded inference batches. The estimate multiplies the measured tokens/s
-by the tokens the profile processes (training steps x batch x the tasks' typical lengths, for every arm, seed and
-fine-tuning task; inference over every test set, condition, arm and seed), so it is as good as those lengths (README).
-On a CPU it runs too (``--tiny`` for a smoke test).
+optional gradient checkpointing, and token-bounded inference batches. MFU = measured tokens/s x FLOPs per
+token (``gpu_estimate.forward_flops_per_token``: 3x for training) / the device's dense BF16 peak (``--peak-tflops``;
+H200/H100 SXM: 989). The per-stage table is ``gpu_estimate.py``'s FLOP count at the measured training MFU, so it is
+as good as that module's stated lengths and sizes. On a CPU it runs too (``--tiny`` for a smoke test).
 """
 
 from __future__ import annotations
@@ -22,19 +23,16 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 XLMR_LARGE = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
                   vocab_size=250002, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
                   pad_token_id=1, bos_token_id=0, eos_token_id=2)
 TINY = dict(XLMR_LARGE, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
             vocab_size=1000)
-# Typical tokens per training feature / test item of each task (XLM-R tokenizer), for the estimate.
-TRAIN_TOKENS = {"qa": 230, "classification": 60, "multiple_choice": 4 * 60}
-TEST_TOKENS = {"qa": 230, "classification": 60, "retrieval": 20}
 
 
 def build(config: dict, device: torch.device):
@@ -99,35 +97,6 @@ def inference_speed(model, config, device, *, tokens_per_batch: int, length: int
     return batches * batch * length / (time.perf_counter() - start)
 
 
-def profile_tokens(params_path: Path) -> dict[str, float]:
-    """Training and inference tokens of a profile (see TRAIN_TOKENS / TEST_TOKENS for the lengths assumed)."""
-    from stages.params import validate
-    from stages.xlt.tasks import registry
-
-    params = validate(yaml.safe_load(params_path.read_text(encoding="utf-8")), params_path)
-    seeds, arms = len(params.seeds), params.intermediate.arms
-    train = 0.0
-    for name in arms:
-        arm = params.intermediate.arm(name)
-        cfg = params.intermediate.train
-        if arm.tasks:
-            mix = [TRAIN_TOKENS[registry.intermediate_task(t).family] for t in arm.tasks]
-            train += cfg.max_steps * cfg.batch_size * cfg.grad_accum_steps * sum(mix) / len(mix)
-        for task in params.transfer.targets:
-            ft = params.transfer.train_for(task)
-            steps = ft.max_steps + (cfg.max_steps if arm.compute_matched else 0)
-            train += steps * ft.batch_size * ft.grad_accum_steps * TRAIN_TOKENS[registry.finetune_task(task).family]
-    # Test sizes of the Hub sets (XTREME): XQuAD 1,190; MLQA ~5,000 per language; XNLI 5,010; PAWS-X 2,000;
-    # Tatoeba 1,000 pairs.
-    sizes = {"xquad": 1190, "mlqa": 5000, "xnli": 5010, "pawsx": 2000, "tatoeba": 2000, "tydiqa": 1000, "bucc": 2000}
-    test = 0.0
-    for target, langs in params.evaluate.targets.items():
-        spec = registry.target(target)
-        conditions = 1 + len(params.conditions_for(target))
-        test += sizes[target] * len(langs) * conditions * TEST_TOKENS[spec.family]
-    return {"train_tokens": train * seeds, "test_tokens": test * seeds * len(arms)}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=REPO / "stages" / "presets" / "paper.yaml")
@@ -138,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpointing", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="a tiny model (smoke test on any machine)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--peak-tflops", type=float, default=989.0, help="the device's dense BF16 peak")
     args = parser.parse_args(argv)
+    from gpu_estimate import forward_flops_per_token, report
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, head, config = build(TINY if args.tiny else XLMR_LARGE, device)
     bf16 = not args.no_bf16
@@ -146,14 +118,20 @@ def main(argv: list[str] | None = None) -> int:
                         bf16=bf16, checkpointing=args.checkpointing)
     infer = inference_speed(model, config, device, tokens_per_batch=65536 if device.type == "cuda" else 2048,
                             length=args.length, batches=args.steps, bf16=bf16)
-    tokens = profile_tokens(args.params)
-    hours = tokens["train_tokens"] / train / 3600 + tokens["test_tokens"] / infer / 3600
+    shape = {"hidden": config.hidden_size, "ffn": config.intermediate_size, "layers": config.num_hidden_layers}
+    per_token = forward_flops_per_token(args.length, shape)
+    peak = args.peak_tflops * 1e12
+    train_mfu = train * (4 if args.checkpointing else 3) * per_token / peak
+    infer_mfu = infer * per_token / peak
     result = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
               "model": "tiny" if args.tiny else "xlm-roberta-large (random weights)", "bf16": bf16,
               "gradient_checkpointing": args.checkpointing, "batch": args.batch, "length": args.length,
-              "train_tokens_per_s": round(train), "inference_tokens_per_s": round(infer), **tokens,
-              "estimated_device_hours": round(hours, 2)}
+              "train_tokens_per_s": round(train), "inference_tokens_per_s": round(infer),
+              "train_mfu": round(train_mfu, 4), "inference_mfu": round(infer_mfu, 4),
+              "peak_tflops": args.peak_tflops}
     print(json.dumps(result, indent=2))
+    if not args.tiny and train_mfu > 0:
+        print(report(args.params, [train_mfu], markdown=True))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -1,34 +1,36 @@
-"""Load the paper profile's tasks from the Hugging Face Hub (or a local copy laid out like the Hub repo).
+"""Load the paper profile's tasks from the Hugging Face Hub, each repository at a pinned commit, or from a local copy
+laid out like those repositories.
 
-Only data files are read (``datasets.load_dataset("parquet" | "json", data_files=...)``): no dataset script is
-ever executed and ``trust_remote_code`` is never used. Each task lists a glob on ``main`` (the layout of the
-repo's own parquet files, as in its "Convert dataset to Parquet" commit) and a fallback glob on the Hub's
-automatic conversion branch ``refs/convert/parquet`` (``<config>/<split>/NNNN.parquet``), tried when the first
-matches nothing (repos that still hold only a loading script, e.g. MLQA's main at the time of writing).
+Only data files are read (``datasets.load_dataset("parquet" | "json", data_files=...)``): no dataset script is ever
+executed and ``trust_remote_code`` is never used. Each loader names the repository and commit it reads
+(``tasks/registry.HUB_SOURCES``) and the glob of its files at that commit. The Hub's automatic conversion branch
+(``refs/convert/parquet``) is never read: it is rewritten by a bot and cannot be pinned.
 
-``source`` may be a local folder laid out like the repo: the same globs are matched under it (``.jsonl`` /
-``.json`` files are accepted in place of ``.parquet``), which is how this module is tested offline.
-Layouts (main glob) and columns; the column names come from the dataset cards' ``dataset_info``:
+``source`` may be a local folder holding one sub-folder per repository, ``<source>/<owner>/<name>/<files>``: what
+``huggingface-cli download <repo> --repo-type dataset --revision <commit> --local-dir <source>/<repo>`` writes. Where
+such a download left its metadata (``.cache/huggingface/download/<file>.metadata``, whose first line is the commit),
+the commit must be the pinned one. This is how the module is tested offline.
 
-| task | repo | files on main | columns -> shared format |
+| loader | repository (``registry.HUB_SOURCES``) | files at the pinned commit | columns -> shared format |
 |---|---|---|---|
 | squad | rajpurkar/squad | plain_text/{split}-*.parquet | id,title,context,question,answers -> QA |
-| mnli, qqp, sst2 | nyu-mll/glue | {mnli,qqp,sst2}/{split}-*.parquet | premise,hypothesis / question1,question2 / sentence; label; idx -> pair |
-| anli | facebook/anli | plain_text/{split}-*.parquet | uid,premise,hypothesis,label -> pair |
-| hellaswag | Rowan/hellaswag | data/{split}-*.parquet | ind,ctx,endings,label (a string) -> choice |
-| commonsenseqa | tau/commonsense_qa | data/{split}-*.parquet | id,question,choices{label,text},answerKey -> choice |
-| cosmosqa | allenai/cosmos_qa | data/{split}-*.parquet | id,context,question,answer0..3,label -> choice (context = passage + " " + question) |
+| mnli, qqp, sst2 | nyu-mll/glue | {mnli,qqp,sst2}/{split}-*.parquet | premise,hypothesis / question1,question2 / sentence; label (int, -1 unlabelled); idx -> pair |
+| anli | facebook/anli | plain_text/{split}-*.parquet | uid,premise,hypothesis,label (int) -> pair |
+| hellaswag | Rowan/hellaswag | data/{split}-*.parquet | ind,ctx,endings,label (a string, "" unlabelled) -> choice |
+| commonsenseqa | tau/commonsense_qa | data/{split}-*.parquet | id,question,choices{label,text},answerKey (a letter) -> choice |
+| cosmosqa | Samsoup/cosmos_qa | data/{split}-*.parquet | id,context,question,answer0..3,label (int 0-3) -> choice (context = passage + " " + question) |
 | xquad | google/xquad | xquad.{lang}/{split}-*.parquet | id,context,question,answers -> QA (article = position_key(paragraph order // 5)) |
-| mlqa | facebook/mlqa | mlqa.{lang}.{lang}/{split}-*.parquet | id,context,question,answers -> QA (article = one per paragraph) |
-| tydiqa | google-research-datasets/tydiqa | secondary_task/{split}-*.parquet | id (language-name prefix),title,context,question,answers -> QA |
-| xnli | facebook/xnli | {lang}/{split}-*.parquet | premise,hypothesis,label -> pair |
-| pawsx | google-research-datasets/paws-x | {lang}/{split}-*.parquet | id,sentence1,sentence2,label -> pair |
-| tatoeba | mteb/tatoeba-bitext-mining | (parquet branch only) {xxx}-eng/{split}/*.parquet | sentence1 (xxx), sentence2 (eng) -> retrieval |
-| bucc | mteb/bucc-bitext-mining | (parquet branch only) {lang}-en/{split}/*.parquet | sentence1 (xx), sentence2 (en) -> retrieval |
+| mlqa | google/xtreme | MLQA.{lang}.{lang}/{split}-*.parquet | id,title,context,question,answers -> QA (article = title) |
+| tydiqa | google/xtreme | tydiqa/{split}-*.parquet | id (language-name prefix),title,context,question,answers -> QA |
+| xnli | facebook/xnli | {lang}/{split}-*.parquet | premise,hypothesis,label (int) -> pair |
+| pawsx | google/xtreme | PAWS-X.{lang}/{split}-*.parquet | sentence1,sentence2,label (a string "0"/"1") -> pair |
+| tatoeba | mteb/tatoeba-bitext-mining | {split}/{xxx}-eng.jsonl.gz | sentence1 (xxx), sentence2 (eng), one pair per row -> retrieval |
+| bucc | mteb/bucc-bitext-mining | {split}/{lang}-en.jsonl.gz | sentence1 (xx), sentence2 (en), one gold pair per row -> retrieval |
 
-Not checked against a live Hub (it is unreachable here): the exact file names of hellaswag/cosmosqa/mlqa on
-main. MTEB's bitext columns: sentence1 is the non-English side, sentence2 English (as code that uses the set
-reads them; the config names put English second). The offline mirror remains the source of XQuAD and Tatoeba for this study.
+Every row is checked before it is mapped: the columns a loader reads must exist, and in the bitext sets both sides
+must be strings (the older BUCC format, one row per language pair with lists of sentences, now lives in mteb/BUCC)
+and the English side must read as English (``bitext.check_rows``). A failing row stops the load with one line that
+names the repository, file, row and fix.
 
 Unlabelled rows (GLUE/XNLI test label -1, HellaSwag/CommonsenseQA test without a key) are dropped.
 A split may join several Hub splits with "+", e.g. ANLI's ``train_r1+train_r2+train_r3``.
@@ -40,35 +42,34 @@ import glob as globlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
+from stages.xlt.data import bitext
 from stages.xlt.data.squad import position_key
 from stages.xlt.languages import TATOEBA_XTREME
+from stages.xlt.tasks.registry import HubSource, hub_source
 
-PARQUET_BRANCH = "refs/convert/parquet"
 XQUAD_PARAGRAPHS_PER_ARTICLE = 5
 TYDIQA_LANGUAGE_PREFIX = {"english": "en", "arabic": "ar", "bengali": "bn", "finnish": "fi", "indonesian": "id",
                           "korean": "ko", "russian": "ru", "swahili": "sw", "telugu": "te"}
+DOWNLOAD_METADATA = Path(".cache") / "huggingface" / "download"  # huggingface_hub's local-dir bookkeeping
 
 Mapper = Callable[[list[dict], str, str], list[dict]]  # rows, lang, split -> shared-format examples
+QA_COLUMNS = ("id", "context", "question", "answers")
+
+
+class HubDataError(ValueError):
+    """A Hub file does not hold what its pinned layout promises; the message is one line naming the fix.
+    (Row-level bitext failures raise ``bitext.BitextError``, also a ValueError with one line.)"""
 
 
 @dataclass(frozen=True)
 class HubLayout:
-    hub_id: str
-    files: str  # glob relative to the repo root at ``revision``; may use {lang}, {xxx}, {split}
+    files: str  # glob relative to the repository root at its pinned commit; may use {lang}, {xxx}, {split}
     mapper: Mapper
-    revision: str = "main"
+    columns: tuple[str, ...]  # what the mapper reads: checked on every file before mapping
     languages: tuple[str, ...] = ("en",)
-    per_language: bool = False  # one config (folder) per language
-    fallback: str | None = None  # glob on the parquet branch, tried when ``files`` matches nothing
-
-    def candidates(self) -> list[tuple[str, str]]:
-        """(revision, glob) pairs in the order they are tried."""
-        tried = [(self.revision, self.files)]
-        if self.fallback:
-            tried.append((PARQUET_BRANCH, self.fallback))
-        return tried
+    per_language: bool = False  # one config (folder or file) per language
+    bitext: bool = False  # rows are (non-English sentence1, English sentence2) pairs, checked row by row
 
 
 def _qa(row: dict, lang: str, article: str) -> dict:
@@ -78,52 +79,55 @@ def _qa(row: dict, lang: str, article: str) -> dict:
             "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]}}
 
 
-def _squad_rows(rows: list[dict], lang: str, split: str) -> list[dict]:
+def _titled_rows(rows: list[dict], lang: str, split: str) -> list[dict]:
     return [_qa(row, lang, str(row.get("title") or "")) for row in rows]
 
 
-def _by_paragraph_position(rows: list[dict], lang: str, prefix: str, per_article: int | None) -> list[dict]:
-    """Article key from the order in which contexts first appear (the Hub copies drop titles)."""
+def _by_paragraph_position(rows: list[dict], lang: str, per_article: int) -> list[dict]:
+    """Article key from the order in which contexts first appear (the Hub copy of XQuAD drops titles)."""
     paragraph_of: dict[str, int] = {}
     examples = []
     for row in rows:
         index = paragraph_of.setdefault(row["context"], len(paragraph_of))
-        article = position_key(index // per_article) if per_article else f"{prefix}-p{index:05d}"
-        examples.append(_qa(row, lang, article))
+        examples.append(_qa(row, lang, position_key(index // per_article)))
     return examples
 
 
 def _xquad_rows(rows, lang, split):
-    return _by_paragraph_position(rows, lang, "xquad", XQUAD_PARAGRAPHS_PER_ARTICLE)
-
-
-def _mlqa_rows(rows, lang, split):
-    return _by_paragraph_position(rows, lang, f"mlqa-{lang}", None)
+    return _by_paragraph_position(rows, lang, XQUAD_PARAGRAPHS_PER_ARTICLE)
 
 
 def _tydiqa_rows(rows, lang, split):
     wanted = [r for r in rows if TYDIQA_LANGUAGE_PREFIX.get(str(r["id"]).split("-", 1)[0]) == lang]
-    return [_qa(row, lang, str(row.get("title") or "")) for row in wanted]
+    return _titled_rows(wanted, lang, split)
+
+
+def _label(value) -> int | None:
+    """An int label, or None for an unlabelled row (-1, None or ""); string labels ("0"/"1") are parsed."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    label = int(value)
+    return label if label >= 0 else None
 
 
 def _pairs(task: str, a: str, b: str | None, id_column: str | None = None) -> Mapper:
     def mapper(rows: list[dict], lang: str, split: str) -> list[dict]:
         out = []
         for i, row in enumerate(rows):
-            label = row["label"]
-            if label is None or int(label) < 0:
+            label = _label(row["label"])
+            if label is None:
                 continue
             key = row[id_column] if id_column else i
             out.append({"id": f"{task}-{lang}-{split}-{key}", "lang": lang, "text_a": row[a],
-                        "text_b": row[b] if b else None, "label": int(label)})
+                        "text_b": row[b] if b else None, "label": label})
         return out
     return mapper
 
 
 def _hellaswag_rows(rows, lang, split):
     return [{"id": f"hellaswag-{split}-{row['ind']}", "lang": lang, "context": row["ctx"],
-             "choices": list(row["endings"]), "label": int(row["label"])}
-            for row in rows if str(row.get("label", "")).strip() != ""]
+             "choices": list(row["endings"]), "label": label}
+            for row in rows if (label := _label(row["label"])) is not None]
 
 
 def _commonsenseqa_rows(rows, lang, split):
@@ -139,8 +143,8 @@ def _commonsenseqa_rows(rows, lang, split):
 
 def _cosmosqa_rows(rows, lang, split):
     return [{"id": str(row["id"]), "lang": lang, "context": f"{row['context']} {row['question']}",
-             "choices": [row[f"answer{i}"] for i in range(4)], "label": int(row["label"])}
-            for row in rows if row.get("label") is not None and int(row["label"]) >= 0]
+             "choices": [row[f"answer{i}"] for i in range(4)], "label": label}
+            for row in rows if (label := _label(row["label"])) is not None]
 
 
 def _bitext(task: str) -> Mapper:
@@ -150,85 +154,114 @@ def _bitext(task: str) -> Mapper:
     return mapper
 
 
+_PAIR = ("premise", "hypothesis", "label")
 LAYOUTS: dict[str, HubLayout] = {
-    "squad": HubLayout("rajpurkar/squad", "plain_text/{split}-*.parquet", _squad_rows,
-                       fallback="plain_text/{split}/*.parquet"),
-    "mnli": HubLayout("nyu-mll/glue", "mnli/{split}-*.parquet", _pairs("mnli", "premise", "hypothesis", "idx"),
-                      fallback="mnli/{split}/*.parquet"),
-    "qqp": HubLayout("nyu-mll/glue", "qqp/{split}-*.parquet", _pairs("qqp", "question1", "question2", "idx"),
-                     fallback="qqp/{split}/*.parquet"),
-    "sst2": HubLayout("nyu-mll/glue", "sst2/{split}-*.parquet", _pairs("sst2", "sentence", None, "idx"),
-                      fallback="sst2/{split}/*.parquet"),
-    "anli": HubLayout("facebook/anli", "plain_text/{split}-*.parquet", _pairs("anli", "premise", "hypothesis", "uid"),
-                      fallback="plain_text/{split}/*.parquet"),
-    "hellaswag": HubLayout("Rowan/hellaswag", "data/{split}-*.parquet", _hellaswag_rows,
-                           fallback="default/{split}/*.parquet"),
-    "commonsenseqa": HubLayout("tau/commonsense_qa", "data/{split}-*.parquet", _commonsenseqa_rows,
-                               fallback="default/{split}/*.parquet"),
-    "cosmosqa": HubLayout("allenai/cosmos_qa", "data/{split}-*.parquet", _cosmosqa_rows,
-                          fallback="default/{split}/*.parquet"),
-    "xquad": HubLayout("google/xquad", "xquad.{lang}/{split}-*.parquet", _xquad_rows,
+    "squad": HubLayout("plain_text/{split}-*.parquet", _titled_rows, QA_COLUMNS + ("title",)),
+    "mnli": HubLayout("mnli/{split}-*.parquet", _pairs("mnli", "premise", "hypothesis", "idx"), _PAIR + ("idx",)),
+    "qqp": HubLayout("qqp/{split}-*.parquet", _pairs("qqp", "question1", "question2", "idx"),
+                     ("question1", "question2", "label", "idx")),
+    "sst2": HubLayout("sst2/{split}-*.parquet", _pairs("sst2", "sentence", None, "idx"), ("sentence", "label", "idx")),
+    "anli": HubLayout("plain_text/{split}-*.parquet", _pairs("anli", "premise", "hypothesis", "uid"), _PAIR + ("uid",)),
+    "hellaswag": HubLayout("data/{split}-*.parquet", _hellaswag_rows, ("ind", "ctx", "endings", "label")),
+    "commonsenseqa": HubLayout("data/{split}-*.parquet", _commonsenseqa_rows,
+                               ("id", "question", "choices", "answerKey")),
+    "cosmosqa": HubLayout("data/{split}-*.parquet", _cosmosqa_rows,
+                          ("id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label")),
+    "xquad": HubLayout("xquad.{lang}/{split}-*.parquet", _xquad_rows, QA_COLUMNS,
                        languages=("en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"),
-                       per_language=True, fallback="xquad.{lang}/{split}/*.parquet"),
-    "mlqa": HubLayout("facebook/mlqa", "mlqa.{lang}.{lang}/{split}-*.parquet", _mlqa_rows,
-                      languages=("en", "ar", "de", "es", "hi", "vi", "zh"), per_language=True,
-                      fallback="mlqa.{lang}.{lang}/{split}/*.parquet"),
-    "tydiqa": HubLayout("google-research-datasets/tydiqa", "secondary_task/{split}-*.parquet", _tydiqa_rows,
-                        languages=tuple(TYDIQA_LANGUAGE_PREFIX.values()), fallback="secondary_task/{split}/*.parquet"),
-    "xnli": HubLayout("facebook/xnli", "{lang}/{split}-*.parquet", _pairs("xnli", "premise", "hypothesis"),
+                       per_language=True),
+    "mlqa": HubLayout("MLQA.{lang}.{lang}/{split}-*.parquet", _titled_rows, QA_COLUMNS + ("title",),
+                      languages=("en", "ar", "de", "es", "hi", "vi", "zh"), per_language=True),
+    "tydiqa": HubLayout("tydiqa/{split}-*.parquet", _tydiqa_rows, QA_COLUMNS + ("title",),
+                        languages=tuple(TYDIQA_LANGUAGE_PREFIX.values())),
+    "xnli": HubLayout("{lang}/{split}-*.parquet", _pairs("xnli", "premise", "hypothesis"), _PAIR,
                       languages=("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur",
-                                 "vi", "zh"), per_language=True, fallback="{lang}/{split}/*.parquet"),
-    "pawsx": HubLayout("google-research-datasets/paws-x", "{lang}/{split}-*.parquet",
-                       _pairs("pawsx", "sentence1", "sentence2", "id"),
-                       languages=("en", "de", "es", "fr", "ja", "ko", "zh"), per_language=True,
-                       fallback="{lang}/{split}/*.parquet"),
-    "tatoeba": HubLayout("mteb/tatoeba-bitext-mining", "{xxx}-eng/{split}/*.parquet", _bitext("tatoeba"),
-                         PARQUET_BRANCH, languages=tuple(sorted(TATOEBA_XTREME)), per_language=True),
-    "bucc": HubLayout("mteb/bucc-bitext-mining", "{lang}-en/{split}/*.parquet", _bitext("bucc"), PARQUET_BRANCH,
-                      languages=("de", "fr", "ru", "zh"), per_language=True),
+                                 "vi", "zh"), per_language=True),
+    "pawsx": HubLayout("PAWS-X.{lang}/{split}-*.parquet", _pairs("pawsx", "sentence1", "sentence2"),
+                       ("sentence1", "sentence2", "label"), languages=("en", "de", "es", "fr", "ja", "ko", "zh"),
+                       per_language=True),
+    "tatoeba": HubLayout("{split}/{xxx}-eng.jsonl.gz", _bitext("tatoeba"), ("sentence1", "sentence2"),
+                         languages=tuple(sorted(TATOEBA_XTREME)), per_language=True, bitext=True),
+    "bucc": HubLayout("{split}/{lang}-en.jsonl.gz", _bitext("bucc"), ("sentence1", "sentence2"),
+                      languages=("de", "fr", "ru", "zh"), per_language=True, bitext=True),
 }
 
 
-def _hub_url(hub_id: str, revision: str, pattern: str) -> str:
-    at = "" if revision == "main" else "@" + quote(revision, safe="")
-    return f"hf://datasets/{hub_id}{at}/{pattern}"
+def hub_url(source: HubSource, pattern: str) -> str:
+    return f"hf://datasets/{source.repo}@{source.revision}/{pattern}"
 
 
-def _local_files(source: Path, pattern: str) -> list[str]:
-    # A local copy may hold the same rows as JSON Lines / JSON instead of parquet.
-    for candidate in (pattern, pattern.replace(".parquet", ".jsonl"), pattern.replace(".parquet", ".json")):
-        matches = sorted(globlib.glob(str(source / candidate)))
-        if matches:
-            return matches
-    return []
+def _local_revision(root: Path, relpath: str) -> str | None:
+    """The commit a ``huggingface-cli download --local-dir`` copy of this file came from, when it recorded one."""
+    metadata = root / DOWNLOAD_METADATA / f"{relpath}.metadata"
+    if not metadata.is_file():
+        return None
+    lines = metadata.read_text(encoding="utf-8").splitlines()
+    return lines[0].strip() if lines else None
+
+
+def _local_files(source: HubSource, root: Path, pattern: str) -> tuple[list[str], list[str]]:
+    """Matching files of a local copy and the commits they record (checked against the pin where recorded)."""
+    repo_root = root / source.repo
+    matches = sorted(globlib.glob(str(repo_root / pattern)))
+    relpaths = [Path(match).relative_to(repo_root).as_posix() for match in matches]
+    for relpath in relpaths:
+        commit = _local_revision(repo_root, relpath)
+        if commit is not None and not commit.startswith(source.revision):
+            raise HubDataError(f"{repo_root / relpath} was downloaded at commit {commit}, not the pinned "
+                               f"{source.revision} of {source.repo}; fix: download it again with --revision "
+                               f"{source.revision}")
+    return matches, relpaths
+
+
+def _hub_files(source: HubSource, pattern: str) -> tuple[list[str], list[str]]:
+    from huggingface_hub import HfFileSystem  # only on the online path
+
+    prefix = f"datasets/{source.repo}@{source.revision}/"
+    try:
+        found = sorted(HfFileSystem().glob(prefix + pattern))
+    except FileNotFoundError:
+        found = []
+    relpaths = [path.split("/", 3)[-1] for path in found]  # datasets/<owner>/<name>@<rev>/<relpath>
+    return [hub_url(source, rel) for rel in relpaths], relpaths
 
 
 def _read_rows(files: list[str], cache_dir: str | Path | None) -> list[dict]:
     import datasets  # imported here: 4 s, and only Hub loading needs it
 
-    fmt = "json" if files[0].endswith((".json", ".jsonl")) else "parquet"
+    fmt = "parquet" if files[0].endswith(".parquet") else "json"
     dataset = datasets.load_dataset(fmt, data_files={"data": files}, split="data",
                                     cache_dir=str(cache_dir) if cache_dir else None)
     return dataset.to_list()
 
 
-def _rows(layout: HubLayout, fill: dict[str, str], source: str | Path | None, cache_dir) -> list[dict]:
-    """Rows of the first (revision, glob) candidate that has files, locally or on the Hub."""
-    tried = []
-    for revision, files in layout.candidates():
-        pattern = files.format(**fill)
-        if source is not None:
-            matches = _local_files(Path(source), pattern)
-            if matches:
-                return _read_rows(matches, cache_dir)
-            tried.append(str(Path(source) / pattern))
-            continue
-        url = _hub_url(layout.hub_id, revision, pattern)
-        try:
-            return _read_rows([url], cache_dir)
-        except FileNotFoundError:  # datasets' DataFilesNotFoundError: this layout is not the repo's
-            tried.append(url)
-    raise ValueError(f"no data files for {layout.hub_id} (tried {tried}); lay a local copy out like the Hub repo")
+def _check_columns(rows: list[dict], layout: HubLayout, where: str) -> None:
+    if not rows:
+        return
+    missing = [c for c in layout.columns if c not in rows[0]]
+    if missing:
+        raise HubDataError(f"{where} has no column(s) {missing} (it has {sorted(rows[0])}): not the layout this "
+                           "loader reads at its pinned revision; fix: point the mirror at a copy of that revision")
+
+
+def _rows(loader: str, layout: HubLayout, fill: dict[str, str], root: Path | None, cache_dir,
+          sources: list[dict] | None) -> list[dict]:
+    source = hub_source(loader)
+    pattern = layout.files.format(**fill)
+    files, relpaths = _local_files(source, root, pattern) if root is not None else _hub_files(source, pattern)
+    if not files:
+        where = root / source.repo / pattern if root is not None else hub_url(source, pattern)
+        raise HubDataError(f"no data files for {source.repo}@{source.revision} ({where}); fix: lay a local copy "
+                           f"out like the repository at that commit (XLT_HUB_MIRROR/{source.repo}/{pattern})")
+    rows = _read_rows(files, cache_dir)
+    where = f"{source.repo}@{source.revision[:8]}/{pattern}"
+    _check_columns(rows, layout, where)
+    if layout.bitext:
+        bitext.check_rows(rows, lang=fill.get("lang", "?"), where=where)
+    if sources is not None:
+        sources.append({"repo": source.repo, "revision": source.revision, "files": relpaths, "rows": len(rows),
+                        "read_from": "local copy" if root is not None else "hub"})
+    return rows
 
 
 def load_hub_task(
@@ -238,8 +271,12 @@ def load_hub_task(
     source: str | Path | None = None,
     languages: Iterable[str] | None = None,
     cache_dir: str | Path | None = None,
+    sources: list[dict] | None = None,
 ) -> list[dict]:
-    """Examples of ``task`` / ``split`` in the shared formats, every requested language concatenated."""
+    """Examples of ``task`` / ``split`` in the shared formats, every requested language concatenated.
+
+    ``source``: a local mirror root (``<source>/<owner>/<name>/...``), or None for the Hub. ``sources``: a list that
+    receives one record per file read (repository, pinned revision, file), for provenance."""
     if task not in LAYOUTS:
         raise ValueError(f"no Hub loader for task {task!r}; known: {sorted(LAYOUTS)}")
     layout = LAYOUTS[task]
@@ -247,14 +284,15 @@ def load_hub_task(
     unknown = [lang for lang in chosen if lang not in layout.languages]
     if unknown or not chosen:
         raise ValueError(f"task {task!r} has no language(s) {unknown or '(none given)'}; known: {layout.languages}")
+    root = Path(source) if source is not None else None
     examples: list[dict] = []
     for hub_split in split.split("+"):
         if layout.per_language:
             for lang in chosen:
                 fill = {"lang": lang, "xxx": TATOEBA_XTREME.get(lang, lang), "split": hub_split}
-                examples.extend(layout.mapper(_rows(layout, fill, source, cache_dir), lang, hub_split))
+                examples.extend(layout.mapper(_rows(task, layout, fill, root, cache_dir, sources), lang, hub_split))
         else:
-            rows = _rows(layout, {"split": hub_split}, source, cache_dir)
+            rows = _rows(task, layout, {"split": hub_split}, root, cache_dir, sources)
             for lang in chosen:
                 examples.extend(layout.mapper(rows, lang, hub_split))
     return examples

@@ -47,8 +47,9 @@ def build_encoder(source: str, out_dir: Path, *, name_or_path: str | None = None
             provenance = _build_tiny(bundled_e5(), dict(tiny), seed, tmp)
         else:
             from stages.xlt.sources.hub import save_hub_model
+            from stages.xlt.tasks.registry import model_revision
 
-            provenance = save_hub_model(str(name_or_path), tmp)
+            provenance = save_hub_model(str(name_or_path), tmp, revision=model_revision(str(name_or_path)))
     return {"source": source, **provenance}
 
 

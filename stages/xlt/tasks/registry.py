@@ -35,6 +35,7 @@ class TaskSpec:
     languages: tuple[str, ...] = ("en",)
     offline: str | None = None  # how the offline profiles build it (None: Hub only)
     hub: str | None = None  # the Hub loader (data/hub_tasks.LAYOUTS key) and split, "<loader>:<split>"
+    hub_dev: str | None = None  # its English dev set on the Hub, "<loader>:<split>" (checkpoint selection)
     model: str | None = None  # evaluation targets: the fine-tuning task whose model predicts it
     notes: str = ""
 
@@ -47,7 +48,7 @@ _TATOEBA_LANGUAGES = tuple(sorted(TATOEBA_XTREME))
 
 INTERMEDIATE: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("squad", "qa", "em_f1", offline="English XQuAD articles of the intermediate part of the article split",
-             hub="squad:train"),
+             hub="squad:train", hub_dev="squad:validation"),
     TaskSpec("qnli", "classification", "accuracy", 2, ("entailment", "not_entailment"),
              offline="QNLI-style pairs derived from the intermediate XQuAD articles (data/derived.py)"),
     TaskSpec("sentence_choice", "multiple_choice", "accuracy",
@@ -56,25 +57,33 @@ INTERMEDIATE: dict[str, TaskSpec] = {t.name: t for t in (
              offline="XNLI-en dev rows of the intermediate premise groups (never a test premise)"),
     TaskSpec("paraphrase", "classification", "accuracy", 2, ("different", "paraphrase"),
              offline="PAWS-X-en dev rows of the intermediate sentence groups (never a test group)"),
-    TaskSpec("mnli", "classification", "accuracy", 3, NLI_LABELS, hub="mnli:train"),
-    TaskSpec("anli", "classification", "accuracy", 3, NLI_LABELS, hub="anli:train_r1+train_r2+train_r3"),
-    TaskSpec("qqp", "classification", "accuracy", 2, ("not_duplicate", "duplicate"), hub="qqp:train"),
-    TaskSpec("sst2", "classification", "accuracy", 2, ("negative", "positive"), hub="sst2:train"),
-    TaskSpec("hellaswag", "multiple_choice", "accuracy", hub="hellaswag:train"),
-    TaskSpec("commonsenseqa", "multiple_choice", "accuracy", hub="commonsenseqa:train"),
-    TaskSpec("cosmosqa", "multiple_choice", "accuracy", hub="cosmosqa:train"),
+    TaskSpec("mnli", "classification", "accuracy", 3, NLI_LABELS, hub="mnli:train",
+             hub_dev="mnli:validation_matched"),
+    TaskSpec("anli", "classification", "accuracy", 3, NLI_LABELS, hub="anli:train_r1+train_r2+train_r3",
+             hub_dev="anli:dev_r1+dev_r2+dev_r3"),
+    TaskSpec("qqp", "classification", "accuracy", 2, ("not_duplicate", "duplicate"), hub="qqp:train",
+             hub_dev="qqp:validation"),
+    TaskSpec("sst2", "classification", "accuracy", 2, ("negative", "positive"), hub="sst2:train",
+             hub_dev="sst2:validation"),
+    TaskSpec("hellaswag", "multiple_choice", "accuracy", hub="hellaswag:train", hub_dev="hellaswag:validation"),
+    TaskSpec("commonsenseqa", "multiple_choice", "accuracy", hub="commonsenseqa:train",
+             hub_dev="commonsenseqa:validation"),
+    TaskSpec("cosmosqa", "multiple_choice", "accuracy", hub="cosmosqa:train", hub_dev="cosmosqa:validation"),
 )}
 # X-STILTs' ninth intermediate task, CCG supertagging, needs CCGbank (LDC-licensed, not openly available).
 UNAVAILABLE = {"ccg": "CCGbank is licensed through the LDC and not openly available"}
 
 FINETUNE: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("qa", "qa", "em_f1", offline="English XQuAD articles of the target_train part, plus English MLQA "
-             "articles outside its test split", hub="squad:train"),
+             "articles outside its test split", hub="squad:train",
+             hub_dev="squad:validation"),
     TaskSpec("xnli", "classification", "accuracy", 3, NLI_LABELS,
              offline="XNLI-en dev rows of the target_train premise groups",
-             hub="mnli:train", notes="XTREME fine-tunes XNLI on MNLI"),
+             hub="mnli:train", hub_dev="xnli:validation", notes="XTREME fine-tunes XNLI on MNLI; selection on XNLI's "
+             "English dev set"),
     TaskSpec("pawsx", "classification", "accuracy", 2, ("different", "paraphrase"),
-             offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train"),
+             offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train",
+             hub_dev="pawsx:validation"),
 )}
 
 TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
@@ -92,8 +101,78 @@ TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
              hub="tydiqa:validation", notes="TyDiQA-GoldP (XTREME evaluates the dev set); its offline copy has "
              "blanked answers"),
     TaskSpec("bucc", "retrieval", "retrieval_accuracy", languages=("de", "fr", "ru", "zh"), hub="bucc:test",
-             notes="MTEB's gold-pair version: accuracy, not XTREME's mining F1 with thresholds"),
+             notes="MTEB's current gold-pair version (BUCC 2018 training gold pairs, one per row): retrieval "
+             "accuracy among the gold pairs, not XTREME's mining F1 (that needs the full corpora with non-parallel "
+             "sentences and a threshold; see mteb/BUCC)"),
 )}
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A Hugging Face Hub repository read at one commit, so that the data cannot change under a committed dvc.lock."""
+
+    repo: str
+    revision: str  # a commit hash (40 hex digits; abbreviated only where no full hash was found, see ``evidence``)
+    evidence: str  # where the revision and the file layout were seen
+
+    @property
+    def full_hash(self) -> bool:
+        return len(self.revision) == 40
+
+
+_XTREME = "google/xtreme"
+# The last of the commits that converted google/xtreme to parquet ("Add udpos.Yoruba data files"): every config's
+# parquet files exist at it (MLQA.*, PAWS-X.*, tydiqa, udpos.*, PAN-X.*, XNLI, XQuAD, bucc18, tatoeba.*).
+_XTREME_REVISION = "68bd9e06bf4bbe671073c975ccd61d754e1bd3d6"
+
+# Keyed by loader (the "<loader>" of TaskSpec.hub). README "Hub sources" gives the evidence in full.
+HUB_SOURCES: dict[str, HubSource] = {
+    "squad": HubSource("rajpurkar/squad", "7b6d24c440a36b6815f21b70d25016731768db1f",
+                       "revision pinned in public evaluation code; plain_text/{split}-00000-of-00001.parquet on main"),
+    "mnli": HubSource("nyu-mll/glue", "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c", "revision pinned in public code"),
+    "qqp": HubSource("nyu-mll/glue", "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c", "revision pinned in public code"),
+    "sst2": HubSource("nyu-mll/glue", "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c", "revision pinned in public code"),
+    "anli": HubSource("facebook/anli", "8e4813d81f46d313dac7892e1c28076917cfcdf9", "revision pinned in public code"),
+    "hellaswag": HubSource("Rowan/hellaswag", "218ec52e09a7e7462a5400043bb9a69a41d06b76",
+                           "revision pinned in public evaluation code (several projects)"),
+    "commonsenseqa": HubSource("tau/commonsense_qa", "94630fe30dad47192a8546eb75f094926d47e155",
+                               "revision pinned in public code"),
+    # allenai/cosmos_qa holds only its loading script; this repository is a parquet export of it: the same columns
+    # and label encoding (int 0-3) and the original release's split sizes (25,262 / 2,985 / 6,963).
+    "cosmosqa": HubSource("Samsoup/cosmos_qa", "5511553160809abc4f9c11d12421ec0a9681ee75",
+                          "its only data commit ('Upload dataset': "
+                          "data/{train,validation,test}-00000-of-00001.parquet)"),
+    "xquad": HubSource("google/xquad", "51adfef1c1287aab1d2d91b5bead9bcfb9c68583", "revision pinned in public code"),
+    "mlqa": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
+    "pawsx": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
+    "tydiqa": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
+    "xnli": HubSource("facebook/xnli", "b8dd5d7af51114dbda02c0e3f6133f332186418e",
+                      "its 'Convert dataset to Parquet (#10)' commit, the head of main"),
+    "tatoeba": HubSource("mteb/tatoeba-bitext-mining", "69e8f12da6e31d59addadda9a9c8a2e601a0e282",
+                         "revision pinned by MTEB's Tatoeba task (fast-loading format: one pair per row)"),
+    "bucc": HubSource("mteb/bucc-bitext-mining", "1739dc11ffe9b7bfccd7f3d585aeb4c544fc6677",
+                      "revision pinned by MTEB's BUCC.v2 task (test/{pair}.jsonl.gz, one gold pair per row)"),
+}
+
+# Encoders loaded by Hub id. A local folder needs no pin (its files are what they are).
+HUB_MODELS: dict[str, HubSource] = {
+    "FacebookAI/xlm-roberta-large": HubSource(
+        "FacebookAI/xlm-roberta-large", "5bc772e",
+        "abbreviated hash of the commit that added model.safetensors (#13, sha256 2dfa19f1...); no full hash "
+        "found in public code or pages"),
+}
+
+
+def hub_source(loader: str) -> HubSource:
+    if loader not in HUB_SOURCES:
+        raise ValueError(f"no pinned Hub source for loader {loader!r}; known: {sorted(HUB_SOURCES)}")
+    return HUB_SOURCES[loader]
+
+
+def model_revision(name_or_path: str) -> str | None:
+    """The pinned revision of a Hub encoder id (None for ids without a pin, e.g. a local folder)."""
+    source = HUB_MODELS.get(name_or_path) or HUB_MODELS.get(f"FacebookAI/{name_or_path}")
+    return source.revision if source else None
 
 
 def intermediate_task(name: str) -> TaskSpec:

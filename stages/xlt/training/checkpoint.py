@@ -42,8 +42,9 @@ def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module, optimizer, scheduler, step: int,
-                    run_config: dict[str, Any]) -> Path:
-    """Write `<checkpoint_dir>/last` atomically; returns its path."""
+                    run_config: dict[str, Any], extra: tuple[dict[str, torch.Tensor], dict] | None = None) -> Path:
+    """Write `<checkpoint_dir>/last` atomically; returns its path. ``extra``: tensors and plain state of something
+    the run carries along (checkpoint selection's best weights), returned by ``load_extra``."""
     target = Path(checkpoint_dir) / LAST
     rng_tensors, rng_plain = _rng_state()
     with atomic_path(target, is_dir=True) as tmp:
@@ -51,7 +52,12 @@ def save_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         save_file(rng_tensors, tmp / "rng.safetensors")
-        write_json(tmp / "state.json", {"step": step, "rng": rng_plain, "config": run_config})
+        state = {"step": step, "rng": rng_plain, "config": run_config}
+        if extra is not None:
+            tensors, plain = extra
+            save_file({k: v.contiguous() for k, v in tensors.items()}, tmp / "extra.safetensors")
+            state["extra"] = plain
+        write_json(tmp / "state.json", state)
     return target
 
 
@@ -76,3 +82,15 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, *, model: torch.nn.Module
     scheduler.load_state_dict(torch.load(source / "scheduler.pt", weights_only=True))
     _set_rng_state(load_file(source / "rng.safetensors"), state["rng"])
     return int(state["step"])
+
+
+def load_extra(checkpoint_dir: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """The ``extra`` saved with `<checkpoint_dir>/last`, or None when there is none."""
+    source = Path(checkpoint_dir) / LAST
+    if not (source / "state.json").exists():
+        return None
+    state = read_json(source / "state.json")
+    if "extra" not in state:
+        return None
+    tensors = load_file(source / "extra.safetensors") if (source / "extra.safetensors").exists() else {}
+    return tensors, state["extra"]

@@ -18,7 +18,7 @@ class TrainConfig:
     learning_rate: float = 3e-5
     batch_size: int = 16
     grad_accum_steps: int = 1
-    max_steps: int = 100  # equal across arms: compute is compared in optimisation steps
+    max_steps: int = 100  # optimizer steps (a length in epochs is resolved into steps by the training stage)
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float | None = 1.0
@@ -34,6 +34,8 @@ class TrainConfig:
     gradient_checkpointing: bool = False  # recompute activations in backward (GPU memory for XLM-R Large)
     bf16: bool = False  # bf16 autocast on a GPU that supports it; ignored on CPU
     checkpoint_every: int = 0  # 0 = never
+    select_every: int | None = None  # evaluate on English dev sets every N steps and keep the best (None: off)
+    select_patience: int = 30  # stop after this many evaluations without a gain
     log_every: int = 10
     seed: int = 0
     num_threads: int = 2

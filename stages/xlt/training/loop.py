@@ -1,4 +1,6 @@
-"""The training loop: every step a sampler picks a task, then the next batch of that task (nanoGPT-style).
+"""The training loop: every optimizer step a sampler picks a task, then the next batches of that task, one per
+gradient-accumulation micro-step (jiant: one task per optimizer step), nanoGPT-style. Optionally the loop selects a
+checkpoint on English dev sets (``selection.py``).
 
 Speed on CPU comes from tokenising once, length-grouped batches and padding each batch only to its longest
 sequence; determinism from seeding once and drawing every batch as a pure function of (seed, task, number),
@@ -19,9 +21,10 @@ from ..modeling.multitask import MultiTaskModel
 from ..tasks.collate import collate, feature_length
 from . import distributed
 from .batching import TaskBatches
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, load_extra, save_checkpoint
 from .config import TrainConfig
 from .sampler import TaskSampler
+from .selection import Selection
 
 Logger = Callable[[int, dict[str, float]], None]
 
@@ -42,11 +45,14 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 
 def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: TrainConfig, *,
           checkpoint_dir: str | os.PathLike | None = None, logger: Logger | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, evaluate: Callable[[], float] | None = None) -> dict:
     """Train in place; returns run statistics. Resumes from `checkpoint_dir/last` when it exists.
 
     Under `accelerate launch` (or on a GPU) an Accelerator places the model and wraps it in DDP; each rank trains
     on its shard of every global batch and only rank 0 logs and writes checkpoints (see `distributed.py`).
+    With ``cfg.select_every``, ``evaluate`` (a dev score, higher is better) runs every that many steps and at the
+    end; training stops after ``cfg.select_patience`` evaluations without a gain and the model ends with the
+    weights of the best evaluation.
     """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup, set_seed
@@ -64,7 +70,10 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
     accum = cfg.grad_accum_steps
     sampler = TaskSampler({t: len(features[t]) for t in tasks}, cfg.sampler, temperature=cfg.temperature,
                           cap=cfg.sampler_cap, seed=cfg.seed)
-    schedule = sampler.schedule(total_steps * accum)  # one task per micro-batch
+    schedule = sampler.schedule(total_steps)  # one task per optimizer step, all its micro-batches from that task
+    if cfg.select_every and evaluate is None:
+        raise ValueError("select_every is set but no dev scorer was given to the training loop")
+    selection = Selection(cfg.select_patience) if cfg.select_every else None
     parallel = distributed.setup()
     if cfg.gradient_checkpointing:
         model.encoder.gradient_checkpointing_enable()
@@ -78,18 +87,21 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
     if checkpoint_dir is not None:
         start = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
                                 run_config=run_config)
-    consumed = Counter(schedule[: start * accum])  # batches each task has used so far
+        extra = load_extra(checkpoint_dir) if selection is not None else None
+        if extra is not None:
+            selection.load(*extra)
+    consumed = Counter({t: n * accum for t, n in Counter(schedule[:start]).items()})  # batches used so far
     pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
 
     model.train()
     window: dict[str, list[float]] = {}
     last_metrics: dict[str, float] = {}
-    seen, began = 0, time.perf_counter()
+    seen, began, done = 0, time.perf_counter(), start
     bar = tqdm(range(start, total_steps), initial=start, total=total_steps,
                disable=not (progress and parallel.is_main), desc="train")
     for step in bar:
-        for micro in range(accum):
-            task = schedule[step * accum + micro]
+        task = schedule[step]
+        for _ in range(accum):
             batch_features = streams[task][consumed[task]]
             consumed[task] += 1
             seen += len(batch_features)  # global features, whatever the number of ranks
@@ -116,15 +128,26 @@ def train(model: MultiTaskModel, task_data: dict[str, Sequence[dict]], cfg: Trai
             if logger is not None and parallel.is_main:
                 logger(done, metrics)
             last_metrics, window = metrics, {}
+        if selection is not None and (done % cfg.select_every == 0 or done == total_steps):
+            score = evaluate()  # every rank scores the same model on the same dev sets: the same decision
+            selection.observe(done, score, model)
+            if logger is not None and parallel.is_main:
+                logger(done, {"dev_score": score})
+        stop = selection is not None and selection.exhausted
         due = cfg.checkpoint_every and done % cfg.checkpoint_every == 0
-        if checkpoint_dir is not None and due and done < total_steps:
+        if checkpoint_dir is not None and due and done < total_steps and not stop:
             if parallel.is_main:
                 save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done,
-                                run_config=run_config)
+                                run_config=run_config, extra=selection.state() if selection is not None else None)
             parallel.wait()  # no rank runs ahead of a checkpoint it might have to resume from
+        if stop:
+            break
+    if selection is not None:
+        selection.restore(model)
     model.eval()
     seconds = time.perf_counter() - began
     return {"steps": total_steps, "resumed_from": start, "features_seen": seen, "seconds": seconds,
+            **({"selection": selection.summary(), "steps_trained": done} if selection is not None else {}),
             "features_per_second": seen / seconds if seconds > 0 else float("nan"),
             "final_loss": last_metrics.get("loss", float("nan")),
             "batches_per_task": dict(consumed), "features_per_task": {t: len(features[t]) for t in tasks},
