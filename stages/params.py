@@ -539,9 +539,9 @@ class Params(Strict):
                 details = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
                 problems.append(f"transfer.targets.{task} with transfer.train: {details}")
         for key, train in merged:
-            if train.select_every is not None and source != "hub":
-                raise ValueError(f"{key}.select_every: checkpoint selection reads English dev sets from the Hub; "
-                                 "with download.source offline there are none: remove select_every")
+            if train.select_every is not None and self.download.source != "hub":
+                problems.append(f"{key}.select_every: checkpoint selection reads English dev sets from the Hub; "
+                                "with download.source offline there are none: remove select_every")
             if layers is not None and train.freeze_layers >= layers:
                 problems.append(f"{key}.freeze_layers is {train.freeze_layers} but the encoder has {layers} "
                                 f"layers: freeze at most {layers - 1} so that a layer trains")
