@@ -30,9 +30,6 @@ def _item_designs(spec: str, run_items: dict[str, float]) -> dict[str, float]:
     """Items per language per task for one --items token."""
     if spec == "run":
         return dict(run_items)
-    if spec.startswith("x"):
-        factor = _positive(spec[1:], spec)
-        return {task: n * factor for task, n in run_items.items()}
     if "=" in spec:
         chosen = dict(run_items)
         for part in spec.split(","):
@@ -41,6 +38,9 @@ def _item_designs(spec: str, run_items: dict[str, float]) -> dict[str, float]:
                 raise ValueError(f"--items {spec!r}: task {task!r} is not in the run (it has {sorted(run_items)})")
             chosen[task] = _positive(value, spec)
         return chosen
+    if spec.startswith("x"):  # after task=N: a task name may start with x (xquad=200)
+        factor = _positive(spec[1:], spec)
+        return {task: n * factor for task, n in run_items.items()}
     value = _positive(spec, spec)
     return {task: value for task in run_items}
 

@@ -89,6 +89,22 @@ def _target_notes(params) -> dict[str, str]:
     return notes
 
 
+def _length(max_steps: int | None, epochs: float | None) -> str:
+    return f"{max_steps} steps" if max_steps is not None else f"{epochs:g} epochs"
+
+
+def _transfer_length(params, task: str, arm) -> str:
+    """A target's fine-tuning length for an arm, in the units params give it (steps, or epochs of its data); a
+    compute-matched arm adds the named intermediate tasks' training (or intermediate.train's steps)."""
+    train = params.transfer.train_for(task)
+    own = _length(train.max_steps, train.epochs)
+    if arm.compute_matched is True:
+        return f"{own} + {params.intermediate.train.max_steps} (compute-matched)"
+    if arm.matched_tasks:
+        return f"{own} + the steps of {', '.join(arm.matched_tasks)} (compute-matched)"
+    return own
+
+
 def _setup(params) -> dict:
     from stages.xlt.io import read_json
 
@@ -101,9 +117,9 @@ def _setup(params) -> dict:
         sizes[part] = {name.removesuffix(".jsonl"): n for name, n in read_json(folder / "sizes.json").items()
                        if name.endswith(".jsonl")}
     arms = {name: params.intermediate.arm(name) for name in params.intermediate.arms}
-    steps = {task: params.transfer.train_for(task).max_steps for task in params.transfer.targets}
-    transfer_steps = {name: ", ".join(f"{t} {n + (params.intermediate.train.max_steps if arm.compute_matched else 0)}"
-                                      for t, n in steps.items()) for name, arm in arms.items()}
+    transfer_steps = {name: ", ".join(f"{t} {_transfer_length(params, t, arm)}" for t in params.transfer.targets)
+                      for name, arm in arms.items()}
+    intermediate_steps = {name: _length(*params.intermediate.length(name)) for name in arms}
     depth = params.prefix_depth()
     frozen = (f"embeddings and the bottom {depth} layers frozen and cached (their outputs computed once and shared by "
               "every arm and seed), the layers above trained" if depth else "every layer trained")
@@ -117,7 +133,7 @@ def _setup(params) -> dict:
         "target_notes": _target_notes(params),
         "model": f"{model}; {frozen}",
         "arms": {name: arm.tasks for name, arm in arms.items()},
-        "intermediate_steps": params.intermediate.train.max_steps,
+        "intermediate_steps": intermediate_steps,
         "transfer_steps": transfer_steps,
         "target_tasks": [f"{t} ({', '.join(langs)})" for t, langs in params.evaluate.targets.items()],
         "seeds": params.seeds,

@@ -25,6 +25,9 @@ from hub_fixtures import (ANLI, COSMOSQA, CSQA, GLUE_MNLI, GLUE_QQP, GLUE_SST2, 
 
 from pipeline_support import copy_repo, dvc, git, require_mirror, stage_env, stages_run, write_params
 
+# About 4.5 minutes on 2 cores (the whole paper graph on copies of the pinned repositories): run with -m slow.
+pytestmark = pytest.mark.slow
+
 N_ROWS = 12  # rows per Hub split
 
 

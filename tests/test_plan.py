@@ -63,3 +63,11 @@ def test_bad_arguments_end_with_one_line(run_files, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.count("error:") == 1 and "dvc repro score" in proc.stderr
+
+
+def test_items_for_a_task_whose_name_starts_with_x_is_a_count_not_a_factor():
+    from stages.plan import _item_designs
+
+    run = {"xquad": 150.0, "mlqa": 94.0}
+    assert _item_designs("xquad=200,mlqa=190", run) == {"xquad": 200.0, "mlqa": 190.0}
+    assert _item_designs("x2", run) == {"xquad": 300.0, "mlqa": 188.0}

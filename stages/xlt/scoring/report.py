@@ -5,7 +5,7 @@ Every number comes from the Summary (summary.py) or from `setup`, a dict the cal
   profile: str                    optional
   model: str                      e.g. "multilingual-e5-small"
   arms: {arm: [intermediate tasks]}   in the order the study lists them
-  intermediate_steps, transfer_steps: int or {arm: int}   optional training steps
+  intermediate_steps, transfer_steps: int | str or {arm: int | str}   optional training lengths ("60 steps")
   targets: [str]                  target names in the study's order (optional)
   target_tasks: [str]             tasks and their languages, optional
   target_notes: {target: str}     optional, e.g. which model scores a target
@@ -105,7 +105,8 @@ def _section_setup(summary: Summary, setup: Mapping[str, Any]) -> str:
     arms = []
     for arm, arm_tasks in setup.get("arms", {}).items():
         intermediate, transfer = _steps(setup, "intermediate_steps", arm), _steps(setup, "transfer_steps", arm)
-        steps = [f"{intermediate} intermediate steps"] if arm_tasks and intermediate is not None else []
+        steps = ([f"{intermediate} intermediate steps" if isinstance(intermediate, int) else f"intermediate {intermediate}"]
+                 if arm_tasks and intermediate is not None else [])
         steps += [f"fine-tuning {transfer}"] if transfer is not None else []
         arms.append(f"`{arm}` = {', '.join(arm_tasks) if arm_tasks else 'no intermediate task'}"
                     + (f" ({'; '.join(steps)})" if steps else ""))
@@ -284,8 +285,9 @@ def _section_detect(summary: Summary) -> str:
                          f"{max(DETECT_ITEMS):g}× items" + (f" (best: {fmt.points(best[0])} at {best[1]} seeds, "
                                                            f"{best[2]:g}× items)" if best else ""))
     lines += [fmt.table(["cell", "Δ (points)", "se", "variance: items / runs", "MDE", "MDE (family)"], body), "",
-              f"The cheapest design (training ∝ seeds, evaluation ∝ seeds × items) among {list(DETECT_SEEDS)} seeds "
-              f"× {[f'{i:g}×' for i in DETECT_ITEMS]} test items whose family MDE is at most "
+              f"The cheapest design (training ∝ seeds, evaluation ∝ seeds × items) among "
+              f"{', '.join(map(str, DETECT_SEEDS))} seeds per arm × {', '.join(f'{i:g}×' for i in DETECT_ITEMS)} the "
+              "test items whose family MDE is at most "
               f"{fmt.points(DETECT_TARGET)} points, per cell (where the data hold that many items):", ""]
     lines += plans
     lines += ["", "`python -m stages.plan` projects any design with its wall time. " + ASSUMPTIONS]

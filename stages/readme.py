@@ -1,0 +1,125 @@
+"""Refresh the README's generated blocks from the committed results: ``python -m stages.readme``.
+
+Every number the README quotes from a run lives in a block between
+
+    <!-- generated: NAME -->
+    ...
+    <!-- /generated -->
+
+and is rebuilt here from the files the run wrote (``metrics/``, ``.notes/``), so it can never be retyped and go
+stale: ``tests/test_readme_numbers.py`` fails when a block differs from what this command would write. With
+``--check`` it only reports stale blocks (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from stages import layout
+
+README = Path("README.md")
+STAGE_TIMES = Path(".notes") / "stage_times.json"
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.DOTALL)
+
+
+def answer(root: Path) -> str:
+    """The report's first screen: the answer, the headline table and the clean scores."""
+    report = (root / layout.REPORT).read_text(encoding="utf-8")
+    screen = report.split("\n## ", 1)[0]
+    lines = screen.splitlines()[1:]  # without the report's title
+    text = "\n".join(lines).strip()
+    return text.replace("### ", "#### ") + "\n\n" + f"(From [`{layout.REPORT}`]({layout.REPORT}).)"
+
+
+def _span(low: float, high: float) -> str:
+    return f"{low:,.0f}" if round(low) == round(high) else f"{low:,.0f}–{high:,.0f}"
+
+
+def stage_times(root: Path) -> str:
+    """The per-stage table of the committed from-scratch run (seeds of one stage and arm together), its totals and
+    the machine's matmul speed beside them (tests/benchmarks/time_stages.py writes the file)."""
+    data = json.loads((root / STAGE_TIMES).read_text(encoding="utf-8"))
+    lines = ["| stage | runs | wall per run (s) | total (s) | useful GFLOP | utilisation | fixed overhead per run (s) "
+             "| peak RSS (GB) | outputs (MB) |", "|---|---|---|---|---|---|---|---|---|"]
+    for g in data["groups"]:
+        overhead = "—" if g["overhead_seconds_max"] is None else (
+            f"≤ {g['overhead_seconds_max']:.1f}" + ("" if g["runs_layers"] else "*"))
+        rss = "—" if g["peak_rss_bytes"] is None else f"{g['peak_rss_bytes'] / 1e9:.2f}"
+        lines.append(f"| `{g['stage']}` | {g['runs']} | {_span(g['seconds_min'], g['seconds_max'])} "
+                     f"| {g['seconds_total']:,.0f} | {g['useful_gflop_total']:,.0f} | {g['utilisation']:.0%} "
+                     f"| {overhead} | {rss} | {g['output_bytes_total'] / 1e6:,.1f} |")
+    totals, seconds = data["totals"], data["total_seconds"]
+    lines.append(f"| **total** | {sum(g['runs'] for g in data['groups'])} | | **{seconds:,.0f}** "
+                 f"({seconds / 60:.1f} min) | **{totals['useful_gflop']:,.0f}** | **{totals['utilisation']:.0%}** "
+                 f"| {totals['overhead_seconds']:,.0f} in all | max {totals['peak_rss_bytes'] / 1e9:.2f} "
+                 f"| {totals['output_bytes'] / 1e6:,.0f} |")
+    speed = (f"Machine: fp32 matmul (2048² `torch.mm`, 2 threads) {data['matmul_gflops_before']:.0f} GFLOP/s before "
+             f"the run and {data['matmul_gflops_after']:.0f} after. The whole run: {totals['useful_gflop']:,.0f} "
+             f"useful GFLOP in {seconds / 60:.1f} min = **{totals['utilisation']:.0%} of that matmul peak**. "
+             "`*`: a stage that runs no encoder layer (its fixed overhead is the time outside `main()`).")
+    return "\n".join(lines + ["", speed])
+
+
+def _report_section(root: Path, title: str) -> str:
+    """One `## ` section of metrics/report.md, its heading one level down, links made relative to the README."""
+    report = (root / layout.REPORT).read_text(encoding="utf-8")
+    for part in report.split("\n## ")[1:]:
+        if part.startswith(title):
+            body = part.split("\n", 1)[1].strip()
+            body = re.sub(r"\]\((?!https?:|/|metrics/)([^)]+)\)", lambda m: f"](metrics/{m.group(1)})", body)
+            return body.replace("\n### ", "\n#### ") + f"\n\n(From [`{layout.REPORT}`]({layout.REPORT}), section \"{title}\".)"
+    raise ValueError(f"{layout.REPORT} has no section starting {title!r}: re-run `dvc repro score`")
+
+
+def detect(root: Path) -> str:
+    return _report_section(root, "What this run can detect")
+
+
+def attack(root: Path) -> str:
+    return _report_section(root, "Model-aware attack")
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"answer": answer, "detect": detect, "attack": attack,
+                                            "stage_times": stage_times}
+
+
+def render(text: str, root: Path) -> tuple[str, list[str]]:
+    """The README with every generated block rebuilt; and the names of the blocks that changed."""
+    changed = []
+
+    def rebuild(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in BLOCKS:
+            raise ValueError(f"README block {name!r} has no generator; known: {sorted(BLOCKS)}")
+        body = BLOCKS[name](root).rstrip() + "\n"
+        if body != match.group("body"):
+            changed.append(name)
+        return match.group(1) + body + match.group(4)
+
+    return BLOCK.sub(rebuild, text), changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report stale blocks and exit 1, change nothing")
+    args = parser.parse_args(argv)
+    text = README.read_text(encoding="utf-8")
+    new, changed = render(text, Path("."))
+    if args.check:
+        if changed:
+            print(f"stale README blocks: {', '.join(changed)}; run `python -m stages.readme`", file=sys.stderr)
+            return 1
+        return 0
+    if changed:
+        README.write_text(new, encoding="utf-8")
+    print(f"README: {len(changed)} block(s) refreshed" + (f" ({', '.join(changed)})" if changed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
