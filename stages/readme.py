@@ -65,6 +65,34 @@ def stage_times(root: Path) -> str:
     return "\n".join(lines + ["", speed])
 
 
+DISK = Path(".notes") / "disk.json"
+
+
+def gpu_estimate(root: Path) -> str:
+    """The paper profile's GPU hours by FLOP count, as tests/benchmarks/gpu_estimate.py prints them from the paper
+    preset (no GPU needed: a count, not a measurement)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "tests/benchmarks/gpu_estimate.py", "--markdown"], cwd=root, check=True,
+                          capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def disk(root: Path) -> str:
+    """Footprint of from-scratch small runs before and after the cache link change (.notes/disk.json: bytes of the
+    workspace outputs, of the cache, and of both counted once, per run, with its commit and cache type)."""
+    runs = json.loads((root / DISK).read_text(encoding="utf-8"))["runs"]
+    lines = ["| run | cache type | `data/` (GB) | `.dvc/cache` (GB) | on disk, each file once (GB) |", "|---|---|---|---|---|"]
+    for run in runs:
+        lines.append(f"| {run['label']} (`{run['commit']}`) | {run['cache_type']} | {run['data_bytes'] / 1e9:.2f} "
+                     f"| {run['cache_bytes'] / 1e9:.2f} | **{run['total_bytes'] / 1e9:.2f}** |")
+    if len(runs) == 2:
+        saved = runs[0]["total_bytes"] - runs[1]["total_bytes"]
+        lines += ["", f"Linking saves {saved / 1e9:.2f} GB, {saved / runs[0]['total_bytes']:.0%} of the run's "
+                      "footprint (the two runs' allocations differ slightly: see the commits)."]
+    return "\n".join(lines)
+
+
 def _report_section(root: Path, title: str) -> str:
     """One `## ` section of metrics/report.md, its heading one level down, links made relative to the README."""
     report = (root / layout.REPORT).read_text(encoding="utf-8")
@@ -85,7 +113,8 @@ def attack(root: Path) -> str:
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {"answer": answer, "detect": detect, "attack": attack,
-                                            "stage_times": stage_times}
+                                            "stage_times": stage_times, "disk": disk,
+                                            "gpu_estimate": gpu_estimate}
 
 
 def render(text: str, root: Path) -> tuple[str, list[str]]:
