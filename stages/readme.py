@@ -40,19 +40,26 @@ def _span(low: float, high: float) -> str:
     return f"{low:,.0f}" if round(low) == round(high) else f"{low:,.0f}–{high:,.0f}"
 
 
-def stage_times(root: Path) -> str:
-    """The per-stage table of the committed from-scratch run (seeds of one stage and arm together), its totals and
-    the machine's matmul speed beside them (tests/benchmarks/time_stages.py writes the file)."""
-    data = json.loads((root / STAGE_TIMES).read_text(encoding="utf-8"))
+def grouped_table(groups: list[dict]) -> list[str]:
+    """The per-stage table's rows, seeds of one stage and arm together (as tests/benchmarks/time_stages.py groups
+    them): runs, one run's wall range, totals, utilisation, overhead, peak RSS, outputs."""
     lines = ["| stage | runs | wall per run (s) | total (s) | useful GFLOP | utilisation | fixed overhead per run (s) "
              "| peak RSS (GB) | outputs (MB) |", "|---|---|---|---|---|---|---|---|---|"]
-    for g in data["groups"]:
+    for g in groups:
         overhead = "—" if g["overhead_seconds_max"] is None else (
             f"≤ {g['overhead_seconds_max']:.1f}" + ("" if g["runs_layers"] else "*"))
         rss = "—" if g["peak_rss_bytes"] is None else f"{g['peak_rss_bytes'] / 1e9:.2f}"
         lines.append(f"| `{g['stage']}` | {g['runs']} | {_span(g['seconds_min'], g['seconds_max'])} "
                      f"| {g['seconds_total']:,.0f} | {g['useful_gflop_total']:,.0f} | {g['utilisation']:.0%} "
                      f"| {overhead} | {rss} | {g['output_bytes_total'] / 1e6:,.1f} |")
+    return lines
+
+
+def stage_times(root: Path) -> str:
+    """The per-stage table of the committed from-scratch run (seeds of one stage and arm together), its totals and
+    the machine's matmul speed beside them (tests/benchmarks/time_stages.py writes the file)."""
+    data = json.loads((root / STAGE_TIMES).read_text(encoding="utf-8"))
+    lines = grouped_table(data["groups"])
     totals, seconds = data["totals"], data["total_seconds"]
     lines.append(f"| **total** | {sum(g['runs'] for g in data['groups'])} | | **{seconds:,.0f}** "
                  f"({seconds / 60:.1f} min) | **{totals['useful_gflop']:,.0f}** | **{totals['utilisation']:.0%}** "

@@ -37,6 +37,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # the project root: stages.readme renders the table
 
 STATS_ENV = "XLT_STAGE_STATS"
 
@@ -143,19 +144,9 @@ def grouped(rows: list[dict]) -> list[dict]:
 
 
 def grouped_markdown(groups: list[dict]) -> str:
-    def span(low: float, high: float) -> str:
-        return f"{low:,.0f}" if round(low) == round(high) else f"{low:,.0f}–{high:,.0f}"
+    from stages.readme import grouped_table  # the README's block renders the same table from the same data
 
-    lines = ["| stage | runs | wall per run (s) | total (s) | useful GFLOP | utilisation | fixed overhead per run (s) "
-             "| peak RSS (GB) | outputs (MB) |", "|---|---|---|---|---|---|---|---|---|"]
-    for g in groups:
-        overhead = "—" if g["overhead_seconds_max"] is None else (
-            f"≤ {g['overhead_seconds_max']:.1f}" + ("" if g["runs_layers"] else "*"))
-        rss = "—" if g["peak_rss_bytes"] is None else f"{g['peak_rss_bytes'] / 1e9:.2f}"
-        lines.append(f"| `{g['stage']}` | {g['runs']} | {span(g['seconds_min'], g['seconds_max'])} "
-                     f"| {g['seconds_total']:,.0f} | {g['useful_gflop_total']:,.0f} | {g['utilisation']:.0%} "
-                     f"| {overhead} | {rss} | {g['output_bytes_total'] / 1e6:,.1f} |")
-    return "\n".join(lines)
+    return "\n".join(grouped_table(groups))
 
 
 def main() -> int:
