@@ -65,6 +65,19 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
         ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def _read_detailed(path: Path) -> dict:
+    """detailed.json, or a gzipped copy of one (the planning run kept in .notes/planning_run/)."""
+    import gzip
+    import json
+
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    from stages.xlt.io import read_json
+
+    return read_json(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detailed", type=Path, default=layout.METRICS / "detailed.json")
@@ -87,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         raise ValueError("--budget-minutes needs --stage-times (the measured per-stage wall times)")
     if not 0 < args.power < 1:
         raise ValueError(f"--power {args.power} must be in (0, 1), e.g. 0.8")
-    detailed = read_json(args.detailed)
+    detailed = _read_detailed(args.detailed)
     settings = detailed["settings"]
     alpha = float(settings.get("alpha", round(1 - settings["confidence"], 12)))
     cells = headline_cells(detailed)
