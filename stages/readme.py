@@ -55,20 +55,40 @@ def grouped_table(groups: list[dict]) -> list[str]:
     return lines
 
 
+def _wall_groups(stages: list[dict]) -> list[dict]:
+    """Rows of a stage table that records wall times only (runs made before the FLOP and memory accounting),
+    grouped as time_stages.py groups them; the columns it did not measure stay empty."""
+    groups: dict[str, list[float]] = {}
+    for row in stages:
+        groups.setdefault(re.sub(r"-\d+$", "", row["stage"]), []).append(row["seconds"])
+    return [{"stage": name, "runs": len(s), "seconds_min": min(s), "seconds_max": max(s), "seconds_total": sum(s)}
+            for name, s in groups.items()]
+
+
 def stage_times(root: Path) -> str:
     """The per-stage table of the committed from-scratch run (seeds of one stage and arm together), its totals and
-    the machine's matmul speed beside them (tests/benchmarks/time_stages.py writes the file)."""
+    the machine's matmul speed beside them (tests/benchmarks/time_stages.py writes the file). A table from before the
+    FLOP and memory accounting has wall times only, and says so."""
     data = json.loads((root / STAGE_TIMES).read_text(encoding="utf-8"))
+    seconds = data["total_seconds"]
+    speed = (f"Machine: fp32 matmul (2048² `torch.mm`, 2 threads) {data['matmul_gflops_before']:.0f} GFLOP/s before "
+             f"the run and {data['matmul_gflops_after']:.0f} after.")
+    if "groups" not in data:
+        lines = ["| stage | runs | wall per run (s) | total (s) |", "|---|---|---|---|"]
+        lines += [f"| `{g['stage']}` | {g['runs']} | {_span(g['seconds_min'], g['seconds_max'])} "
+                  f"| {g['seconds_total']:,.0f} |" for g in _wall_groups(data["stages"])]
+        lines.append(f"| **total** | {len(data['stages'])} | | **{seconds:,.0f}** ({seconds / 60:.1f} min) |")
+        return "\n".join(lines + ["", speed + " This run predates the per-stage FLOP, overhead, memory and output "
+                                   "accounting: its table has wall times only."])
     lines = grouped_table(data["groups"])
-    totals, seconds = data["totals"], data["total_seconds"]
+    totals = data["totals"]
     lines.append(f"| **total** | {sum(g['runs'] for g in data['groups'])} | | **{seconds:,.0f}** "
                  f"({seconds / 60:.1f} min) | **{totals['useful_gflop']:,.0f}** | **{totals['utilisation']:.0%}** "
                  f"| {totals['overhead_seconds']:,.0f} in all | max {totals['peak_rss_bytes'] / 1e9:.2f} "
                  f"| {totals['output_bytes'] / 1e6:,.0f} |")
-    speed = (f"Machine: fp32 matmul (2048² `torch.mm`, 2 threads) {data['matmul_gflops_before']:.0f} GFLOP/s before "
-             f"the run and {data['matmul_gflops_after']:.0f} after. The whole run: {totals['useful_gflop']:,.0f} "
-             f"useful GFLOP in {seconds / 60:.1f} min = **{totals['utilisation']:.0%} of that matmul peak**. "
-             "`*`: a stage that runs no encoder layer (its fixed overhead is the time outside `main()`).")
+    speed += (f" The whole run: {totals['useful_gflop']:,.0f} useful GFLOP in {seconds / 60:.1f} min = "
+              f"**{totals['utilisation']:.0%} of that matmul peak**. `*`: a stage that runs no encoder layer (its fixed "
+              "overhead is the time outside `main()`).")
     return "\n".join(lines + ["", speed])
 
 
@@ -86,8 +106,8 @@ def gpu_estimate(root: Path) -> str:
 
 
 def disk(root: Path) -> str:
-    """Footprint of from-scratch small runs before and after the cache link change (.notes/disk.json: bytes of the
-    workspace outputs, of the cache, and of both counted once, per run, with its commit and cache type)."""
+    """Footprint of a from-scratch small run before and after the cache link change (.notes/disk.json: bytes of the
+    workspace outputs, of the cache, and of both counted once, with the run's commit and the cache type)."""
     runs = json.loads((root / DISK).read_text(encoding="utf-8"))["runs"]
     lines = ["| run | cache type | `data/` (GB) | `.dvc/cache` (GB) | on disk, each file once (GB) |", "|---|---|---|---|---|"]
     for run in runs:
@@ -95,8 +115,8 @@ def disk(root: Path) -> str:
                      f"| {run['cache_bytes'] / 1e9:.2f} | **{run['total_bytes'] / 1e9:.2f}** |")
     if len(runs) == 2:
         saved = runs[0]["total_bytes"] - runs[1]["total_bytes"]
-        lines += ["", f"Linking saves {saved / 1e9:.2f} GB, {saved / runs[0]['total_bytes']:.0%} of the run's "
-                      "footprint (the two runs' allocations differ slightly: see the commits)."]
+        lines += ["", f"Linking saves {saved / 1e9:.2f} GB, {saved / runs[0]['total_bytes']:.0%} of the footprint: "
+                      "every output is on disk once instead of twice."]
     return "\n".join(lines)
 
 
