@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 
 from stages import layout
-from stages.recording import record_provenance
+from stages.recording import record_provenance, training_record
 from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, run_parser
 
 
@@ -78,7 +78,8 @@ def main() -> None:
         return
     logger.close()
     model.save(out)
-    record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed, "training": stats})
+    record_provenance(out, **record, extra={"arm": args.arm, "seed": args.seed,
+                                                            "training": training_record(stats)})
     shutil.rmtree(checkpoints, ignore_errors=True)  # the finished output supersedes the checkpoint
 
 

@@ -21,7 +21,7 @@ import math
 import shutil
 
 from stages import layout
-from stages.recording import record_provenance
+from stages.recording import record_provenance, training_record
 from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, run_parser
 
 
@@ -72,7 +72,7 @@ def main() -> None:
             model.save(out / task, tasks=[task])
             summary[task] = {"steps": cfg.max_steps, "final_loss": stats["final_loss"]}
             trained[task] = {"train": train_params.model_dump(), "steps": cfg.max_steps, "compute_matched_steps":
-                             extra_steps, "training": stats}
+                             extra_steps, "training": training_record(stats)}
             shutil.rmtree(checkpoints, ignore_errors=True)
     if is_main:
         write_json(layout.training_log("transfer", name).with_suffix(".metrics.json"), summary)

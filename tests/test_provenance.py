@@ -159,3 +159,10 @@ def test_git_commit_is_recorded(tmp_path: Path) -> None:
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True, env=env).stdout.strip()
     assert prov.git_commit(tmp_path) == head and len(head) == 40
+
+
+def test_training_records_hold_no_timings_so_retraining_rewrites_the_same_bytes():
+    from stages.recording import training_record
+
+    stats = {"steps": 60, "final_loss": 3.3, "seconds": 182.6, "features_per_second": 5.3, "resumed_from": 0}
+    assert training_record(stats) == {"steps": 60, "final_loss": 3.3, "resumed_from": 0}

@@ -31,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def main() -> int:
     args = parser.parse_args()
     base = args.json if args.json else Path(os.devnull)
     log_path = args.json.with_suffix(".repro.log") if args.json else Path(os.devnull)
-    stats_path = base.with_suffix(".stats.jsonl") if args.json else Path(f"/tmp/stage_stats.{os.getpid()}.jsonl")
+    stats_path = base.with_suffix(".stats.jsonl") if args.json else Path(tempfile.gettempdir()) / f"stage_stats.{os.getpid()}.jsonl"
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
     stats_path.unlink(missing_ok=True)
