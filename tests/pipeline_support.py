@@ -253,28 +253,10 @@ def corrupted_cache_files(repo: Path) -> list[str]:
                   and hashlib.md5(p.read_bytes()).hexdigest() != p.parent.name + p.name.removesuffix(".dir"))
 
 
-def reflinks_work(folder: Path) -> bool:
-    """Whether the file system under ``folder`` can clone files (then DVC's first choice of link is a reflink)."""
-    from dvc_objects.fs.system import reflink
-
-    source, clone = folder / ".reflink-probe", folder / ".reflink-probe.clone"
-    source.write_bytes(b"probe")
-    try:
-        reflink(str(source), str(clone))
-        return True
-    except (OSError, NotImplementedError):
-        return False
-    finally:
-        source.unlink()
-        clone.unlink(missing_ok=True)
-
-
 def output_link_problems(repo: Path, outputs: list[str]) -> list[str]:
-    """Workspace files of these outputs that are neither a link into the cache nor protected read-only, under the
-    project's cache.type (reflink, hardlink, symlink, copy): on a file system without reflinks every output file must
-    be a hardlink or symlink to its cache file, so that it is on disk once."""
-    if reflinks_work(repo):
-        return []  # a reflink shares the blocks but not the inode: nothing to check beyond DVC's own status
+    """Workspace files of these outputs that are not a read-only link into the cache, under the project's cache.type
+    (hardlink, symlink, copy): every output file must be a hardlink or symlink to its cache file, so that it is on
+    disk once (a copy is what DVC leaves for directory outputs with reflink first: treeverse/dvc#10549)."""
     problems = []
     for rel in outputs:
         root = repo / rel

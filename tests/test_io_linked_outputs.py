@@ -1,4 +1,4 @@
-"""Outputs are replaced by rename, never edited in place. With DVC's link cache (.dvc/config: reflink, hardlink,
+"""Outputs are replaced by rename, never edited in place. With DVC's link cache (.dvc/config: hardlink,
 symlink, copy) the previous output is a read-only hardlink or symlink to a file in DVC's cache, and writing the new
 output must leave that cache file exactly as it was (an in-place write through a hardlink would corrupt the cache
 for every commit that references it)."""
