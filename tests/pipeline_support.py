@@ -256,15 +256,25 @@ def corrupted_cache_files(repo: Path) -> list[str]:
 def output_link_problems(repo: Path, outputs: list[str]) -> list[str]:
     """Workspace files of these outputs that are not a read-only link into the cache, under the project's cache.type
     (hardlink, symlink, copy): every output file must be a hardlink or symlink to its cache file, so that it is on
-    disk once (a copy is what DVC leaves for directory outputs with reflink first: treeverse/dvc#10549)."""
-    problems = []
+    disk once (a copy is what DVC leaves for directory outputs with reflink first: treeverse/dvc#10549).
+
+    One exception, DVC's own: a file whose content another output file already put in the cache is left as a plain
+    copy (DVC transfers each content once and does not link the later duplicates; the tiny profile's untrained arms
+    and random models make many). It costs its own size once more, never the cache's integrity."""
+    files = []
     for rel in outputs:
         root = repo / rel
-        for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
-            target = cache_file(repo, path)
-            linked = target.exists() and os.path.samefile(path, target)  # a hardlink, or a symlink to it
-            writable = bool(path.stat().st_mode & 0o222)  # mode bits: root may write anything, so not os.access
-            if not linked or writable:
-                problems.append(f"{path.relative_to(repo)}: {'linked' if linked else 'a copy'}, "
-                                f"{'writable' if writable else 'read-only'}")
+        files += [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    digests = {path: hashlib.md5(path.read_bytes()).hexdigest() for path in files}
+    seen: dict[str, int] = {}
+    for digest in digests.values():
+        seen[digest] = seen.get(digest, 0) + 1
+    problems = []
+    for path in files:
+        target = cache_file(repo, path)
+        linked = target.exists() and os.path.samefile(path, target)  # a hardlink, or a symlink to it
+        writable = bool(path.stat().st_mode & 0o222)  # mode bits: root may write anything, so not os.access
+        if (not linked or writable) and seen[digests[path]] == 1:
+            problems.append(f"{path.relative_to(repo)}: {'linked' if linked else 'a copy'}, "
+                            f"{'writable' if writable else 'read-only'}")
     return problems
