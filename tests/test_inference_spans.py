@@ -21,6 +21,9 @@ KWARGS = dict(max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=4)
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
+    import torch
+
+    torch.manual_seed(1)  # the QA head's initialisation: the same model in every run of the suite
     return qa_model(build_tiny_encoder(tmp_path_factory.mktemp("bert"), seed=1))
 
 
@@ -72,7 +75,8 @@ def test_deleting_a_question_word_moves_the_score_continuously(model, examples):
     variants = [{**example, "id": f"v{i}", "question": " ".join(words[:i] + words[i + 1:])} for i in range(len(words))]
     scores = {out.probability for out in predict_spans(model, "squad", variants, [target] * len(variants),
                                                          **KWARGS).values()}
-    assert len(scores) > 1 and all(0 < s < 1 for s in scores)
+    # distinct values, not a 0/1 outcome; a random tiny model may give a span a probability below float32's range (0)
+    assert len({s for s in scores if s > 0}) > 1 and all(0 <= s < 1 for s in scores)
 
 
 def test_bad_targets_are_refused(model, examples):
