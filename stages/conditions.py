@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stages import layout
-from stages.params import CLEAN, Params
+from stages.params import Params
+from stages.xlt.perturbations.knobs import CLEAN
 
 
 def conditions(params: Params, target: str) -> list[str]:

@@ -27,7 +27,7 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from stages.params import CLEAN
+    from stages.xlt.perturbations.knobs import CLEAN
     from stages.xlt.inference import predict, sentence_embeddings
     from stages.xlt.io import atomic_path, read_jsonl, write_jsonl
     from stages.xlt.modeling import prefix

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stages.xlt.perturbations.knobs import CLEAN
+
 DATA = Path("data")
 RAW = DATA / "raw"  # the mirror layout: xquad/, tatoeba/v1/, xnli/, pawsx/, mlqa/MLQA_V1/dev/
 PREPARED = DATA / "prepared"
@@ -70,7 +72,7 @@ def perturbed_set(condition: str, target: str, lang: str) -> Path:
 
 def test_prefix(condition: str, target: str, lang: str, side: str = "") -> Path:
     name = f"{target}.{lang}{'.' + side if side else ''}.safetensors"
-    return PREFIX_CLEAN / name if condition == "clean" else PREFIX_PERTURBED / condition / name
+    return PREFIX_CLEAN / name if condition == CLEAN else PREFIX_PERTURBED / condition / name
 
 
 def clean_predictions(arm: str, seed: int) -> Path:

@@ -16,11 +16,10 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       field_validator, model_validator)
 
 from stages.xlt.languages import SCRIPTS, TATOEBA_CODES
-from stages.xlt.perturbations.knobs import FIELDS, KNOBS
+from stages.xlt.perturbations.knobs import CLEAN, FIELDS, KNOBS
 from stages.xlt.tasks import registry
 
 PROFILES = ("tiny", "small", "paper")
-CLEAN = "clean"  # the unperturbed test set; no condition may take the name
 
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]

@@ -29,7 +29,7 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from stages.params import CLEAN
+    from stages.xlt.perturbations.knobs import CLEAN
     from stages.xlt.inference import eval_features, sentence_features
     from stages.xlt.io import atomic_path, read_jsonl
     from stages.xlt.modeling import prefix

@@ -29,7 +29,7 @@ OFFLINE_CONFOUNDS = {
 
 
 def _rows(params):
-    from stages.params import CLEAN
+    from stages.xlt.perturbations.knobs import CLEAN
     from stages.xlt.io import read_jsonl
     from stages.xlt.scoring.collect import classification_rows, qa_rows, retrieval_rows
     from stages.xlt.tasks import registry

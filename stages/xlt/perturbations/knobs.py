@@ -16,6 +16,9 @@ from __future__ import annotations
 
 KINDS: tuple[str, ...] = ("qa", "pair", "sentence")
 
+# The name of the unperturbed test condition (no perturbation condition may take it).
+CLEAN = "clean"
+
 # The fields a family may edit, per kind (``fields`` knobs take a non-empty subset).
 FIELDS: dict[str, tuple[str, ...]] = {
     "qa": ("question", "context"),

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from stages.xlt.perturbations.knobs import CLEAN
 from stages.xlt.scoring.attack_stats import AttackSettings, attack_rows, check_records
 from stages.xlt.scoring.power import MDE_POWER, Components, family_rule, measured_effects
 from stages.xlt.scoring.statistics import (
@@ -79,7 +80,6 @@ from stages.xlt.scoring.statistics import (
     interval_scope,
 )
 
-CLEAN = "clean"
 AVERAGE = "avg"
 POOLED = "pooled"
 SCORE_COLUMNS = ("task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied")
