@@ -46,6 +46,27 @@ def _finite(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def _skip(target: str, note: str) -> None:
+    with atomic_path(layout.ATTACKS / target, is_dir=True) as out:
+        write_json(out / "not_attacked.json", {"note": note})  # no <lang>.jsonl: nothing to score
+    print(f"note: {note}")
+
+
+def _record(item: dict, lang: str, key: tuple[str, int], result, stored_prediction, final_prediction,
+            fields: tuple[str, ...], card: dict) -> dict:
+    """One attack record: the model (arm, seed), the item's outcome, and the clean and adversarial texts."""
+    return {
+        "id": item["id"], "cluster": item.get("cluster", item["id"]), "lang": lang, "arm": key[0], "seed": key[1],
+        "status": result.status, "success": result.success, "words_changed": result.words_changed,
+        "n_words": result.n_words, "queries": result.queries, "budget_exhausted": result.budget_exhausted,
+        "clean_score": _finite(result.clean_score), "final_score": _finite(result.final_score),
+        "clean_metric": result.clean_metric, "final_metric": result.final_metric,
+        "clean_prediction": stored_prediction, "final_prediction": final_prediction,
+        "reason": result.example["perturbation"].get("reason"), "edits": result.edits,
+        "clean": {f: item[f] for f in fields}, "adversarial": {f: result.example[f] for f in fields},
+        "poolable": card["poolable"], "separate_because": card.get("separate_because")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, help="an evaluated target (attacked if in attack.targets)")
@@ -56,41 +77,41 @@ def main() -> None:
     if args.target not in params.evaluate.targets:
         raise SystemExit(f"error: {args.target!r} is not in params.yaml evaluate.targets")
     if args.target not in params.attack_targets():
-        note = f"{args.target} is not attacked (attack.targets {cfg.targets}, attack.enabled {cfg.enabled})"
-        with atomic_path(layout.ATTACKS / args.target, is_dir=True) as out:
-            write_json(out / "not_attacked.json", {"note": note})  # no <lang>.jsonl: nothing to score
-        print(f"note: {note}")
+        _skip(args.target, f"{args.target} is not attacked (attack.targets {cfg.targets}, attack.enabled "
+                           f"{cfg.enabled})")
         return
 
     from tqdm import tqdm
 
-    from stages.xlt.inference import predict, predict_spans
     from stages.xlt.io import read_json, read_jsonl, write_jsonl
     from stages.xlt.modeling.multitask import load_base, load_trained
     from stages.xlt.modeling.prefix import BottomCache
-    from stages.xlt.perturbations.attack import attack_classification, attack_qa, predicted_label
     from stages.xlt.perturbations.attack_typos import typo_model
-    from stages.xlt.scoring.metrics import f1
+    from stages.xlt.perturbations.knobs import CLEAN
+    from stages.inference_params import window
+    from stages.xlt import attack_queries
+    from stages.xlt.attack_queries import AttackSettings, Victim
     from stages.xlt.tasks import registry
 
     spec = registry.target(args.target)
+    attack = attack_queries.for_family(spec.family)
     models_of = [(arm, seed) for arm in params.intermediate.arms for seed in cfg.attacked_seeds(params.seeds)]
-    window = params.transfer.train_for(spec.model)
     depth = params.prefix_depth()
     lexicons = {}
     if cfg.transformation == "lexicon":
         lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in layout.LEXICONS.glob("*-en.json")}
+    settings = AttackSettings(max_words=cfg.max_words, seed=cfg.seed, transformation=cfg.transformation,
+                              lexicons=lexicons, max_queries=cfg.max_queries,
+                              candidates_per_word=cfg.candidates_per_word, eligibility=cfg.eligibility)
     base, tokenizer = load_base(layout.ENCODER) if depth else (None, None)
-    common = dict(max_length=window.max_seq_length, doc_stride=window.doc_stride,
-                  batch_size=params.evaluate.batch_size)
-    fields = ("question",) if spec.family == "qa" else ("text_a", "text_b")
+    cut = window(params, spec.model)
 
     with atomic_path(layout.ATTACKS / args.target, is_dir=True) as out:
         models = {key: load_trained(layout.ENCODER, layout.transfer_model(*key, spec.model)) for key in models_of}
         for lang in params.evaluate.targets[args.target]:
             examples = {ex["id"]: ex for ex in read_jsonl(layout.test_set(args.target, lang))}
             stored = {key: {row["id"]: row["prediction"] for row in read_jsonl(
-                layout.clean_predictions(*key) / args.target / f"{lang}.jsonl")} for key in models_of}
+                layout.predictions(*key, CLEAN, args.target, lang))} for key in models_of}
             chosen = candidate_ids(examples, cfg.seed, args.target, lang, cfg.max_examples)
             card = typo_model(lang).card() if cfg.transformation == "typo" else {"poolable": True}
             cache = BottomCache(base, depth, pad_token_id=tokenizer.pad_token_id) if depth else None
@@ -98,41 +119,11 @@ def main() -> None:
             for item_id in tqdm(chosen, desc=f"attack {args.target}/{lang}", unit="item"):
                 item = examples[item_id]
                 for key in models_of:
-                    model = models[key]
-                    settings = dict(max_words=cfg.max_words, seed=cfg.seed, transformation=cfg.transformation,
-                                    lexicons=lexicons, max_queries=cfg.max_queries,
-                                    candidates_per_word=cfg.candidates_per_word,
-                                    stored_predictions={item_id: stored[key][item_id]})
-                    if spec.family == "qa":
-                        def query(batch, targets, model=model):
-                            # The search sends several variants of one item at once: give each its own id.
-                            variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
-                            spans = predict_spans(model, spec.model, variants, targets, prefix=cache, **common)
-                            return [spans[ex["id"]] for ex in variants]
-
-                        (r,) = attack_qa([item], query, f1, min_clean_score=cfg.eligibility, **settings)
-                        # A span outcome once queried; the stored answer text when skipped without a query.
-                        final_prediction = getattr(r.final_prediction, "answer", r.final_prediction)
-                    else:
-                        def query(batch, model=model):
-                            variants = [{**ex, "id": f"{ex['id']}#{k}"} for k, ex in enumerate(batch)]
-                            answers = predict(model, spec.model, variants, prefix=cache, probabilities=True, **common)
-                            return [answers[ex["id"]] for ex in variants]
-
-                        (r,) = attack_classification([item], query, task=args.target, **settings)
-                        final_prediction = predicted_label(r.final_prediction)
-                    queries += r.queries
-                    record = r.example["perturbation"]
-                    records.append({
-                        "id": item_id, "cluster": item.get("cluster", item_id), "lang": lang, "arm": key[0],
-                        "seed": key[1], "status": r.status, "success": r.success, "words_changed": r.words_changed,
-                        "n_words": r.n_words, "queries": r.queries, "budget_exhausted": r.budget_exhausted,
-                        "clean_score": _finite(r.clean_score), "final_score": _finite(r.final_score),
-                        "clean_metric": r.clean_metric, "final_metric": r.final_metric,
-                        "clean_prediction": stored[key][item_id], "final_prediction": final_prediction,
-                        "reason": record.get("reason"), "edits": r.edits,
-                        "clean": {f: item[f] for f in fields}, "adversarial": {f: r.example[f] for f in fields},
-                        "poolable": card["poolable"], "separate_because": card.get("separate_because")})
+                    victim = Victim(models[key], spec.model, cut, params.evaluate.batch_size, cache)
+                    result, final_prediction = attack(victim, item, stored[key][item_id], settings, args.target)
+                    queries += result.queries
+                    records.append(_record(item, lang, key, result, stored[key][item_id], final_prediction,
+                                           spec.protocol.attack_fields, card))
                 if cache is not None:
                     cache.clear()  # no later item queries this item's variants
             seconds = time.perf_counter() - started

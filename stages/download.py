@@ -31,6 +31,7 @@ def main() -> None:
     from stages.xlt.io import atomic_path
     from stages.xlt.languages import TATOEBA_CODES
     from stages.xlt.sources import fetch
+    from stages.xlt.tasks import registry
 
     targets = params.evaluate.targets
     finetune = params.finetune_targets()
@@ -39,7 +40,7 @@ def main() -> None:
     items = fetch.tatoeba_items(TATOEBA_CODES[lang] for lang in tatoeba)
     if not hub:
         items += fetch.xquad_items(sorted(set(targets.get("xquad", [])) | {"en"}))
-        if "mlqa" in targets:
+        if targets.get("mlqa"):
             items += fetch.mlqa_items(targets["mlqa"])
         for task in ("xnli", "pawsx"):
             if getattr(cfg, task) is not None:
@@ -48,11 +49,12 @@ def main() -> None:
 
     if hub:
         arm_tasks = params.intermediate.tasks()
+        from_mirror = {k: v for k, v in targets.items() if registry.target(k).from_mirror}
         prepared = prepare.prepare_hub(intermediate_tasks=arm_tasks, finetune=finetune,
-                                       targets={k: v for k, v in targets.items() if k != "tatoeba"},
+                                       targets={k: v for k, v in targets.items() if k not in from_mirror},
                                        source=os.environ.get("XLT_HUB_MIRROR") or None, max_train=cfg.max_hub_train,
                                        max_test=cfg.max_hub_train, max_dev=cfg.max_hub_dev, seed=cfg.seed)
-        offline = prepare.prepare_offline(raw=layout.RAW, targets={"tatoeba": targets.get("tatoeba", [])}, sizes={},
+        offline = prepare.prepare_offline(raw=layout.RAW, targets=from_mirror, sizes={},
                                           seed=cfg.seed, finetune=[], lexicon_languages=lexicon_languages,
                                           max_tatoeba_pairs=cfg.max_tatoeba_pairs, with_xquad=False)
         prepared.test.update(offline.test)

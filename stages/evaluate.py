@@ -16,28 +16,26 @@ Two stages per run, so that a perturbation knob never re-runs clean inference (n
 from __future__ import annotations
 
 from stages import conditions, layout
-from stages.runtime import check_run, load_params, main_guard, offline_hub, run_parser
+from stages.runtime import main_guard, start_run
 
 
 def main() -> None:
-    args = run_parser(__doc__.splitlines()[0], part=True).parse_args()
-    params = load_params()
-    check_run(params, args.arm, args.seed)
-    offline_hub()
+    args, params = start_run(__doc__, part=True)
 
     from tqdm import tqdm
 
-    from stages.xlt.perturbations.knobs import CLEAN
-    from stages.xlt.inference import predict, sentence_embeddings
     from stages.xlt.io import atomic_path, read_jsonl, write_jsonl
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import load_trained
+    from stages.xlt.perturbations.knobs import CLEAN
+    from stages.inference_params import evaluation_settings, window
+    from stages.xlt.evaluation import PredictionJob, for_family
     from stages.xlt.tasks import registry
-    from stages.xlt.tasks.retrieval import retrieval_hits
 
-    cfg, depth = params.evaluate, params.prefix_depth()
+    depth = params.prefix_depth()
     clean_dir = layout.clean_predictions(args.arm, args.seed)
     out_dir = clean_dir if args.part == CLEAN else layout.perturbed_predictions(args.arm, args.seed)
+    settings = evaluation_settings(params)
     models: dict[str, object] = {}
 
     def model_for(target: str):
@@ -49,43 +47,22 @@ def main() -> None:
             models[model_task] = load_trained(layout.ENCODER, delta)
         return models[model_task], model_task
 
-    def states(cond: str, target: str, lang: str, side: str = ""):
-        return prefix.load(layout.test_prefix(cond, target, lang, side)) if depth else None
-
-    jobs = [(cond, target, lang) for target, langs in cfg.targets.items()
-            for cond in ([CLEAN] if args.part == CLEAN else params.conditions_for(target)) for lang in langs]
     with atomic_path(out_dir, is_dir=True) as tmp:
-        for cond, target, lang in tqdm(jobs, desc=f"evaluate {args.part} {args.arm}-{args.seed}", unit="set"):
+        for cond, target, lang in tqdm(conditions.jobs(params, args.part), unit="set",
+                                       desc=f"evaluate {args.part} {args.arm}-{args.seed}"):
             spec = registry.target(target)
             model, model_task = model_for(target)
             examples = read_jsonl(conditions.inputs(cond, target, lang))
-            changed = [ex for ex in examples if conditions.applied(ex)]
-            clean = {} if cond == CLEAN else {row["id"]: row for row in read_jsonl(clean_dir / target / f"{lang}.jsonl")}
-            path = tmp / (target if cond == CLEAN else f"{cond}/{target}") / f"{lang}.jsonl"
-            if spec.family == "retrieval":
-                def embed(sentences, store):
-                    return sentence_embeddings(model, sentences, pooling=cfg.retrieval_pooling,
-                                               layer=cfg.retrieval_layer, batch_size=cfg.batch_size,
-                                               max_length=cfg.retrieval_max_length, prefix=store)
-
-                originals = read_jsonl(layout.test_set(target, lang))
-                english = embed([ex["target"] for ex in originals], states(CLEAN, target, lang, "en"))
-                sources = embed([ex["source"] for ex in originals], states(CLEAN, target, lang))
-                if cond != CLEAN:  # only the changed sentences are embedded anew
-                    row_of = {ex["id"]: i for i, ex in enumerate(originals)}
-                    new = embed([ex["source"] for ex in changed], states(cond, target, lang))
-                    for ex, vector in zip(changed, new, strict=True):
-                        sources[row_of[ex["id"]]] = vector
-                hits = retrieval_hits(sources, english)
-                write_jsonl(path, ({"id": ex["id"], "src2tgt": bool(hits["src2tgt"][i]),
-                                    "tgt2src": bool(hits["tgt2src"][i])} for i, ex in enumerate(originals)))
-                continue
-            window = params.transfer.train_for(model_task)
-            predicted = predict(model, model_task, changed, max_length=window.max_seq_length,
-                                doc_stride=window.doc_stride, batch_size=cfg.batch_size,
-                                prefix=states(cond, target, lang))
-            write_jsonl(path, ({"id": ex["id"], "prediction": predicted[ex["id"]]} if ex["id"] in predicted
-                               else clean[ex["id"]] for ex in examples))
+            job = PredictionJob(
+                condition=cond, examples=examples, changed=[ex for ex in examples if conditions.applied(ex)],
+                originals=read_jsonl(layout.test_set(target, lang)) if cond != CLEAN else examples,
+                clean_predictions={} if cond == CLEAN else {
+                    row["id"]: row for row in read_jsonl(layout.predictions(args.arm, args.seed, CLEAN, target, lang))},
+                states=lambda c, side, t=target, lang=lang: (
+                    prefix.load(layout.test_prefix(c, t, lang, side)) if depth else None),
+                window=window(params, model_task), settings=settings)
+            path = tmp / layout.predictions(args.arm, args.seed, cond, target, lang).relative_to(out_dir)
+            write_jsonl(path, for_family(spec.family).predict_rows(model, model_task, job))
 
 
 if __name__ == "__main__":

@@ -18,14 +18,11 @@ import shutil
 
 from stages import layout
 from stages.recording import record_provenance, training_record
-from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, run_parser
+from stages.runtime import main_guard, main_process, start_run
 
 
 def main() -> None:
-    args = run_parser(__doc__.splitlines()[0]).parse_args()
-    params = load_params()
-    check_run(params, args.arm, args.seed)
-    offline_hub()
+    args, params = start_run(__doc__)
 
     from stages.xlt.io import write_json, write_text
     from stages.xlt.modeling.delta_files import save_unchanged

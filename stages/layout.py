@@ -83,3 +83,10 @@ def clean_predictions(arm: str, seed: int) -> Path:
 def perturbed_predictions(arm: str, seed: int) -> Path:
     """<condition>/<target>/<lang>.jsonl"""
     return DATA / "predictions_perturbed" / run_name(arm, seed)
+
+
+def predictions(arm: str, seed: int, condition: str, target: str, lang: str) -> Path:
+    """One run's predictions of one test set under one condition."""
+    if condition == CLEAN:
+        return clean_predictions(arm, seed) / target / f"{lang}.jsonl"
+    return perturbed_predictions(arm, seed) / condition / target / f"{lang}.jsonl"

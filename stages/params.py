@@ -521,12 +521,16 @@ class Params(Strict):
                                 f"{spec.model!r} to transfer.targets")
             if not registry.available(spec, source):
                 problems.append(f"evaluate.targets.{target} cannot be built with download.source {source!r}")
-            if source == "offline" and target in ("mlqa", "xnli", "pawsx") and getattr(self.download, target) is None:
-                problems.append(f"evaluate.targets.{target} needs download.{target} (its split sizes)")
+            problems += self._split_problems(f"evaluate.targets.{target}", spec)
         for name in self.transfer.targets:
-            if source == "offline" and name in ("xnli", "pawsx") and getattr(self.download, name) is None:
-                problems.append(f"transfer.targets.{name} needs download.{name} (its split sizes)")
+            problems += self._split_problems(f"transfer.targets.{name}", registry.finetune_task(name))
         return problems
+
+    def _split_problems(self, key: str, spec: registry.TaskSpec) -> list[str]:
+        split = spec.offline_split
+        if self.download.source == "offline" and split is not None and getattr(self.download, split) is None:
+            return [f"{key} needs download.{split} (its split sizes)"]
+        return []
 
     def _training_problems(self) -> list[str]:
         layers, problems = self.encoder.layer_count(), []
@@ -562,8 +566,10 @@ class Params(Strict):
                                 f"{cond.target_lang!r}")
         for target in self.attack.targets if self.attack.enabled else []:
             registry.target(target)
-            if registry.target(target).family not in ("qa", "classification"):
-                problems.append(f"attack.targets: {target!r} is not a QA or classification target; remove it")
+            if not registry.target(target).protocol.attackable:
+                attackable = sorted(t for t, spec in registry.TARGETS.items() if spec.protocol.attackable)
+                problems.append(f"attack.targets: {target!r} cannot be attacked (a {registry.target(target).family} "
+                                f"target); remove it (attackable targets: {attackable})")
         if self.attack.enabled and self.attack.seeds is not None and self.attack.seeds > len(self.seeds):
             problems.append(f"attack.seeds is {self.attack.seeds} but the study has {len(self.seeds)} seeds: attack "
                             "at most that many (or null for all)")

@@ -29,7 +29,7 @@ def main() -> None:
     targets = params.evaluate.targets
     # English too for the QA targets: their English questions are the code-switched ones.
     tests = {(target, lang): read_jsonl(layout.test_set(target, lang)) for target, langs in targets.items()
-             for lang in set(langs) | ({"en"} if registry.target(target).kind == "qa" else set())}
+             for lang in set(langs) | ({"en"} if registry.target(target).protocol.english_test else set())}
     lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in sorted(layout.LEXICONS.glob("*-en.json"))}
 
     def context(target: str) -> PerturbationContext:
@@ -56,7 +56,7 @@ def main() -> None:
                 perturbed = perturb_examples(examples, cond.family, kind=kind, task=target, seed=params.perturb.seed,
                                              context=contexts[target], **cond.knobs())
             # Offline, MLQA's own G-XLT files are prepared beside the test sets (the Hub path does not fetch them).
-            if (target == "mlqa" and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en"
+            if (registry.target(target).native_gxlt and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en"
                     and params.download.source == "offline"):
                 _check_native_gxlt(perturbed, read_jsonl(layout.TEST / f"mlqa_gxlt.{lang}.jsonl"))
             write_jsonl(out / name / f"{target}.{lang}.jsonl", perturbed)

@@ -13,56 +13,41 @@ model. Two stages, so that changing a perturbation knob never recomputes the cle
 
 from __future__ import annotations
 
-import argparse
-
 from stages import conditions, layout
-from stages.runtime import load_params, main_guard, offline_hub
+from stages.runtime import main_guard, start_part
+from stages.xlt.perturbations.knobs import CLEAN
 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", required=True, choices=("clean", "perturbed"))
-    part = parser.parse_args().part
-    params = load_params()
-    offline_hub()
+    part, params = start_part(__doc__, (CLEAN, "perturbed"))
 
     from tqdm import tqdm
 
-    from stages.xlt.perturbations.knobs import CLEAN
-    from stages.xlt.inference import eval_features, sentence_features
     from stages.xlt.io import atomic_path, read_jsonl
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import load_base
+    from stages.inference_params import evaluation_settings, window
+    from stages.xlt.evaluation import for_family
     from stages.xlt.tasks import registry
 
     depth = params.prefix_depth()
     root = layout.PREFIX_CLEAN if part == CLEAN else layout.PREFIX_PERTURBED
     encoder, tokenizer = load_base(layout.ENCODER)
-    jobs = [(cond, target, lang) for target, langs in params.evaluate.targets.items()
-            for cond in ([CLEAN] if part == CLEAN else params.conditions_for(target)) for lang in langs]
+    settings = evaluation_settings(params)
     with atomic_path(root, is_dir=True) as tmp:
         (tmp / "README").write_text(f"base encoder states after {depth} layers\n" if depth else
                                     "no layer is frozen in every training phase: nothing to cache\n", encoding="utf-8")
         if not depth:
             return
-        for cond, target, lang in tqdm(jobs, desc=f"prefix {part}", unit="set"):
+        for cond, target, lang in tqdm(conditions.jobs(params, part), desc=f"prefix {part}", unit="set"):
             spec = registry.target(target)
             examples = [ex for ex in read_jsonl(conditions.inputs(cond, target, lang)) if conditions.applied(ex)]
-            out = tmp / layout.test_prefix(cond, target, lang).relative_to(root)
-            if spec.family == "retrieval":
-                features = sentence_features(tokenizer, [ex["source"] for ex in examples],
-                                             params.evaluate.retrieval_max_length)
-                if cond == CLEAN:
-                    english = sentence_features(tokenizer, [ex["target"] for ex in examples],
-                                                params.evaluate.retrieval_max_length)
-                    store = prefix.compute(encoder, english, depth, pad_token_id=tokenizer.pad_token_id)
-                    prefix.save(store, tmp / layout.test_prefix(cond, target, lang, "en").relative_to(root))
-            else:
-                window = params.transfer.train_for(spec.model)
-                features = eval_features(spec.family, tokenizer, examples, max_length=window.max_seq_length,
-                                         doc_stride=window.doc_stride)
-            prefix.save(prefix.compute(encoder, features, depth, pad_token_id=tokenizer.pad_token_id), out)
+            inputs = for_family(spec.family).prefix_inputs(tokenizer, examples, condition=cond, settings=settings,
+                                                           window=window(params, spec.model))
+            for side, features in inputs.items():
+                store = prefix.compute(encoder, features, depth, pad_token_id=tokenizer.pad_token_id)
+                prefix.save(store, tmp / layout.test_prefix(cond, target, lang, side).relative_to(root))
 
 
 if __name__ == "__main__":

@@ -16,21 +16,17 @@ import argparse
 import shutil
 
 from stages import layout
-from stages.runtime import load_params, main_guard, offline_hub
+from stages.runtime import main_guard, start_part
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", required=True, choices=("intermediate", "finetune"))
-    part = parser.parse_args().part
-    params = load_params()
-    offline_hub()
+    part, params = start_part(__doc__, ("intermediate", "finetune"))
 
     from stages.xlt.io import atomic_path, read_jsonl, write_jsonl
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import load_base
     from stages.xlt.tasks import registry
-    from stages.xlt.tasks.families import get_family
+    from stages.xlt.tasks.family import model_family
 
     depth = params.prefix_depth()
     if part == "intermediate":
@@ -45,7 +41,7 @@ def main() -> None:
     with atomic_path(out, is_dir=True) as tmp:
         for task, spec, train, folder in jobs:
             examples = read_jsonl(folder / f"{task}.jsonl")
-            features = get_family(spec.family).train_features(examples, tokenizer, max_length=train.max_seq_length,
+            features = model_family(spec.family).train_features(examples, tokenizer, max_length=train.max_seq_length,
                                                               doc_stride=train.doc_stride)
             write_jsonl(tmp / f"{task}.features.jsonl", features)
             if (folder / f"{task}.dev.jsonl").exists():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stages.params import Params, ParamsError, load
+from stages.xlt.perturbations.knobs import CLEAN
 
 
 def offline_hub(allow_downloads: bool = False) -> None:
@@ -48,8 +49,29 @@ def run_parser(description: str, *, target: bool = False, part: bool = False) ->
     if target:
         parser.add_argument("--target", required=True, help="a fine-tuning task listed in transfer.targets")
     if part:
-        parser.add_argument("--part", required=True, choices=("clean", "perturbed"), help="which test inputs")
+        parser.add_argument("--part", required=True, choices=(CLEAN, "perturbed"), help="which test inputs")
     return parser
+
+
+def start_run(doc: str, *, part: bool = False) -> tuple[argparse.Namespace, Params]:
+    """The preamble of a stage that works on one trained run: its arguments (``--arm``, ``--seed``, with ``part``
+    also ``--part``), the validated params, and the offline Hub settings, before any heavy import."""
+    args = run_parser(doc.splitlines()[0], part=part).parse_args()
+    params = load_params()
+    check_run(params, args.arm, args.seed)
+    offline_hub()
+    return args, params
+
+
+def start_part(doc: str, parts: tuple[str, ...]) -> tuple[str, Params]:
+    """The preamble of a stage run once per part of its inputs (``--part``): the part, the validated params, and
+    the offline Hub settings."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--part", required=True, choices=parts)
+    part = parser.parse_args().part
+    params = load_params()
+    offline_hub()
+    return part, params
 
 
 def check_run(params: Params, arm: str, seed: int) -> None:

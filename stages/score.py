@@ -29,9 +29,9 @@ OFFLINE_CONFOUNDS = {
 
 
 def _rows(params):
-    from stages.xlt.perturbations.knobs import CLEAN
     from stages.xlt.io import read_jsonl
-    from stages.xlt.scoring.collect import classification_rows, qa_rows, retrieval_rows
+    from stages.xlt.perturbations.knobs import CLEAN
+    from stages.xlt.scoring.collect import score_rows
     from stages.xlt.tasks import registry
 
     for target, langs in params.evaluate.targets.items():
@@ -42,17 +42,10 @@ def _rows(params):
             for arm in params.intermediate.arms:
                 for seed in params.seeds:
                     for cond in conditions.conditions(params, target):
-                        inputs = None if cond == CLEAN else conditions.inputs(cond, target, lang)
-                        predictions = (layout.clean_predictions(arm, seed) / target / f"{lang}.jsonl" if cond == CLEAN
-                                       else layout.perturbed_predictions(arm, seed) / cond / target / f"{lang}.jsonl")
-                        common = dict(task=target, arm=arm, seed=seed, lang=lang, condition=cond,
-                                      predictions=predictions, inputs=inputs, clusters=clusters)
-                        if family == "qa":
-                            yield from qa_rows(gold=gold, **common)
-                        elif family == "classification":
-                            yield from classification_rows(gold=gold, **common)
-                        else:
-                            yield from retrieval_rows(**common)
+                        yield from score_rows(
+                            family, task=target, arm=arm, seed=seed, lang=lang, condition=cond, gold=gold,
+                            clusters=clusters, predictions=layout.predictions(arm, seed, cond, target, lang),
+                            inputs=None if cond == CLEAN else conditions.inputs(cond, target, lang))
 
 
 def _same_model_comparisons(params) -> list[tuple[str, str, str]]:
@@ -171,7 +164,7 @@ def main() -> None:
                                     seed=cfg.bootstrap.seed, method=cfg.bootstrap.method),
         n_permutations=cfg.n_permutations,
         multiplicity=cfg.multiplicity,
-        primary_metrics={t: "f1" if registry.target(t).family == "qa" else "accuracy" for t in params.evaluate.targets},
+        primary_metrics={t: registry.target(t).protocol.metric for t in params.evaluate.targets},
         confound_threshold=cfg.confound_threshold,
         attack_threshold=params.attack.eligibility,
         headline=tuple((cell.target, tuple(cell.comparison), cell.condition) for cell in params.headline_cells()),

@@ -22,14 +22,11 @@ import shutil
 
 from stages import layout
 from stages.recording import record_provenance, training_record
-from stages.runtime import check_run, load_params, main_guard, main_process, offline_hub, run_parser
+from stages.runtime import main_guard, main_process, start_run
 
 
 def main() -> None:
-    args = run_parser(__doc__.splitlines()[0]).parse_args()
-    params = load_params()
-    check_run(params, args.arm, args.seed)
-    offline_hub()
+    args, params = start_run(__doc__)
 
     from stages.training import DVCLiveLogger, dev_scorer, feature_count, steps, train_config, training_features
     from stages.xlt.io import atomic_path, write_json

@@ -73,7 +73,7 @@ def test_fine_tuned_e5_small_beats_trivial_baselines(xquad_en, e5_dir):
     from stages.xlt.inference import eval_features, predict
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import MultiTaskModel
-    from stages.xlt.tasks.families import get_family
+    from stages.xlt.tasks.family import model_family
     from stages.xlt.training.config import TrainConfig
     from stages.xlt.training.loop import train
 
@@ -88,7 +88,7 @@ def test_fine_tuned_e5_small_beats_trivial_baselines(xquad_en, e5_dir):
     model = MultiTaskModel(e5_dir, {"squad": ("qa", 2)}, freeze_embeddings=True, freeze_layers=FROZEN, seed=0)
     pad = model.tokenizer.pad_token_id
     began = time.perf_counter()
-    features = get_family("qa").train_features(train_set, model.tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
+    features = model_family("qa").train_features(train_set, model.tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
     states = prefix.compute(model.encoder, features, FROZEN, pad_token_id=pad, dtype="float16")
     cached = time.perf_counter()
     model.use_prefix(states.depth, states.fingerprint)
@@ -131,7 +131,7 @@ def test_english_trained_nli_classifier_beats_the_majority_class_zero_shot(xnli_
     from stages.xlt.inference import eval_features, predict
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import MultiTaskModel
-    from stages.xlt.tasks.families import get_family
+    from stages.xlt.tasks.family import model_family
     from stages.xlt.training.config import TrainConfig
     from stages.xlt.training.loop import train
 
@@ -145,7 +145,7 @@ def test_english_trained_nli_classifier_beats_the_majority_class_zero_shot(xnli_
     model = MultiTaskModel(e5_dir, {"xnli": ("classification", 3)}, freeze_embeddings=True, freeze_layers=FROZEN,
                            seed=0)
     pad = model.tokenizer.pad_token_id
-    features = get_family("classification").train_features(train_set, model.tokenizer, max_length=XNLI_MAX_LENGTH,
+    features = model_family("classification").train_features(train_set, model.tokenizer, max_length=XNLI_MAX_LENGTH,
                                                             doc_stride=64)
     states = prefix.compute(model.encoder, features, FROZEN, pad_token_id=pad, dtype="float16")
     model.use_prefix(states.depth, states.fingerprint)

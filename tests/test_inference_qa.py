@@ -24,7 +24,7 @@ except ImportError:  # tests/ imported as a package
 from stages.xlt.inference import predict
 from stages.xlt.modeling.multitask import MultiTaskModel, load_trained
 from stages.xlt.tasks import qa
-from stages.xlt.tasks.families import get_family
+from stages.xlt.tasks.family import model_family
 
 MAX_LENGTH, STRIDE, MAX_ANSWER = 48, 16, qa.MAX_ANSWER_TOKENS
 HEADS = {"squad": ("qa", 2), "nli": ("classification", 2), "choice": ("multiple_choice", 4)}
@@ -146,7 +146,7 @@ def examples():
 
 def scored_predict(model, examples, **kwargs) -> tuple[dict[str, str], dict[str, float]]:
     """``predict``'s answers and, from the logits it decoded, the score of each answer (p_start * p_end)."""
-    family = get_family("qa")
+    family = model_family("qa")
     scores: dict[str, float] = {}
 
     def decode(examples_, features, outputs):

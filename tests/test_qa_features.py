@@ -12,10 +12,10 @@ except ImportError:  # tests/ imported as a package
     from tests.test_training_tiny import build_tokenizer, qa_examples
 
 from stages.xlt.tasks import qa
-from stages.xlt.tasks.families import get_family
+from stages.xlt.tasks.family import model_family
 
 MAX_LENGTH, STRIDE = 40, 12
-QA = get_family("qa")
+QA = model_family("qa")
 
 
 def train_features(examples, tokenizer, max_length=MAX_LENGTH, stride=STRIDE):

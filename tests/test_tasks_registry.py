@@ -3,12 +3,11 @@
 import pytest
 
 from stages.xlt.languages import XQUAD_LANGUAGES
-from stages.xlt.tasks.families import FAMILIES, get_family
+from stages.xlt.tasks.family import model_family
+from stages.xlt.tasks.protocol import PROTOCOLS, protocol
 from stages.xlt.tasks.registry import (FINETUNE, INTERMEDIATE, TARGETS, UNAVAILABLE, available, finetune_task,
                                        intermediate_task, target)
 
-FAMILY_METRICS = {"qa": {"em_f1"}, "classification": {"accuracy"}, "multiple_choice": {"accuracy"},
-                  "retrieval": {"retrieval_accuracy"}, "tagging": {"f1", "accuracy"}}
 ROLES = {"intermediate": INTERMEDIATE, "finetune": FINETUNE, "target": TARGETS}
 # X-STILTs' intermediate tasks that are openly available (the ninth, CCG, is not).
 XSTILTS = {"squad", "mnli", "anli", "qqp", "sst2", "hellaswag", "commonsenseqa", "cosmosqa"}
@@ -51,7 +50,7 @@ def test_targets_are_predicted_by_a_fine_tuning_task_of_their_family():
 def test_specs_are_consistent(role):
     for name, spec in ROLES[role].items():
         assert spec.name == name
-        assert spec.metric in FAMILY_METRICS[spec.family], name
+        assert spec.family in PROTOCOLS and spec.protocol is protocol(spec.family), name
         assert spec.offline or spec.hub, name
         if spec.hub:
             loader, _, split = spec.hub.partition(":")
@@ -59,7 +58,7 @@ def test_specs_are_consistent(role):
         if spec.family == "classification":
             assert spec.num_labels and len(spec.label_names) in (0, spec.num_labels), name
         if role != "target":  # trained: a family with a head, loss and decoder
-            assert get_family(spec.family).name == spec.family and spec.family in FAMILIES, name
+            assert model_family(spec.family).name == spec.family and spec.protocol.trainable, name
         assert spec.kind in ("qa", "pair", "sentence"), name
 
 
@@ -76,7 +75,7 @@ def test_typo_lists_known_names():
     with pytest.raises(ValueError, match="xquad"):
         target("xquadd")
     with pytest.raises(ValueError, match="retrieval"):
-        get_family("retrieval")  # no head and no training: it pools hidden states
+        model_family("retrieval")  # no head and no training: it pools hidden states
 
 
 def test_registry_imports_nothing_heavy():
@@ -87,3 +86,16 @@ def test_registry_imports_nothing_heavy():
             "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", "params validation reads the registry: it must stay cheap to import"
+
+
+def test_each_family_declares_its_protocol():
+    """The metric, the English test items, the perturbation kind and the attackable fields come from the family's
+    protocol: the targets of one family agree, and what the stages ask of them matches the data they hold."""
+    assert protocol("qa").metric == "f1" and protocol("qa").english_test and protocol("qa").attackable
+    assert protocol("classification").metric == "accuracy" and protocol("classification").attackable
+    assert not protocol("retrieval").attackable and not protocol("retrieval").trainable
+    assert not protocol("multiple_choice").attackable  # no target of the family: nothing to attack
+    for spec in TARGETS.values():
+        assert spec.kind == spec.protocol.input_kind
+    with pytest.raises(ValueError, match="families are"):
+        protocol("tagging")  # declared nowhere: no target may name it

@@ -121,9 +121,9 @@ def build_tiny_xlmr(out_dir: Path, seed: int = 0, *, layers: int = 3) -> Path:
 def featurise(tokenizer, family: str, examples: list[dict], max_length: int = 64, doc_stride: int = 16,
               train: bool = True) -> list[dict]:
     """Training (or evaluation) features of ``examples``, as the prefix_train stage makes them."""
-    from stages.xlt.tasks.families import get_family
+    from stages.xlt.tasks.family import model_family
 
-    method = get_family(family).train_features if train else get_family(family).eval_features
+    method = model_family(family).train_features if train else model_family(family).eval_features
     return method(examples, tokenizer, max_length=max_length, doc_stride=doc_stride)
 
 

@@ -18,7 +18,7 @@ from .modeling import layers
 from .modeling.multitask import MultiTaskModel
 from .modeling.prefix import BottomCache, PrefixStore
 from .tasks.collate import collate, feature_length, rows_of, token_bounded_batches
-from .tasks.families import get_family
+from .tasks.family import model_family
 from .tasks.qa import answer_token_span, best_span_in_window
 
 CPU_TOKENS_PER_FORWARD = 2048
@@ -39,7 +39,7 @@ def _forward(model: MultiTaskModel, task: str, examples: Sequence[dict], *, max_
     ids = [example["id"] for example in examples]
     if len(set(ids)) != len(ids):
         raise ValueError("predict got duplicate example ids; give each input its own id")
-    family = get_family(model.family(task))
+    family = model_family(model.family(task))
     features = family.eval_features(examples, model.tokenizer, max_length=max_length, doc_stride=doc_stride)
     if prefix is not None:
         store = prefix.store_for(features) if isinstance(prefix, BottomCache) else prefix
@@ -72,7 +72,7 @@ def predict(model: MultiTaskModel, task: str, examples: Sequence[dict], *, max_l
         return {}
     family, features, outputs = _forward(model, task, examples, max_length=max_length, doc_stride=doc_stride,
                                          batch_size=batch_size, max_tokens=max_tokens, prefix=prefix)
-    if probabilities and family.name == "classification":
+    if probabilities and family.class_probabilities:
         return {examples[f["example_index"]]["id"]: _softmax(out) for f, out in zip(features, outputs, strict=True)}
     return family.decode(examples, features, outputs)
 
@@ -117,7 +117,7 @@ def predict_spans(model: MultiTaskModel, task: str, examples: Sequence[dict],
         raise ValueError(f"predict_spans got {len(targets)} targets for {len(examples)} examples")
     family, features, outputs = _forward(model, task, examples, max_length=max_length, doc_stride=doc_stride,
                                          batch_size=batch_size, max_tokens=max_tokens, prefix=prefix)
-    if family.name != "qa":
+    if not family.extracts_spans:
         raise ValueError(f"predict_spans needs a QA head; {task!r} is {family.name}")
     cls_id = model.tokenizer.cls_token_id
     best: dict[int, tuple[float, tuple[int, int]]] = {}
@@ -150,12 +150,6 @@ def _softmax(logits: np.ndarray) -> list[float]:
 def sentence_features(tokenizer, sentences: Sequence[str], max_length: int = 128) -> list[dict]:
     encoded = tokenizer(list(sentences), truncation=True, max_length=max_length, padding=False)
     return [{"input_ids": row} for row in encoded["input_ids"]]
-
-
-def eval_features(family_name: str, tokenizer, examples: Sequence[dict], *, max_length: int,
-                  doc_stride: int) -> list[dict]:
-    """What ``predict`` feeds the model, for caching the bottom states of exactly these inputs."""
-    return get_family(family_name).eval_features(examples, tokenizer, max_length=max_length, doc_stride=doc_stride)
 
 
 def sentence_embeddings(model: MultiTaskModel, sentences: Sequence[str], *, pooling: str = "mean", layer: int = -1,

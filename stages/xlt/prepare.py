@@ -10,7 +10,7 @@ training sets and the test sets from the Hugging Face Hub instead (``data/hub_ta
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,10 +114,12 @@ def prepare_offline(*, raw: Path, targets: Mapping[str, Sequence[str]], sizes: M
     qa_train: list[dict] = []
     if with_xquad:
         qa_train = _xquad(out, raw / "xquad", sorted(set(targets.get("xquad", [])) | {"en"}), sizes["xquad"], seed)
-    if "mlqa" in targets:
+    if targets.get("mlqa"):
         qa_train = qa_train + _mlqa(out, raw / "mlqa" / "MLQA_V1" / "dev", targets["mlqa"], sizes["mlqa"], seed)
-    if "qa" in finetune:
-        out.finetune["qa.jsonl"] = qa_train
+    built = {"qa": qa_train}  # fine-tuning sets assembled here from several data sets (the others: _pairs)
+    for name in finetune:
+        if name in built:
+            out.finetune[f"{name}.jsonl"] = built[name]
     for task, intermediate_name in (("xnli", "nli"), ("pawsx", "paraphrase")):
         if task in sizes:
             _pairs(out, task, intermediate_name, raw / task, targets.get(task, []), sizes[task], seed)
@@ -149,14 +151,45 @@ def tatoeba_lexicons(tatoeba_dir: Path, langs: Sequence[str], *,
 
 def lexicon_languages(targets: Mapping[str, Sequence[str]]) -> list[str]:
     """Non-English languages of the targets whose inputs can be code-switched and that have Tatoeba pairs."""
-    langs = {lang for target, ls in targets.items() if target != "tatoeba" for lang in ls}
+    from stages.xlt.tasks import registry
+
+    # Not the languages of the lexicons' own source (Tatoeba): its sentences would be code-switched with
+    # translations learnt from the very pairs being retrieved.
+    langs = {lang for target, ls in targets.items() if not registry.target(target).from_mirror for lang in ls}
     return sorted(lang for lang in langs if lang != "en" and lang in TATOEBA_CODES)
 
 
 # ------------------------------------------------------------------------------------------------ paper profile
-def _reindexed(rows: list[dict], task: str, lang: str) -> list[dict]:
-    """Hub sentence-pair test sets are row-aligned across languages: ids and clusters by row, as offline."""
-    return [{**row, "id": pairs.example_id(task, i), "row": i, "lang": lang} for i, row in enumerate(rows)]
+def _article_clusters(name: str, per_lang: Mapping[str, list[dict]],
+                      english: Callable[[], list[dict]]) -> dict[str, list[dict]]:
+    """Translations share ids: the English item's article is every translation's cluster (MLQA: its English title,
+    as offline; XQuAD, whose Hub copy has no titles: its position-derived article)."""
+    cluster = {r["id"]: f"{name}:{r['article']}" for r in english()}
+    return {lang: [{**r, "cluster": cluster.get(r["id"], f"{name}:{lang}:{r['article']}")} for r in rows]
+            for lang, rows in per_lang.items()}
+
+
+def _row_clusters(name: str, per_lang: Mapping[str, list[dict]],
+                  english: Callable[[], list[dict]]) -> dict[str, list[dict]]:
+    """Hub sentence-pair test sets are row-aligned across languages: ids by row, as offline, and the English pairs
+    decide the clusters (XNLI premise blocks, PAWS-X components of shared sentences)."""
+    clusters = pairs.clusters_for(name, [(r["text_a"], r["text_b"]) for r in english()], f"{name} (Hub)")
+    return {lang: [{**r, "id": pairs.example_id(name, i), "row": i, "lang": lang, "cluster": clusters[i]}
+                   for i, r in enumerate(rows)] for lang, rows in per_lang.items()}
+
+
+def _item_clusters(name: str, per_lang: Mapping[str, list[dict]],
+                   english: Callable[[], list[dict]]) -> dict[str, list[dict]]:
+    return {lang: [{**r, "cluster": r["id"]} for r in rows] for lang, rows in per_lang.items()}
+
+
+def _first_rows(rows: list[dict], max_test: int | None, seed: int) -> list[dict]:
+    return rows[: max_test or len(rows)]  # row-aligned: the same items in every language
+
+
+# A protocol's cluster unit (tasks/protocol.py) -> how a Hub test set gets it, and how a language's set is capped.
+HUB_CLUSTERS = {"article": (_article_clusters, split.cap), "row": (_row_clusters, _first_rows),
+                "item": (_item_clusters, split.cap)}
 
 
 def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], targets: Mapping[str, Sequence[str]],
@@ -186,27 +219,15 @@ def prepare_hub(*, intermediate_tasks: Sequence[str], finetune: Sequence[str], t
                 folder[f"{spec.name}.dev.jsonl"] = split.cap(hub(spec.hub_dev, ["en"]), max_dev, seed)
     for name, languages in targets.items():
         spec = registry.target(name)
+        protocol = spec.protocol
         # QA targets need their English questions too: they are the code-switched (G-XLT) ones.
-        langs = sorted(set(languages) | ({"en"} if spec.family == "qa" else set()))
-        per_lang = {lang: hub(spec.hub, [lang]) for lang in langs}
-        if spec.family == "classification":
-            english = per_lang["en"] if "en" in per_lang else hub(spec.hub, ["en"])
-            clusters = pairs.clusters_for(name, [(r["text_a"], r["text_b"]) for r in english], f"{name} (Hub)")
-            per_lang = {lang: [{**r, "cluster": clusters[i]} for i, r in enumerate(_reindexed(rows, name, lang))]
-                        for lang, rows in per_lang.items()}
-        elif spec.family == "qa":
-            # Translations share ids: the English item's article is every translation's cluster (MLQA: its English
-            # title, as offline; XQuAD, whose Hub copy has no titles: its position-derived article).
-            english = per_lang["en"]
-            cluster = {r["id"]: f"{name}:{r['article']}" for r in english}
-            per_lang = {lang: [{**r, "cluster": cluster.get(r["id"], f"{name}:{lang}:{r['article']}")} for r in rows]
-                        for lang, rows in per_lang.items()}
-        else:
-            per_lang = {lang: [{**r, "cluster": r["id"]} for r in rows] for lang, rows in per_lang.items()}
+        langs = sorted(set(languages) | ({"en"} if protocol.english_test else set()))
+        read = {lang: hub(spec.hub, [lang]) for lang in langs}
+        clustering, capped = HUB_CLUSTERS[protocol.cluster_unit]
+        per_lang = clustering(name, read, lambda: read["en"] if "en" in read else hub(spec.hub, ["en"]))
         for lang, rows in per_lang.items():
-            out.test[f"{name}.{lang}.jsonl"] = split.cap(rows, max_test, seed) if spec.family != "classification" \
-                else rows[: max_test or len(rows)]
-        if spec.family == "qa":
+            out.test[f"{name}.{lang}.jsonl"] = capped(rows, max_test, seed)
+        if protocol.english_test:
             # Capped per language, the languages of a non-parallel set (MLQA) keep different ids: keep every English
             # question that a kept translation needs, besides English's own cap when English is evaluated.
             needed = {r["id"] for lang in languages if lang != "en" for r in out.test[f"{name}.{lang}.jsonl"]}

@@ -65,13 +65,13 @@ def _run(encoder: Path, train_examples, tests, depth: int, *, cached: bool = Tru
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import MultiTaskModel
     from stages.xlt.scoring.metrics import f1
-    from stages.xlt.tasks.families import get_family
+    from stages.xlt.tasks.family import model_family
     from stages.xlt.training.config import TrainConfig
     from stages.xlt.training.loop import train
 
     torch.set_num_threads(2)
     model = MultiTaskModel(encoder, {"qa": ("qa", 2)}, freeze_embeddings=True, freeze_layers=depth, seed=0)
-    family = get_family("qa")
+    family = model_family("qa")
     features = family.train_features(train_examples, model.tokenizer, max_length=256, doc_stride=128)
     began = time.process_time()
     if cached:

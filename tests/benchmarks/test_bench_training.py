@@ -28,10 +28,10 @@ def train_features(tokenizer) -> list[dict]:
     """Exactly (WARMUP + MEASURED) * BATCH windows of XQuAD-en's target_train articles, so every step of both
     runs is a full batch and both see the same features once."""
     from stages.xlt.data.split import select
-    from stages.xlt.tasks.families import get_family
+    from stages.xlt.tasks.family import model_family
 
     examples = select(xquad("en"), xquad_split(), "target_train")
-    features = get_family("qa").train_features(examples, tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
+    features = model_family("qa").train_features(examples, tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
     need = (WARMUP + MEASURED) * BATCH
     if len(features) < need:
         raise ValueError(f"only {len(features)} features for {need}")

@@ -49,12 +49,16 @@ UNTRANSLATED = "NS"  # PAWS-X translators' placeholder for a sentence they did n
 XNLI_BLOCK = 3
 
 
+LABEL_NAMES: dict[str, tuple[str, ...]] = {"xnli": XNLI_LABELS, "pawsx": PAWSX_LABELS}
+# The unit the bootstrap resamples, as the split record describes it.
+CLUSTER_UNITS: dict[str, str] = {"xnli": "cluster (XNLI premise block of 3 rows)",
+                                 "pawsx": "cluster (PAWS-X pairs connected by a shared English sentence)"}
+
+
 def _label_names(task: Task) -> tuple[str, ...]:
-    if task == "xnli":
-        return XNLI_LABELS
-    if task == "pawsx":
-        return PAWSX_LABELS
-    raise ValueError(f"unknown sentence-pair task {task!r}; choose one of {TASKS}")
+    if task not in LABEL_NAMES:
+        raise ValueError(f"unknown sentence-pair task {task!r}; choose one of {TASKS}")
+    return LABEL_NAMES[task]
 
 
 def tsv_path(folder: str | Path, lang: str) -> Path:
@@ -144,7 +148,8 @@ def pawsx_clusters(english: Sequence[tuple[str, ...]]) -> list[str]:
 
 def clusters_for(task: Task, english: Sequence[tuple[str, ...]], origin: str) -> list[str]:
     _label_names(task)
-    return xnli_clusters(english, origin) if task == "xnli" else pawsx_clusters(english)
+    clusterings = {"xnli": lambda: xnli_clusters(english, origin), "pawsx": lambda: pawsx_clusters(english)}
+    return clusterings[task]()
 
 
 def read_parallel(task: Task, folder: str | Path, languages: Sequence[str]) -> dict[str, list[dict]]:
@@ -217,8 +222,7 @@ def prepare_pairs(
     record = {
         "task": task,
         "seed": seed,
-        "unit": "cluster" + (" (XNLI premise block of 3 rows)" if task == "xnli"
-                             else " (PAWS-X pairs connected by a shared English sentence)"),
+        "unit": CLUSTER_UNITS[task],
         "n_groups": len({e["cluster"] for e in english}),
         "n_rows": len(english),
         "groups": parts.to_dict(),

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..io import atomic_path, read_json, write_json
-from ..tasks.families import get_family
+from ..tasks.family import model_family
 from . import layers
 from .delta_files import DELTA_INFO, DELTA_WEIGHTS
 
@@ -73,7 +73,7 @@ class MultiTaskModel(nn.Module):
         self.task_families = {task: family for task, (family, _) in task_heads.items()}
         config = self.encoder.config
         dropout = getattr(config, "classifier_dropout", None) or config.hidden_dropout_prob
-        self.heads = nn.ModuleDict({task: get_family(family).head(config.hidden_size, n, dropout)
+        self.heads = nn.ModuleDict({task: model_family(family).head(config.hidden_size, n, dropout)
                                     for task, (family, n) in task_heads.items()})
         self._init_heads(seed)
         self.freeze_layers, self.freeze_embeddings = freeze_layers, freeze_embeddings
@@ -140,7 +140,7 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(loss, or None when the batch has no labels; logits)."""
-        family = get_family(self.family(task))
+        family = model_family(self.family(task))
         logits = family.logits(self.heads[task], self.hidden_states(batch), batch)
         has_labels = "labels" in batch or "start_positions" in batch
         return (family.loss(logits, batch) if has_labels else None), logits

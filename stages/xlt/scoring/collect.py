@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from stages.xlt.io import iter_jsonl, read_jsonl
-from stages.xlt.scoring.metrics import exact_match, f1
+from stages.xlt.scoring.metrics import answer_f1, exact_match, label_accuracy
 
 PathFor = Callable[[str, str], Path]  # (condition, lang) -> file
 SCORE_COLUMNS = ["task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied", "chrf"]
@@ -88,7 +88,7 @@ def qa_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predic
                                    predictions=predictions, gold=gold, inputs=inputs, clusters=clusters):
         golds = item["answers"]["text"]
         yield {**base, "metric": "em", "value": exact_match(row["prediction"], golds, lang)}
-        yield {**base, "metric": "f1", "value": f1(row["prediction"], golds, lang)}
+        yield {**base, "metric": "f1", "value": answer_f1(row["prediction"], item, lang)}
 
 
 def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
@@ -97,13 +97,14 @@ def classification_rows(*, task: str, arm: str, seed: int, lang: str, condition:
     """Accuracy (predicted label == the item's gold label in that language) of every prediction."""
     for row, item, base in _graded(task=task, arm=arm, seed=seed, lang=lang, condition=condition,
                                    predictions=predictions, gold=gold, inputs=inputs, clusters=clusters):
-        yield {**base, "metric": "accuracy", "value": float(int(row["prediction"]) == int(item["label"]))}
+        yield {**base, "metric": "accuracy", "value": label_accuracy(row["prediction"], item, lang)}
 
 
 def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
-                   inputs: Path | None, clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+                   inputs: Path | None, clusters: Mapping[str, str] | None = None,
+                   gold: Mapping[str, dict] | None = None) -> Iterator[dict]:
     """Per-pair nearest-neighbour hits: ``accuracy`` is XTREME's xx->en direction, ``accuracy_en2xx`` the other.
-    Each pair is its own cluster unless ``clusters`` (or the prediction row) says otherwise. A pair without a
+    ``gold`` is not read: a hit is its own verdict. Each pair is its own cluster unless ``clusters`` (or the prediction row) says otherwise. A pair without a
     perturbation record in ``inputs`` comes from a stale file and raises."""
     perturbation = _perturbation_by_id(inputs) if inputs is not None else None
     for row in iter_jsonl(predictions):
@@ -111,6 +112,16 @@ def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str,
         base = _base(task, arm, seed, lang, condition, row["id"], _cluster(row["id"], row, clusters), perturbation)
         yield {**base, "metric": "accuracy", "value": float(row["src2tgt"])}
         yield {**base, "metric": "accuracy_en2xx", "value": float(row["tgt2src"])}
+
+
+ROW_BUILDERS = {"qa": qa_rows, "classification": classification_rows, "retrieval": retrieval_rows}
+
+
+def score_rows(family: str, *, gold: dict[str, dict], **common) -> Iterator[dict]:
+    """The score rows of one predictions file of a target of ``family`` (``tasks/protocol.py``)."""
+    if family not in ROW_BUILDERS:
+        raise ValueError(f"no score rows for task family {family!r}; scored families are {sorted(ROW_BUILDERS)}")
+    return ROW_BUILDERS[family](gold=gold, **common)
 
 
 def score_table(rows: Iterator[dict]) -> pd.DataFrame:

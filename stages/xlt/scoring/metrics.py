@@ -140,3 +140,24 @@ def f1_segmented(prediction: str, golds: Sequence[str] | str, lang: str) -> floa
 def accuracy(prediction: int | str, label: int | str) -> float:
     """1.0 if the predicted label (class index, choice index or retrieved index) equals the gold one."""
     return float(prediction == label)
+
+
+def answer_f1(prediction: object, example: dict, lang: str) -> float:
+    """F1 of a predicted answer against the example's gold answers (``lang``'s normalisation)."""
+    return f1(str(prediction), example["answers"]["text"], lang)
+
+
+def label_accuracy(prediction: object, example: dict, lang: str) -> float:
+    """1.0 if the predicted label (class or choice index) is the example's gold label."""
+    return float(int(prediction) == int(example["label"]))
+
+
+# A task family's primary metric (tasks/protocol.py) -> how one prediction is scored with it.
+PRIMARY_SCORERS = {"f1": answer_f1, "accuracy": label_accuracy}
+
+
+def score_prediction(metric: str, prediction: object, example: dict, lang: str) -> float:
+    """One prediction's primary metric: used by the score rows, checkpoint selection and the attack's goals."""
+    if metric not in PRIMARY_SCORERS:
+        raise ValueError(f"no per-prediction scorer for metric {metric!r}; known: {sorted(PRIMARY_SCORERS)}")
+    return PRIMARY_SCORERS[metric](prediction, example, lang)

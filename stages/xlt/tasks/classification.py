@@ -52,6 +52,7 @@ def _encode(examples, tokenizer, max_length: int, with_labels: bool) -> list[dic
 
 class Classification(TaskFamily):
     name = "classification"
+    class_probabilities = True
 
     def train_features(self, examples, tokenizer, *, max_length, doc_stride):
         return _encode(examples, tokenizer, max_length, with_labels=True)

@@ -1,8 +1,8 @@
-"""A task family owns what differs between extractive QA, sentence(-pair) classification and multiple choice:
-featurisation, head, logits, loss and decoding (padding is shared: ``collate``; the metric a task is scored with is
-named in the registry and computed by ``scoring.metrics``). The model, the training loop and inference are written
-once against this interface, so a new target of an existing family is a registry entry plus a loader, never a new
-``if family == ...`` branch. Retrieval has no head and no training: it pools hidden states (``retrieval.py``).
+"""The model side of a task family: what differs between extractive QA, sentence(-pair) classification and
+multiple choice in featurisation, head, logits, loss and decoding (padding is shared: ``collate``). The model, the
+training loop and inference are written once against this interface. The rest of a family's protocol (its metric,
+clusters, scoring, evaluation and attack) is ``protocol.py``, which also says which ``TaskFamily`` a family uses.
+Retrieval has no head and no training: it pools hidden states (``retrieval.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from torch import nn
 class TaskFamily:
     name: ClassVar[str]
     trainable: ClassVar[bool] = True
+    extracts_spans: ClassVar[bool] = False  # its outputs are start/end logits over a context (``predict_spans``)
+    class_probabilities: ClassVar[bool] = False  # its outputs can be read as one probability vector per example
 
     def train_features(self, examples: Sequence[dict], tokenizer, *, max_length: int, doc_stride: int) -> list[dict]:
         """Unpadded features with labels (``input_ids`` plus the family's label keys)."""
@@ -57,3 +59,21 @@ def require_fields(example: dict, fields: Sequence[str], family: str) -> None:
     missing = [k for k in fields if k not in example]
     if missing:
         raise ValueError(f"{family} example {example.get('id', '?')!r} lacks {missing}; it needs {list(fields)}")
+
+
+def model_family(name: str) -> TaskFamily:
+    """The model side of a trainable family (``protocol.PROTOCOLS`` names the families)."""
+    from .classification import Classification
+    from .multiple_choice import MultipleChoice
+    from .qa import ExtractiveQA
+
+    families = {cls.name: cls for cls in (ExtractiveQA, Classification, MultipleChoice)}
+    if name not in families:
+        raise ValueError(f"task family {name!r} has no head and is not trained; trainable families are "
+                         f"{sorted(families)}")
+    if name not in _INSTANCES:
+        _INSTANCES[name] = families[name]()
+    return _INSTANCES[name]
+
+
+_INSTANCES: dict[str, TaskFamily] = {}

@@ -97,6 +97,7 @@ def qa_loss(logits: torch.Tensor, start_positions: torch.Tensor, end_positions: 
 
 class ExtractiveQA(TaskFamily):
     name = "qa"
+    extracts_spans = True
 
     def train_features(self, examples, tokenizer, *, max_length, doc_stride):
         for example in examples:

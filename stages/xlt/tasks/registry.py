@@ -1,4 +1,5 @@
-"""Every task of the study, declared once: its family, metric, languages, and where its data come from.
+"""Every task of the study, declared once: its family (whose protocol owns its metric), languages, and where its
+data come from.
 
 Three roles:
 * intermediate tasks (English, trained before the target; X-STILTs' phase 2),
@@ -18,18 +19,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stages.xlt.languages import MLQA_LANGUAGES, PAWSX_LANGUAGES, TATOEBA_XTREME, XNLI_LANGUAGES, XQUAD_LANGUAGES
+from stages.xlt.tasks.protocol import Protocol, protocol
 
-Family = Literal["qa", "classification", "multiple_choice", "retrieval", "tagging"]
-Metric = Literal["em_f1", "accuracy", "retrieval_accuracy"]
-Kind = Literal["qa", "pair", "sentence"]  # what a perturbation edits: question+context, a sentence pair, one sentence
+Family = Literal["qa", "classification", "multiple_choice", "retrieval"]  # protocol.PROTOCOLS
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
-    family: Family
-    metric: Metric
+    family: Family  # its protocol (tasks/protocol.py) owns the metric, clusters, scoring, inference, attack
     num_labels: int | None = None
     label_names: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("en",)
@@ -37,70 +36,81 @@ class TaskSpec:
     hub: str | None = None  # the Hub loader (data/hub_tasks.LAYOUTS key) and split, "<loader>:<split>"
     hub_dev: str | None = None  # its English dev set on the Hub, "<loader>:<split>" (checkpoint selection)
     model: str | None = None  # evaluation targets: the fine-tuning task whose model predicts it
+    offline_split: str | None = None  # the download.<key> that splits and sizes its offline data
+    # Built from the mirror on every profile (LASER's Tatoeba pairs, also the source of the code-switching
+    # lexicons: its own sentences get none, and the paper profile reads it from the mirror too).
+    from_mirror: bool = False
+    native_gxlt: bool = False  # offline, its own cross-lingual (English-question) test files are prepared (MLQA)
     notes: str = ""
 
     @property
-    def kind(self) -> Kind:
-        return {"qa": "qa", "classification": "pair", "retrieval": "sentence"}.get(self.family, "pair")
+    def protocol(self) -> Protocol:
+        return protocol(self.family)
+
+    @property
+    def kind(self) -> str:
+        """What a perturbation edits in its inputs (perturbations/knobs.py KINDS)."""
+        return self.protocol.input_kind
 
 
 _TATOEBA_LANGUAGES = tuple(sorted(TATOEBA_XTREME))
 
 INTERMEDIATE: dict[str, TaskSpec] = {t.name: t for t in (
-    TaskSpec("squad", "qa", "em_f1", offline="English XQuAD articles of the intermediate part of the article split",
+    TaskSpec("squad", "qa", offline="English XQuAD articles of the intermediate part of the article split",
              hub="squad:train", hub_dev="squad:validation"),
-    TaskSpec("qnli", "classification", "accuracy", 2, ("entailment", "not_entailment"),
+    TaskSpec("qnli", "classification", 2, ("entailment", "not_entailment"),
              offline="QNLI-style pairs derived from the intermediate XQuAD articles (data/derived.py)"),
-    TaskSpec("sentence_choice", "multiple_choice", "accuracy",
+    TaskSpec("sentence_choice", "multiple_choice",
              offline="4-way answer-sentence choice derived from the intermediate XQuAD articles (data/derived.py)"),
-    TaskSpec("nli", "classification", "accuracy", 3, NLI_LABELS,
+    TaskSpec("nli", "classification", 3, NLI_LABELS,
              offline="XNLI-en dev rows of the intermediate premise groups (never a test premise)"),
-    TaskSpec("paraphrase", "classification", "accuracy", 2, ("different", "paraphrase"),
+    TaskSpec("paraphrase", "classification", 2, ("different", "paraphrase"),
              offline="PAWS-X-en dev rows of the intermediate sentence groups (never a test group)"),
-    TaskSpec("mnli", "classification", "accuracy", 3, NLI_LABELS, hub="mnli:train",
+    TaskSpec("mnli", "classification", 3, NLI_LABELS, hub="mnli:train",
              hub_dev="mnli:validation_matched"),
-    TaskSpec("anli", "classification", "accuracy", 3, NLI_LABELS, hub="anli:train_r1+train_r2+train_r3",
+    TaskSpec("anli", "classification", 3, NLI_LABELS, hub="anli:train_r1+train_r2+train_r3",
              hub_dev="anli:dev_r1+dev_r2+dev_r3"),
-    TaskSpec("qqp", "classification", "accuracy", 2, ("not_duplicate", "duplicate"), hub="qqp:train",
+    TaskSpec("qqp", "classification", 2, ("not_duplicate", "duplicate"), hub="qqp:train",
              hub_dev="qqp:validation"),
-    TaskSpec("sst2", "classification", "accuracy", 2, ("negative", "positive"), hub="sst2:train",
+    TaskSpec("sst2", "classification", 2, ("negative", "positive"), hub="sst2:train",
              hub_dev="sst2:validation"),
-    TaskSpec("hellaswag", "multiple_choice", "accuracy", hub="hellaswag:train", hub_dev="hellaswag:validation"),
-    TaskSpec("commonsenseqa", "multiple_choice", "accuracy", hub="commonsenseqa:train",
+    TaskSpec("hellaswag", "multiple_choice", hub="hellaswag:train", hub_dev="hellaswag:validation"),
+    TaskSpec("commonsenseqa", "multiple_choice", hub="commonsenseqa:train",
              hub_dev="commonsenseqa:validation"),
-    TaskSpec("cosmosqa", "multiple_choice", "accuracy", hub="cosmosqa:train", hub_dev="cosmosqa:validation"),
+    TaskSpec("cosmosqa", "multiple_choice", hub="cosmosqa:train", hub_dev="cosmosqa:validation"),
 )}
 # X-STILTs' ninth intermediate task, CCG supertagging, needs CCGbank (LDC-licensed, not openly available).
 UNAVAILABLE = {"ccg": "CCGbank is licensed through the LDC and not openly available"}
 
 FINETUNE: dict[str, TaskSpec] = {t.name: t for t in (
-    TaskSpec("qa", "qa", "em_f1", offline="English XQuAD articles of the target_train part, plus English MLQA "
+    TaskSpec("qa", "qa", offline="English XQuAD articles of the target_train part, plus English MLQA "
              "articles outside its test split", hub="squad:train",
              hub_dev="squad:validation"),
-    TaskSpec("xnli", "classification", "accuracy", 3, NLI_LABELS,
-             offline="XNLI-en dev rows of the target_train premise groups",
+    TaskSpec("xnli", "classification", 3, NLI_LABELS,
+             offline_split="xnli", offline="XNLI-en dev rows of the target_train premise groups",
              hub="mnli:train", hub_dev="xnli:validation", notes="XTREME fine-tunes XNLI on MNLI; selection on XNLI's "
              "English dev set"),
-    TaskSpec("pawsx", "classification", "accuracy", 2, ("different", "paraphrase"),
-             offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train",
+    TaskSpec("pawsx", "classification", 2, ("different", "paraphrase"),
+             offline_split="pawsx", offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train",
              hub_dev="pawsx:validation"),
 )}
 
 TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
-    TaskSpec("xquad", "qa", "em_f1", languages=XQUAD_LANGUAGES, model="qa",
-             offline="XQuAD test articles (same question ids in every language)", hub="xquad:validation"),
-    TaskSpec("mlqa", "qa", "em_f1", languages=MLQA_LANGUAGES, model="qa",
-             offline="MLQA dev, test articles", hub="mlqa:test"),
-    TaskSpec("xnli", "classification", "accuracy", 3, NLI_LABELS, languages=XNLI_LANGUAGES, model="xnli",
-             offline="XNLI dev rows of the test premise groups", hub="xnli:test"),
-    TaskSpec("pawsx", "classification", "accuracy", 2, ("different", "paraphrase"), languages=PAWSX_LANGUAGES,
-             model="pawsx", offline="PAWS-X dev rows of the test groups", hub="pawsx:test"),
-    TaskSpec("tatoeba", "retrieval", "retrieval_accuracy", languages=_TATOEBA_LANGUAGES,
-             offline="LASER's Tatoeba test pairs", hub="tatoeba:test"),
-    TaskSpec("tydiqa", "qa", "em_f1", languages=("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"), model="qa",
+    TaskSpec("xquad", "qa", languages=XQUAD_LANGUAGES, model="qa",
+             offline_split="xquad", offline="XQuAD test articles (same question ids in every language)",
+             hub="xquad:validation"),
+    TaskSpec("mlqa", "qa", languages=MLQA_LANGUAGES, model="qa",
+             offline_split="mlqa", native_gxlt=True, offline="MLQA dev, test articles", hub="mlqa:test"),
+    TaskSpec("xnli", "classification", 3, NLI_LABELS, languages=XNLI_LANGUAGES, model="xnli",
+             offline_split="xnli", offline="XNLI dev rows of the test premise groups", hub="xnli:test"),
+    TaskSpec("pawsx", "classification", 2, ("different", "paraphrase"), languages=PAWSX_LANGUAGES,
+             model="pawsx", offline_split="pawsx", offline="PAWS-X dev rows of the test groups", hub="pawsx:test"),
+    TaskSpec("tatoeba", "retrieval", languages=_TATOEBA_LANGUAGES,
+             from_mirror=True, offline="LASER's Tatoeba test pairs", hub="tatoeba:test"),
+    TaskSpec("tydiqa", "qa", languages=("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"), model="qa",
              hub="tydiqa:validation", notes="TyDiQA-GoldP (XTREME evaluates the dev set); its offline copy has "
              "blanked answers"),
-    TaskSpec("bucc", "retrieval", "retrieval_accuracy", languages=("de", "fr", "ru", "zh"), hub="bucc:test",
+    TaskSpec("bucc", "retrieval", languages=("de", "fr", "ru", "zh"), hub="bucc:test",
              notes="MTEB's current gold-pair version (BUCC 2018 training gold pairs, one per row): retrieval "
              "accuracy among the gold pairs, not XTREME's mining F1 (that needs the full corpora with non-parallel "
              "sentences and a threshold; see mteb/BUCC)"),

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from ..inference import predict
-from ..scoring.metrics import accuracy, f1
+from ..scoring.metrics import score_prediction
+from ..tasks.protocol import protocol
 
 
 class Selection:
@@ -64,10 +65,9 @@ class Selection:
 
 
 def task_score(family: str, examples: Sequence[dict], predictions: Mapping[str, object]) -> float:
-    """One task's dev metric in [0, 1]: QA F1 against the gold answers (English), accuracy otherwise."""
-    if family == "qa":
-        return float(np.mean([f1(str(predictions[ex["id"]]), ex["answers"]["text"], "en") for ex in examples]))
-    return float(np.mean([accuracy(predictions[ex["id"]], ex["label"]) for ex in examples]))
+    """One task's dev metric in [0, 1], the family's primary metric (QA: F1 against the English gold answers)."""
+    metric = protocol(family).metric
+    return float(np.mean([score_prediction(metric, predictions[ex["id"]], ex, "en") for ex in examples]))
 
 
 def dev_scorer(model, dev_sets: Mapping[str, Sequence[dict]], windows: Mapping[str, tuple[int, int]],
