@@ -13,7 +13,7 @@ import pytest
 from pipeline_support import require_mirror
 from stages.params import Condition
 from stages.xlt.perturbations import FAMILIES_BY_KIND, KNOBS, PerturbationContext, perturb_examples
-from stages.xlt.perturbations.knobs import FIELDS, KINDS, KNOB_VALUES
+from stages.xlt.perturbations.knobs import FIELDS, KINDS, KNOB_VALUES, check_condition, condition_problems
 from stages.xlt.perturbations.stress import PHRASES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,6 +157,20 @@ def test_unset_knobs_take_the_catalogue_defaults():
     (typo,) = perturb_examples([PAIR], "typos", kind="pair", seed=0)
     assert typo["perturbation"]["rate"] == KNOBS["pair"]["typos"]["rate"]
     assert typo["perturbation"]["fields"] == list(KNOBS["pair"]["typos"]["fields"])
+
+
+def test_the_catalogue_checks_conditions():
+    with pytest.raises(ValueError, match="has no knob"):
+        check_condition("tautology", {"rate": 0.1})
+    with pytest.raises(ValueError, match="edits no kind of input"):
+        check_condition("typos", {"fields": ["question", "text_a"]})
+    assert condition_problems("c", "typos", {"fields": ["text_a"]}, [("xnli", "pair"), ("xquad", "qa")]) == [
+        "c: family 'typos' cannot edit xquad inputs"]
+    assert condition_problems("c", "codeswitch_question", {"question_lang": "xx"}, []) == [
+        "c.question_lang 'xx' is not a known language"]
+    assert condition_problems("c", "codeswitch_words", {"target_lang": "xx"}, [("tatoeba", "sentence")]) == [
+        "c.target_lang 'xx' is not a known language", "c: code-switching needs a Tatoeba lexicon for 'xx'"]
+    assert condition_problems("c", "codeswitch_words", {"target_lang": "de"}, [("xnli", "pair")]) == []
 
 
 def test_knob_catalogue_imports_nothing_heavy():
