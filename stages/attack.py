@@ -99,7 +99,7 @@ def main() -> None:
     depth = params.prefix_depth()
     lexicons = {}
     if cfg.transformation == "lexicon":
-        lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in layout.LEXICONS.glob("*-en.json")}
+        lexicons = {pair: read_json(path) for pair, path in layout.lexicons().items()}
     settings = AttackSettings(max_words=cfg.max_words, seed=cfg.seed, transformation=cfg.transformation,
                               lexicons=lexicons, max_queries=cfg.max_queries,
                               candidates_per_word=cfg.candidates_per_word, eligibility=cfg.eligibility)

@@ -62,6 +62,11 @@ def checkpoint(stage: str, name: str) -> Path:
     return CHECKPOINTS / stage / name
 
 
+def lexicons() -> dict[tuple[str, str], Path]:
+    """The bilingual lexicons download prepared, by (language, "en"): LEXICONS/<lang>-en.json, in name order."""
+    return {(path.name.split("-")[0], "en"): path for path in sorted(LEXICONS.glob("*-en.json"))}
+
+
 def test_set(target: str, lang: str) -> Path:
     return TEST / f"{target}.{lang}.jsonl"
 

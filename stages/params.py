@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError,
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, create_model,
                       field_validator, model_validator)
 
-from stages.xlt.languages import SCRIPTS, TATOEBA_CODES
-from stages.xlt.perturbations.knobs import CLEAN, FIELDS, KNOBS
+from stages.xlt.perturbations import knobs as perturbation_knobs
+from stages.xlt.perturbations.knobs import CLEAN
 from stages.xlt.tasks import registry
 
 PROFILES = ("tiny", "small", "paper")
@@ -308,42 +308,40 @@ class EvaluateParams(Strict):
 
 
 # ---------------------------------------------------------------------------------------------------- perturb
-class Condition(Strict):
-    """One perturbed copy of the test sets: a family, its knobs (unset knobs take the family's default), and the
-    targets it applies to (default: every evaluated target whose inputs the family can edit)."""
+def _knob_type(values: dict) -> object:
+    """The pydantic type of a knob from its catalogue entry (``knobs.KNOB_VALUES``); unset knobs are None."""
+    if values["type"] == "choice":
+        return Literal[values["choices"]] | None
+    base = {"number": Number, "int": StrictInt, "language": str, "fields": list[str]}[values["type"]]
+    bounds = {bound: values[bound] for bound in ("ge", "le", "gt") if bound in values}
+    return (Annotated[base, Field(**bounds)] if bounds else base) | None
 
+
+_CONDITION_DOC = """One perturbed copy of the test sets: a family, its knobs (unset knobs take the family's default),
+and the targets it applies to (default: every evaluated target whose inputs the family can edit). The knob fields are
+built from the perturbation catalogue (``knobs.KNOB_VALUES``), where every knob is declared once."""
+
+
+class _ConditionBase(Strict):
     family: str
     targets: list[str] | None = None
-    rate: Rate | None = None
-    position: Literal["start", "end", "random"] | None = None
-    question_lang: str | None = None
-    target_lang: str | None = None
-    fields: list[str] | None = None
-    repeats: PositiveInt | None = None
-    min_words: PositiveInt | None = None
 
     def knobs(self) -> dict:
         return self.model_dump(exclude={"family", "targets"}, exclude_none=True)
 
     @model_validator(mode="after")
-    def _knobs_belong_to_family(self) -> Condition:
-        families = sorted({f for by_kind in KNOBS.values() for f in by_kind})
-        if self.family not in families:
-            raise ValueError(f"unknown perturbation family {self.family!r}; families: {families}")
-        knobs = sorted({k for by_kind in KNOBS.values() for k in by_kind.get(self.family, {})})
-        foreign = sorted(set(self.knobs()) - set(knobs))
-        if foreign:
-            raise ValueError(f"family {self.family!r} has no knob(s) {foreign}; its knobs are {knobs}")
-        if not self.kinds():
-            raise ValueError(f"family {self.family!r} with fields {self.fields} edits no kind of input; fields are "
-                             f"{dict(FIELDS)}")
+    def _knobs_belong_to_family(self) -> _ConditionBase:
+        perturbation_knobs.check_condition(self.family, self.knobs())
         return self
 
     def kinds(self) -> tuple[str, ...]:
         """The input kinds (qa, pair, sentence) this condition can edit with its knobs."""
-        return tuple(kind for kind, families in KNOBS.items() if self.family in families
-                     and set(self.knobs()) <= set(families[self.family])
-                     and set(self.fields or []) <= set(FIELDS[kind]))
+        return perturbation_knobs.condition_kinds(self.family, self.knobs())
+
+
+Condition = create_model("Condition", __base__=_ConditionBase, __module__=__name__, __doc__=_CONDITION_DOC,
+                         **{knob: (_knob_type(values), None)
+                            for knob, values in perturbation_knobs.KNOB_VALUES.items()})
 
 
 class PerturbParams(Strict):
@@ -555,15 +553,9 @@ class Params(Strict):
         for name, cond in self.perturb.conditions.items():
             for target in cond.targets or []:
                 registry.target(target)  # an unknown name is a typo: its message lists the targets
-                if target in self.evaluate.targets and registry.target(target).kind not in cond.kinds():
-                    problems.append(f"perturb.conditions.{name}: family {cond.family!r} cannot edit {target} inputs")
-            for knob in ("question_lang", "target_lang"):
-                lang = getattr(cond, knob)
-                if lang is not None and lang not in SCRIPTS:
-                    problems.append(f"perturb.conditions.{name}.{knob} {lang!r} is not a known language")
-            if cond.family == "codeswitch_words" and (cond.target_lang or "en") not in TATOEBA_CODES | {"en": ""}:
-                problems.append(f"perturb.conditions.{name}: code-switching needs a Tatoeba lexicon for "
-                                f"{cond.target_lang!r}")
+            evaluated = [(t, registry.target(t).kind) for t in cond.targets or [] if t in self.evaluate.targets]
+            problems += perturbation_knobs.condition_problems(f"perturb.conditions.{name}", cond.family, cond.knobs(),
+                                                              evaluated)
         for target in self.attack.targets if self.attack.enabled else []:
             registry.target(target)
             if not registry.target(target).protocol.attackable:

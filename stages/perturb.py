@@ -30,7 +30,7 @@ def main() -> None:
     # English too for the QA targets: their English questions are the code-switched ones.
     tests = {(target, lang): read_jsonl(layout.test_set(target, lang)) for target, langs in targets.items()
              for lang in set(langs) | ({"en"} if registry.target(target).protocol.english_test else set())}
-    lexicons = {(p.name.split("-")[0], "en"): read_json(p) for p in sorted(layout.LEXICONS.glob("*-en.json"))}
+    lexicons = {pair: read_json(path) for pair, path in layout.lexicons().items()}
 
     def context(target: str) -> PerturbationContext:
         # Distractors come from other test articles of the same data set and language; parallel questions from

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stages.xlt.perturbations import FAMILIES, PerturbationContext, family_parameters, perturb_qa
+from stages.xlt.perturbations import FAMILIES_BY_KIND, PerturbationContext, knob_defaults, perturb_examples
 from stages.xlt.perturbations.sentence_chunks import sentence_chunks
 from stages.xlt.perturbations.spans import edit_outside_answers, insert_text
 from stages.xlt.perturbations.strength import chrf
@@ -57,7 +57,7 @@ def test_keyboard_neighbours_are_adjacent_keys_and_keep_case():
 
 
 def test_typos_at_full_rate_edit_every_eligible_word_but_not_the_answer():
-    (out,) = perturb_qa([EXAMPLE], "typos", seed=3, rate=1.0)
+    (out,) = perturb_examples([EXAMPLE], "typos", seed=3, rate=1.0)
     assert "10th and 11th centuries" in out["context"]
     start = out["answers"]["answer_start"][0]
     assert out["context"][start:start + len("10th and 11th centuries")] == "10th and 11th centuries"
@@ -78,11 +78,11 @@ def test_typos_on_chinese_edit_whole_segmented_words():
 
 
 def test_typos_rate_zero_is_identity_and_fields_are_respected():
-    (clean,) = perturb_qa([EXAMPLE], "typos", seed=1, rate=0.0)
+    (clean,) = perturb_examples([EXAMPLE], "typos", seed=1, rate=0.0)
     assert clean["context"] == EXAMPLE["context"] and clean["question"] == EXAMPLE["question"]
     assert clean["perturbation"]["chrf"] == 100.0
     assert clean["perturbation"]["applied"] is False and clean["perturbation"]["reason"] == "rate is 0"
-    (question_only,) = perturb_qa([EXAMPLE], "typos", seed=1, rate=1.0, fields=["question"])
+    (question_only,) = perturb_examples([EXAMPLE], "typos", seed=1, rate=1.0, fields=["question"])
     assert question_only["context"] == EXAMPLE["context"] and question_only["question"] != EXAMPLE["question"]
 
 
@@ -123,7 +123,7 @@ POOL = [
 @pytest.mark.parametrize("position", ["start", "end", "random"])
 def test_distractor_inserts_the_most_overlapping_allowed_sentence(position):
     context = PerturbationContext(pool_by_lang={"en": POOL})
-    (out,) = perturb_qa([EXAMPLE], "distractor", seed=0, context=context, position=position)
+    (out,) = perturb_examples([EXAMPLE], "distractor", seed=0, context=context, position=position)
     assert out["perturbation"]["sentence"] == "In what country is Lyon located?"
     assert out["perturbation"]["source_article"] == "France"
     if position == "start":
@@ -138,7 +138,7 @@ def test_distractor_skips_sentences_containing_the_answer():
     example = make_example("Lyon is a city on the Rhône.", "In what country is Lyon located?", "Lyon",
                            article="Other")
     context = PerturbationContext(pool_by_lang={"en": POOL})
-    (out,) = perturb_qa([example], "distractor", seed=0, context=context, position="end")
+    (out,) = perturb_examples([example], "distractor", seed=0, context=context, position="end")
     # the best-overlapping sentence ("In what country is Lyon located?") contains the answer, so another is used
     assert out["perturbation"]["applied"]
     assert "lyon" not in out["perturbation"]["sentence"].lower()
@@ -147,7 +147,7 @@ def test_distractor_skips_sentences_containing_the_answer():
 def test_distractor_for_chinese_uses_character_bigrams():
     pool = [make_example("香蕉是黄色的。诺曼底位于哪个国家的北部？", "q", "香蕉", lang="zh", article="B")]
     example = make_example("诺曼人在十世纪来到诺曼底。", "诺曼底位于哪个国家？", "十世纪", lang="zh")
-    (out,) = perturb_qa([example], "distractor", seed=0, context=PerturbationContext(pool_by_lang={"zh": pool}),
+    (out,) = perturb_examples([example], "distractor", seed=0, context=PerturbationContext(pool_by_lang={"zh": pool}),
                         position="end")
     assert out["context"] == "诺曼人在十世纪来到诺曼底。诺曼底位于哪个国家的北部？"
 
@@ -158,16 +158,16 @@ def test_codeswitch_question_swaps_in_the_parallel_question():
     german = make_example("Die Normannen gaben der Normandie ihren Namen.", "Wo liegt die Normandie?", "Normannen",
                           lang="de")
     parallel = {"en": {"q1": EXAMPLE}}
-    (out,) = perturb_qa([german], "codeswitch_question", seed=0, context=PerturbationContext(parallel=parallel))
+    (out,) = perturb_examples([german], "codeswitch_question", seed=0, context=PerturbationContext(parallel=parallel))
     assert out["question"] == EXAMPLE["question"] and out["context"] == german["context"]
     assert out["perturbation"]["applied"] and out["perturbation"]["chrf_question"] < 50
-    (same,) = perturb_qa([EXAMPLE], "codeswitch_question", seed=0, context=PerturbationContext(parallel=parallel))
+    (same,) = perturb_examples([EXAMPLE], "codeswitch_question", seed=0, context=PerturbationContext(parallel=parallel))
     assert same["question"] == EXAMPLE["question"] and same["perturbation"]["applied"] is False
 
 
 def test_codeswitch_words_translates_from_the_lexicon_keeping_case():
     lexicons = {("en", "de"): {"what": "was", "country": "land", "is": "ist", "normandy": "normandy"}}
-    (out,) = perturb_qa([EXAMPLE], "codeswitch_words", seed=0, context=PerturbationContext(lexicons=lexicons),
+    (out,) = perturb_examples([EXAMPLE], "codeswitch_words", seed=0, context=PerturbationContext(lexicons=lexicons),
                         rate=1.0, target_lang="de")
     assert out["question"] == "In was land ist Normandy located?"
     assert out["perturbation"]["n_translatable"] == 3 and out["perturbation"]["n_words"] == 6
@@ -179,14 +179,14 @@ def test_codeswitch_words_switches_whole_segmented_words_and_at_least_min_words(
     example = {"id": "z1", "article": "A", "lang": "zh", "context": "黑豹队。", "question": question,
                "answers": {"text": ["黑豹队"], "answer_start": [0]}}
     context = PerturbationContext(lexicons={("zh", "en"): {"防守": "defense", "防": "guard", "分": "points"}})
-    (one,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=0.01, min_words=1)
+    (one,) = perturb_examples([example], "codeswitch_words", seed=0, context=context, rate=0.01, min_words=1)
     assert one["perturbation"]["n_replaced"] == 1 and one["perturbation"]["n_translatable"] == 2
     assert one["question"] in ("黑豹队的 defense 丢了多少分？", "黑豹队的防守丢了多少 points？")
-    (none,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=0.01, min_words=0)
+    (none,) = perturb_examples([example], "codeswitch_words", seed=0, context=context, rate=0.01, min_words=0)
     assert none["question"] == question and none["perturbation"]["applied"] is False
-    (both,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=1.0)
+    (both,) = perturb_examples([example], "codeswitch_words", seed=0, context=context, rate=1.0)
     assert both["question"] == "黑豹队的 defense 丢了多少 points？"  # 防 alone is not a word here: never switched
-    (zero,) = perturb_qa([example], "codeswitch_words", seed=0, context=context, rate=0.0, min_words=1)
+    (zero,) = perturb_examples([example], "codeswitch_words", seed=0, context=context, rate=0.0, min_words=1)
     assert zero["question"] == question and zero["perturbation"]["reason"] == "rate is 0"
 
 
@@ -198,9 +198,9 @@ def test_chrf_is_100_for_identity_and_lower_for_changes():
 
 
 def test_registry_and_parameters():
-    assert set(FAMILIES) == {"typos", "distractor", "codeswitch_question", "codeswitch_words"}
-    assert family_parameters("typos")["rate"] == 0.15
-    assert family_parameters("typos", "pair")["fields"] == ("text_a", "text_b")
+    assert set(FAMILIES_BY_KIND["qa"]) == {"typos", "distractor", "codeswitch_question", "codeswitch_words"}
+    assert knob_defaults("typos", "qa")["rate"] == 0.15
+    assert knob_defaults("typos", "pair")["fields"] == ("text_a", "text_b")
 
 
 @pytest.mark.parametrize("family, params, message", [
@@ -217,10 +217,10 @@ def test_registry_and_parameters():
 ])
 def test_bad_arguments_raise_clear_value_errors(family, params, message):
     with pytest.raises(ValueError, match=message):
-        perturb_qa([EXAMPLE], family, seed=0, context=PerturbationContext(pool_by_lang={"en": POOL}), **params)
+        perturb_examples([EXAMPLE], family, seed=0, context=PerturbationContext(pool_by_lang={"en": POOL}), **params)
 
 
 def test_misplaced_answer_is_rejected():
     broken = {**EXAMPLE, "answers": {"text": ["Normans"], "answer_start": [0]}}
     with pytest.raises(ValueError, match="is not at context"):
-        perturb_qa([broken], "typos", seed=0)
+        perturb_examples([broken], "typos", seed=0)

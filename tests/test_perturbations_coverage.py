@@ -12,7 +12,7 @@ import yaml
 from pipeline_support import REPO, require_mirror
 from stages.params import Params, validate
 from stages.xlt.data import split, squad
-from stages.xlt.perturbations import PerturbationContext, perturb_qa
+from stages.xlt.perturbations import PerturbationContext, perturb_examples
 from stages.xlt.prepare import tatoeba_lexicons
 
 CONDITION = "codeswitch_words"
@@ -43,7 +43,7 @@ def test_codeswitching_changes_at_least_a_third_of_the_questions(small, small_te
     lexicons = tatoeba_lexicons(require_mirror("tatoeba", "v1"), [lang])
     examples = small_test_set[lang]
     assert len(examples) == small.download.xquad.max_test
-    out = perturb_qa(examples, condition.family, seed=small.perturb.seed,
+    out = perturb_examples(examples, condition.family, seed=small.perturb.seed,
                      context=PerturbationContext(lexicons=lexicons), **condition.knobs())
     records = [o["perturbation"] for o in out]
     coverage = sum(r["applied"] for r in records) / len(records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipeline_support import require_mirror
-from stages.xlt.perturbations import FAMILIES_BY_KIND, KNOBS, PerturbationContext, family_parameters, perturb_examples
-from stages.xlt.perturbations.knobs import CHOICES, FIELDS, KINDS
+from stages.params import Condition
+from stages.xlt.perturbations import FAMILIES_BY_KIND, KNOBS, PerturbationContext, perturb_examples
+from stages.xlt.perturbations.knobs import FIELDS, KINDS, KNOB_VALUES, check_condition, condition_problems
 from stages.xlt.perturbations.stress import PHRASES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,13 +136,41 @@ def test_stress_tests_and_typos_on_the_mirror_keep_labels(dataset, langs, task):
 
 # ---------------------------------------------------------------- the knob catalogue
 
-def test_knob_catalogue_matches_the_family_signatures():
+def test_knobs_are_declared_once_in_the_catalogue():
+    """The family functions take exactly the catalogue's knobs, keyword-only and without a default of their own
+    (``perturb_examples`` fills the catalogue's in), and the params schema's knob fields are the catalogue's."""
     assert set(KNOBS) == set(KINDS) == set(FAMILIES_BY_KIND) == set(FIELDS)
+    call_arguments = {"seed", "context", "task"}
     for kind in KINDS:
         assert set(KNOBS[kind]) == set(FAMILIES_BY_KIND[kind]), kind
         for family, knobs in KNOBS[kind].items():
-            assert family_parameters(family, kind) == knobs, (kind, family)
-    assert CHOICES["position"] == ("start", "end", "random")
+            parameters = inspect.signature(FAMILIES_BY_KIND[kind][family]).parameters
+            declared = {name: p for name, p in parameters.items() if name not in call_arguments and name != "examples"}
+            assert set(declared) == set(knobs) <= set(KNOB_VALUES), (kind, family)
+            assert all(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in declared.values()), (kind, family)
+    assert list(Condition.model_fields) == ["family", "targets", *KNOB_VALUES]
+
+
+def test_unset_knobs_take_the_catalogue_defaults():
+    (default,) = perturb_examples([PAIR], "length_mismatch", kind="pair", seed=0, task="nli")
+    assert default["perturbation"]["repeats"] == KNOBS["pair"]["length_mismatch"]["repeats"]
+    (typo,) = perturb_examples([PAIR], "typos", kind="pair", seed=0)
+    assert typo["perturbation"]["rate"] == KNOBS["pair"]["typos"]["rate"]
+    assert typo["perturbation"]["fields"] == list(KNOBS["pair"]["typos"]["fields"])
+
+
+def test_the_catalogue_checks_conditions():
+    with pytest.raises(ValueError, match="has no knob"):
+        check_condition("tautology", {"rate": 0.1})
+    with pytest.raises(ValueError, match="edits no kind of input"):
+        check_condition("typos", {"fields": ["question", "text_a"]})
+    assert condition_problems("c", "typos", {"fields": ["text_a"]}, [("xnli", "pair"), ("xquad", "qa")]) == [
+        "c: family 'typos' cannot edit xquad inputs"]
+    assert condition_problems("c", "codeswitch_question", {"question_lang": "xx"}, []) == [
+        "c.question_lang 'xx' is not a known language"]
+    assert condition_problems("c", "codeswitch_words", {"target_lang": "xx"}, [("tatoeba", "sentence")]) == [
+        "c.target_lang 'xx' is not a known language", "c: code-switching needs a Tatoeba lexicon for 'xx'"]
+    assert condition_problems("c", "codeswitch_words", {"target_lang": "de"}, [("xnli", "pair")]) == []
 
 
 def test_knob_catalogue_imports_nothing_heavy():

@@ -9,7 +9,7 @@ import regex
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stages.xlt.perturbations import KNOBS, PerturbationContext, perturb_examples, perturb_qa
+from stages.xlt.perturbations import KNOBS, PerturbationContext, perturb_examples
 from stages.xlt.perturbations.distractor import random_insertion_points
 from stages.xlt.perturbations.knobs import FIELDS
 from stages.xlt.perturbations.lexicon import lexicon_key
@@ -105,7 +105,7 @@ def dumps(examples: list[dict]) -> str:
 @SETTINGS
 @given(example=qa_examples(), seed=st.integers(0, 2**31), rate=st.floats(0.0, 1.0))
 def test_typos_keep_answers_unicode_and_marks(example, seed, rate):
-    (out,) = perturb_qa([example], "typos", seed=seed, rate=rate)
+    (out,) = perturb_examples([example], "typos", seed=seed, rate=rate)
     assert_answers_valid(example, out)
     for field in ("question", "context"):
         assert valid_unicode(out[field])
@@ -117,7 +117,7 @@ def test_typos_keep_answers_unicode_and_marks(example, seed, rate):
 @given(script=st.sampled_from(sorted(ALPHABETS)), data=st.data(), seed=st.integers(0, 2**31))
 def test_typos_new_characters_stay_in_the_script(script, data, seed):
     example = data.draw(qa_examples(script))
-    (out,) = perturb_qa([example], "typos", seed=seed, rate=1.0)
+    (out,) = perturb_examples([example], "typos", seed=seed, rate=1.0)
     for field in ("question", "context"):
         new_chars = set(out[field]) - set(example[field])
         assert all(regex.match(rf"\p{{Script={script}}}", c) for c in new_chars), (script, new_chars)
@@ -127,18 +127,18 @@ def test_typos_new_characters_stay_in_the_script(script, data, seed):
 @given(examples=st.lists(qa_examples(), min_size=2, max_size=3, unique_by=lambda e: e["id"]),
        seed=st.integers(0, 2**31))
 def test_typos_same_seed_same_bytes_and_order_free(examples, seed):
-    first = perturb_qa(examples, "typos", seed=seed, rate=0.3)
-    assert dumps(first) == dumps(perturb_qa(examples, "typos", seed=seed, rate=0.3))
-    reversed_out = perturb_qa(examples[::-1], "typos", seed=seed, rate=0.3)[::-1]
+    first = perturb_examples(examples, "typos", seed=seed, rate=0.3)
+    assert dumps(first) == dumps(perturb_examples(examples, "typos", seed=seed, rate=0.3))
+    reversed_out = perturb_examples(examples[::-1], "typos", seed=seed, rate=0.3)[::-1]
     assert dumps(first) == dumps(reversed_out)
-    assert dumps(first[:1]) == dumps(perturb_qa(examples[:1], "typos", seed=seed, rate=0.3))
+    assert dumps(first[:1]) == dumps(perturb_examples(examples[:1], "typos", seed=seed, rate=0.3))
 
 
 @settings(SETTINGS, derandomize=True)  # a statistical claim: fixed examples keep it from flaking
 @given(example=qa_examples(), seed=st.integers(0, 2**31))
 def test_typos_different_seeds_differ_on_nontrivial_input(example, seed):
     assume(len(eligible_units(example["question"], example["lang"])) >= 4)
-    outputs = {dumps(perturb_qa([example], "typos", seed=seed + k, rate=0.5, fields=["question"]))
+    outputs = {dumps(perturb_examples([example], "typos", seed=seed + k, rate=0.5, fields=["question"]))
                for k in range(4)}
     assert len(outputs) > 1
 
@@ -160,7 +160,7 @@ def distractor_cases(draw):
 def test_distractor_keeps_answers_and_is_deterministic(case, seed, position):
     example, pool = case
     context = PerturbationContext(pool_by_lang={example["lang"]: pool})
-    (out,) = perturb_qa([example], "distractor", seed=seed, context=context, position=position)
+    (out,) = perturb_examples([example], "distractor", seed=seed, context=context, position=position)
     assert_answers_valid(example, out)
     assert valid_unicode(out["context"])
     record = out["perturbation"]
@@ -170,7 +170,7 @@ def test_distractor_keeps_answers_and_is_deterministic(case, seed, position):
         assert orphan_marks(out["context"]) <= orphan_marks(example["context"]) + orphan_marks(record["sentence"])
     else:
         assert out["context"] == example["context"]
-    again = perturb_qa([example], "distractor", seed=seed, context=context, position=position)
+    again = perturb_examples([example], "distractor", seed=seed, context=context, position=position)
     assert dumps([out]) == dumps(again)
 
 
@@ -180,7 +180,7 @@ def test_distractor_random_position_depends_on_seed(case, seed):
     example, pool = case
     assume(len(random_insertion_points(example)) >= 3)
     context = PerturbationContext(pool_by_lang={example["lang"]: pool})
-    outputs = [perturb_qa([example], "distractor", seed=seed + k, context=context, position="random")[0]
+    outputs = [perturb_examples([example], "distractor", seed=seed + k, context=context, position="random")[0]
                for k in range(12)]
     assume(all(o["perturbation"]["applied"] for o in outputs))
     assert len({dumps([o]) for o in outputs}) > 1
@@ -194,11 +194,11 @@ def test_codeswitch_words_keeps_context_and_is_deterministic(example, seed, rate
     lang = example["lang"]
     lexicon = {lexicon_key(w, lang): "X" + w[::-1] for w in word_strings(example["question"], lang)}  # every word
     context = PerturbationContext(lexicons={(example["lang"], "de"): lexicon})
-    out = perturb_qa([example], "codeswitch_words", seed=seed, context=context, rate=rate, target_lang="de")
+    out = perturb_examples([example], "codeswitch_words", seed=seed, context=context, rate=rate, target_lang="de")
     assert out[0]["context"] == example["context"]
     assert_answers_valid(example, out[0])
     assert valid_unicode(out[0]["question"])
-    again = perturb_qa([example], "codeswitch_words", seed=seed, context=context, rate=rate, target_lang="de")
+    again = perturb_examples([example], "codeswitch_words", seed=seed, context=context, rate=rate, target_lang="de")
     assert dumps(out) == dumps(again)
 
 

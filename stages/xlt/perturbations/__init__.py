@@ -19,9 +19,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS: dict[str, str] = {
-    "FAMILIES": "registry", "FAMILIES_BY_KIND": "registry", "family_parameters": "registry",
-    "perturb_examples": "registry", "perturb_qa": "registry",
-    "KINDS": "knobs", "KNOBS": "knobs",
+    "FAMILIES_BY_KIND": "registry", "perturb_examples": "registry",
+    "KINDS": "knobs", "KNOBS": "knobs", "knob_defaults": "knobs",
     "PerturbationContext": "context",
     "AttackResult": "attack", "attack_classification": "attack", "attack_qa": "attack",
     "build_lexicon": "lexicon",

@@ -45,22 +45,19 @@ from typing import Any, Protocol
 from ..languages import SCRIPTS
 from .attack_typos import typo_model
 from .codeswitch import _match_case, _spaced
-from .knobs import ATTACK_TRANSFORMATIONS, FIELDS
+from .knobs import ATTACK_TRANSFORMATIONS, FIELDS, pair_task
 from .lexicon import lexicon_key
 from .rng import check_rate, example_rng
 from .spans import check_answers
 from .strength import with_record
-from .stress import canonical_task
 from .text_units import SUPPORTED_SCRIPTS, Unit, uses_spaces, word_units
 from .typos import check_fields
 
-TRANSFORMATIONS = ATTACK_TRANSFORMATIONS
 Predict = Callable[[list[dict]], list[Any]]
 # QA: (examples, target spans) -> one answer per example with .answer, .span and .probability (of the target span;
 # of the answer itself where the target is None), as ``inference.predict_spans`` gives them.
 PredictSpans = Callable[[list[dict], list[tuple[int, int] | None]], list[Any]]
 ScoreFn = Callable[[str, list[str], str], float]
-DEFAULT_PAIR_FIELDS = {"nli": ("text_b",), "paraphrase": ("text_a", "text_b")}
 
 
 class CleanPredictionMismatch(ValueError):
@@ -84,10 +81,6 @@ class AttackResult:
     clean_prediction: Any = None
     final_prediction: Any = None
     budget_exhausted: bool = False
-
-    @property
-    def original_score(self) -> float:
-        return self.clean_score
 
 
 # ---------------------------------------------------------------- the text being edited
@@ -399,8 +392,8 @@ def _rng_for(seed: int, family: str, example_id: str, editable: Editable) -> Cal
 
 def _check_common(caller: str, transformation: str, max_words: int, candidates_per_word: int,
                   max_edit_fraction: float, max_queries: int | None) -> float:
-    if transformation not in TRANSFORMATIONS:
-        raise ValueError(f"{caller}: transformation must be one of {TRANSFORMATIONS}, got {transformation!r}")
+    if transformation not in ATTACK_TRANSFORMATIONS:
+        raise ValueError(f"{caller}: transformation must be one of {ATTACK_TRANSFORMATIONS}, got {transformation!r}")
     if not isinstance(max_words, int) or isinstance(max_words, bool) or max_words < 1:
         raise ValueError(f"{caller}: max_words must be a positive int, got {max_words!r}")
     if not isinstance(candidates_per_word, int) or candidates_per_word < 1:
@@ -464,8 +457,8 @@ def attack_classification(examples: list[dict], predict: Predict, *, seed: int, 
     without a query."""
     max_edit_fraction = _check_common("attack_classification", transformation, max_words, candidates_per_word,
                                       max_edit_fraction, max_queries)
-    task = canonical_task(task, "attack_classification")
-    fields = DEFAULT_PAIR_FIELDS[task] if fields is None else check_fields(fields, "pair", "attack_classification")
+    sides = pair_task(task, "attack_classification").label_keeping_sides
+    fields = sides if fields is None else check_fields(fields, "pair", "attack_classification")
     goal = LabelFlipGoal()
     constraints = WordConstraints(tuple(fields), max_words, max_edit_fraction)
     for example in examples:

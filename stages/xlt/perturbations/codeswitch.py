@@ -38,7 +38,7 @@ WORDS_FAMILY = "codeswitch_words"
 
 
 def perturb_codeswitch_question(examples: list[dict], *, seed: int, context: PerturbationContext,
-                                question_lang: str = "en") -> list[dict]:
+                                question_lang: str) -> list[dict]:
     """Swap each question for its parallel version in ``question_lang`` (seed unused: the swap is deterministic)."""
     out = []
     for example in examples:
@@ -138,7 +138,7 @@ def _switch_example(example: dict, fields: tuple[str, ...], *, kind: str, seed: 
 
 
 def perturb_codeswitch_words(examples: list[dict], *, seed: int, context: PerturbationContext,
-                             rate: float = 0.5, target_lang: str = "en", min_words: int = 1) -> list[dict]:
+                             rate: float, target_lang: str, min_words: int) -> list[dict]:
     """QA: replace a ``rate`` fraction (at least ``min_words``) of translatable question words by translations."""
     rate, min_words = check_rate(rate), _check_min_words(min_words)
     for example in examples:
@@ -148,8 +148,8 @@ def perturb_codeswitch_words(examples: list[dict], *, seed: int, context: Pertur
 
 
 def perturb_pair_codeswitch_words(examples: list[dict], *, seed: int, context: PerturbationContext,
-                                  rate: float = 0.5, target_lang: str = "en", min_words: int = 1,
-                                  fields: Iterable[str] | str = ("text_a", "text_b")) -> list[dict]:
+                                  rate: float, target_lang: str, min_words: int,
+                                  fields: Iterable[str] | str) -> list[dict]:
     """Sentence pairs: word-level code-switching of the chosen side(s), each side on its own."""
     rate, min_words = check_rate(rate), _check_min_words(min_words)
     fields = check_fields(fields, "pair", WORDS_FAMILY)
@@ -158,8 +158,7 @@ def perturb_pair_codeswitch_words(examples: list[dict], *, seed: int, context: P
 
 
 def perturb_sentence_codeswitch_words(examples: list[dict], *, seed: int, context: PerturbationContext,
-                                      rate: float = 0.5, target_lang: str = "en",
-                                      min_words: int = 1) -> list[dict]:
+                                      rate: float, target_lang: str, min_words: int) -> list[dict]:
     """Lone sentences: word-level code-switching of ``text``."""
     rate, min_words = check_rate(rate), _check_min_words(min_words)
     return [_switch_example(example, ("text",), kind="sentence", seed=seed, context=context, rate=rate,

@@ -20,6 +20,7 @@ import regex
 
 from ..languages import SCRIPTS
 from .context import PerturbationContext
+from .knobs import KNOB_VALUES
 from .rng import example_rng
 from .sentence_chunks import chunk_spans, sentence_chunks
 from .spans import check_answers, insert_text, insertion_points
@@ -27,7 +28,7 @@ from .strength import with_record
 from .text_units import cluster_boundaries, uses_spaces
 
 FAMILY = "distractor"
-POSITIONS = ("start", "end", "random")
+POSITIONS = KNOB_VALUES["position"]["choices"]
 _WORD = regex.compile(r"\w+")
 
 
@@ -125,7 +126,7 @@ def distract_example(example: dict, index: SentenceIndex, *, seed: int, position
 
 
 def perturb_distractor(examples: list[dict], *, seed: int, context: PerturbationContext,
-                       position: str = "end") -> list[dict]:
+                       position: str) -> list[dict]:
     """Insert one distractor sentence per example at ``position``."""
     if position not in POSITIONS:
         raise ValueError(f"distractor: position must be one of {POSITIONS}, got {position!r}")

@@ -23,7 +23,7 @@ example unchanged (``applied: False``, with a reason).
 from __future__ import annotations
 
 from .context import PerturbationContext
-from .knobs import TASK_ALIASES
+from .knobs import PairTask
 from .strength import with_record
 
 TAUTOLOGY = "tautology"
@@ -54,13 +54,6 @@ PHRASES: dict[str, str] = {
 _NO_SPACE = frozenset({"zh", "ja"})
 
 
-def canonical_task(task: str | None, family: str) -> str:
-    if task not in TASK_ALIASES:
-        raise ValueError(f"{family}: pass task='nli' (XNLI) or task='paraphrase' (PAWS-X), got {task!r}; "
-                         "the sides that may be edited without changing the label depend on the task")
-    return TASK_ALIASES[task]
-
-
 def append_phrase(text: str, lang: str, times: int = 1) -> str:
     """``text`` followed by the language's "and true is true", ``times`` times."""
     phrase = PHRASES[lang]
@@ -88,19 +81,18 @@ def _stress(examples: list[dict], family: str, sides: tuple[str, ...], times: in
 
 
 def perturb_tautology(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                      task: str | None = None) -> list[dict]:
-    """Append "and true is true" to the hypothesis (NLI) or to both sentences (paraphrase); seed unused."""
-    task = canonical_task(task, TAUTOLOGY)
-    sides = ("text_b",) if task == "nli" else ("text_a", "text_b")
-    return _stress(examples, TAUTOLOGY, sides, 1, task, None)
+                      task: PairTask) -> list[dict]:
+    """Append "and true is true" to the sides whose edit keeps the task's label (NLI: the hypothesis; paraphrase:
+    both sentences); seed unused."""
+    return _stress(examples, TAUTOLOGY, task.label_keeping_sides, 1, task.name, None)
 
 
 def perturb_length_mismatch(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                            task: str | None = None, repeats: int = 5) -> list[dict]:
-    """Append "and true is true" ``repeats`` times to the premise (NLI only); seed unused."""
-    task = canonical_task(task, LENGTH_MISMATCH)
+                            task: PairTask, repeats: int) -> list[dict]:
+    """Append "and true is true" ``repeats`` times to the premise, where the task lets it grow (NLI); seed unused."""
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"length_mismatch: repeats must be a positive int, got {repeats!r}")
-    reason = None if task == "nli" else ("length_mismatch is an NLI stress test: appending to one sentence of a "
-                                         "paraphrase pair may change its label, appending to both is no mismatch")
-    return _stress(examples, LENGTH_MISMATCH, ("text_a",), repeats, task, reason)
+    reason = None if task.premise_may_grow else (
+        f"length_mismatch is an NLI stress test: appending to one sentence of a {task.name} pair may change its "
+        "label, appending to both is no mismatch")
+    return _stress(examples, LENGTH_MISMATCH, ("text_a",), repeats, task.name, reason)

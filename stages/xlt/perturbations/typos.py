@@ -175,7 +175,7 @@ def _typo_example(example: dict, *, seed: int, rate: float, fields: tuple[str, .
 
 
 def perturb_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                  rate: float = 0.15, fields: Iterable[str] | str = ("question", "context")) -> list[dict]:
+                  rate: float, fields: Iterable[str] | str) -> list[dict]:
     """QA: typos at ``rate`` (fraction of eligible words edited) in the chosen ``fields``."""
     rate, fields = check_rate(rate), check_fields(fields, "qa")
     for example in examples:
@@ -184,14 +184,14 @@ def perturb_typos(examples: list[dict], *, seed: int, context: PerturbationConte
 
 
 def perturb_pair_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                       rate: float = 0.15, fields: Iterable[str] | str = ("text_a", "text_b")) -> list[dict]:
+                       rate: float, fields: Iterable[str] | str) -> list[dict]:
     """Sentence pairs: typos at ``rate`` in the chosen side(s) (``text_a``, ``text_b``)."""
     rate, fields = check_rate(rate), check_fields(fields, "pair")
     return [_typo_example(example, seed=seed, rate=rate, fields=fields, kind="pair") for example in examples]
 
 
 def perturb_sentence_typos(examples: list[dict], *, seed: int, context: PerturbationContext | None = None,
-                           rate: float = 0.15) -> list[dict]:
+                           rate: float) -> list[dict]:
     """Lone sentences: typos at ``rate`` in ``text``."""
     rate = check_rate(rate)
     return [_typo_example(example, seed=seed, rate=rate, fields=("text",), kind="sentence") for example in examples]
