@@ -71,6 +71,11 @@ def test_set(target: str, lang: str) -> Path:
     return TEST / f"{target}.{lang}.jsonl"
 
 
+def gxlt_set(target: str, lang: str) -> Path:
+    """A target's own cross-lingual copy (English questions, ``lang`` contexts), prepared offline (MLQA)."""
+    return TEST / f"{target}_gxlt.{lang}.jsonl"
+
+
 def perturbed_set(condition: str, target: str, lang: str) -> Path:
     return PERTURBED / condition / f"{target}.{lang}.jsonl"
 

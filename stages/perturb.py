@@ -56,9 +56,9 @@ def main() -> None:
                 perturbed = perturb_examples(examples, cond.family, kind=kind, task=target, seed=params.perturb.seed,
                                              context=contexts[target], **cond.knobs())
             # Offline, MLQA's own G-XLT files are prepared beside the test sets (the Hub path does not fetch them).
-            if (registry.target(target).native_gxlt and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en"
-                    and params.download.source == "offline"):
-                _check_native_gxlt(perturbed, read_jsonl(layout.TEST / f"mlqa_gxlt.{lang}.jsonl"))
+            if (registry.target(target).native_gxlt and params.download.source == "offline"
+                    and cond.family == "codeswitch_question" and cond.knobs().get("question_lang") == "en"):
+                _check_native_gxlt(perturbed, read_jsonl(layout.gxlt_set(target, lang)))
             write_jsonl(out / name / f"{target}.{lang}.jsonl", perturbed)
 
 

@@ -194,7 +194,7 @@ PARAMS_CASES = [
     ("bootstrap-confidence-above-one", set_key("score.bootstrap.confidence", 1.5),
      ["stages.download"], ["score.bootstrap.confidence", "less than 1"]),
     ("attack-target-not-attackable", set_key("attack.targets", ["tatoeba"]),
-     ["stages.download"], ["attack.targets", "'tatoeba'", "not a QA or classification target"]),
+     ["stages.download"], ["attack.targets", "'tatoeba'", "cannot be attacked", "attackable targets"]),
     ("attack-target-unknown", set_key("attack.targets", ["xquadd"]),
      ["stages.download"], ["unknown evaluation target 'xquadd'", "xquad"]),
     ("preset-over-unsaved-edits", set_key("seeds", [0, 5]),

@@ -70,10 +70,10 @@ def e5_dir(tmp_path_factory) -> Path:
 def test_fine_tuned_e5_small_beats_trivial_baselines(xquad_en, e5_dir):
     from stages.xlt.data.split import article_ids, select, split_articles
     from stages.xlt.data.squad import read_squad
-    from stages.xlt.inference import eval_features, predict
+    from stages.xlt.inference import predict
+    from stages.xlt.tasks.family import model_family
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import MultiTaskModel
-    from stages.xlt.tasks.family import model_family
     from stages.xlt.training.config import TrainConfig
     from stages.xlt.training.loop import train
 
@@ -95,8 +95,9 @@ def test_fine_tuned_e5_small_beats_trivial_baselines(xquad_en, e5_dir):
     losses: list[float] = []
     stats = train(model, {"squad": states.attach(features)}, cfg, progress=False,
                   logger=lambda s, m: losses.append(m["loss"]))
-    test_states = prefix.compute(model.encoder, eval_features("qa", model.tokenizer, held_out, max_length=MAX_LENGTH,
-                                                              doc_stride=STRIDE), FROZEN, pad_token_id=pad)
+    held_out_features = model_family("qa").eval_features(held_out, model.tokenizer, max_length=MAX_LENGTH,
+                                                         doc_stride=STRIDE)
+    test_states = prefix.compute(model.encoder, held_out_features, FROZEN, pad_token_id=pad)
     predictions = predict(model, "squad", held_out, max_length=MAX_LENGTH, doc_stride=STRIDE, prefix=test_states)
     trained = mean_f1(predictions, held_out)
     baselines = {"first 3 words": mean_f1({e["id"]: first_words(e) for e in held_out}, held_out),
@@ -128,10 +129,10 @@ def test_english_trained_nli_classifier_beats_the_majority_class_zero_shot(xnli_
     from collections import Counter
 
     from stages.xlt.data.pairs import prepare_pairs
-    from stages.xlt.inference import eval_features, predict
+    from stages.xlt.inference import predict
+    from stages.xlt.tasks.family import model_family
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import MultiTaskModel
-    from stages.xlt.tasks.family import model_family
     from stages.xlt.training.config import TrainConfig
     from stages.xlt.training.loop import train
 

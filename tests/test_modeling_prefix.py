@@ -21,7 +21,8 @@ except ImportError:  # tests/ imported as a package
     from tests.test_training_tiny import (build_tiny_encoder, choice_examples, classification_examples, featurise,
                                           qa_examples, single_thread)
 
-from stages.xlt.inference import eval_features, predict
+from stages.xlt.inference import predict
+from stages.xlt.tasks.family import model_family
 from stages.xlt.modeling import prefix
 from stages.xlt.modeling.multitask import MultiTaskModel, load_base
 from stages.xlt.tasks.collate import collate
@@ -67,7 +68,7 @@ def model(encoder_dir):
 
 def store_for(base, task: str, examples: list[dict], depth: int = DEPTH, dtype: str = "float32"):
     encoder, tokenizer = base
-    features = eval_features(HEADS[task][0], tokenizer, examples, max_length=MAX_LENGTH, doc_stride=STRIDE)
+    features = model_family(HEADS[task][0]).eval_features(examples, tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
     return prefix.compute(encoder, features, depth, pad_token_id=tokenizer.pad_token_id, dtype=dtype, max_tokens=300)
 
 
@@ -139,7 +140,7 @@ def test_states_are_refused_when_they_do_not_fit_the_model(encoder_dir, model, b
         predict(model, "nli", examples, max_length=MAX_LENGTH, prefix=store_for(other_base, "nli", examples))
     fresh = MultiTaskModel(encoder_dir, HEADS, freeze_embeddings=True, freeze_layers=DEPTH)
     features = store_for(base, "nli", examples).attach(
-        eval_features("classification", base[1], examples, max_length=MAX_LENGTH, doc_stride=STRIDE))
+        model_family("classification").eval_features(examples, base[1], max_length=MAX_LENGTH, doc_stride=STRIDE))
     with pytest.raises(ValueError, match="use_prefix"):  # states without their depth: refused, never guessed
         fresh("nli", collate(features, 0))
 
@@ -191,7 +192,7 @@ def test_bottom_cache_reuses_states_for_repeated_sequences(model, base, task):
     cache = prefix.BottomCache(encoder, DEPTH, pad_token_id=tokenizer.pad_token_id, max_tokens=300)
     full, full_logits = predict_recording(model, task, examples)
     first, first_logits = predict_recording(model, task, examples, prefix=cache)
-    features = eval_features(HEADS[task][0], tokenizer, examples, max_length=MAX_LENGTH, doc_stride=STRIDE)
+    features = model_family(HEADS[task][0]).eval_features(examples, tokenizer, max_length=MAX_LENGTH, doc_stride=STRIDE)
     n_rows, n_distinct = len(features), len({tuple(f["input_ids"]) for f in features})
     assert (cache.computed, cache.reused) == (n_distinct, n_rows - n_distinct)
     assert first == full and max_difference(first_logits, full_logits) <= LOGIT_TOLERANCE

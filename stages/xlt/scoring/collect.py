@@ -104,8 +104,9 @@ def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str,
                    inputs: Path | None, clusters: Mapping[str, str] | None = None,
                    gold: Mapping[str, dict] | None = None) -> Iterator[dict]:
     """Per-pair nearest-neighbour hits: ``accuracy`` is XTREME's xx->en direction, ``accuracy_en2xx`` the other.
-    ``gold`` is not read: a hit is its own verdict. Each pair is its own cluster unless ``clusters`` (or the prediction row) says otherwise. A pair without a
-    perturbation record in ``inputs`` comes from a stale file and raises."""
+    ``gold`` is not read: a hit is its own verdict. Each pair is its own cluster unless ``clusters`` (or the
+    prediction row) says otherwise. A pair without a perturbation record in ``inputs`` comes from a stale file and
+    raises."""
     perturbation = _perturbation_by_id(inputs) if inputs is not None else None
     for row in iter_jsonl(predictions):
         _require_record(predictions, inputs, perturbation, row["id"])
