@@ -67,6 +67,18 @@ def _record(item: dict, lang: str, key: tuple[str, int], result, stored_predicti
         "poolable": card["poolable"], "separate_because": card.get("separate_because")}
 
 
+def _settings(cfg):
+    from stages.xlt.attack_queries import AttackSettings
+    from stages.xlt.io import read_json
+
+    lexicons = {}
+    if cfg.transformation == "lexicon":
+        lexicons = {pair: read_json(path) for pair, path in layout.lexicons().items()}
+    return AttackSettings(max_words=cfg.max_words, seed=cfg.seed, transformation=cfg.transformation,
+                          lexicons=lexicons, max_queries=cfg.max_queries, candidates_per_word=cfg.candidates_per_word,
+                          eligibility=cfg.eligibility)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, help="an evaluated target (attacked if in attack.targets)")
@@ -83,26 +95,21 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from stages.xlt.io import read_json, read_jsonl, write_jsonl
+    from stages.xlt.io import read_jsonl, write_jsonl
     from stages.xlt.modeling.multitask import load_base, load_trained
     from stages.xlt.modeling.prefix import BottomCache
     from stages.xlt.perturbations.attack_typos import typo_model
     from stages.xlt.perturbations.knobs import CLEAN
     from stages.inference_params import window
     from stages.xlt import attack_queries
-    from stages.xlt.attack_queries import AttackSettings, Victim
+    from stages.xlt.attack_queries import Victim
     from stages.xlt.tasks import registry
 
     spec = registry.target(args.target)
     attack = attack_queries.for_family(spec.family)
     models_of = [(arm, seed) for arm in params.intermediate.arms for seed in cfg.attacked_seeds(params.seeds)]
     depth = params.prefix_depth()
-    lexicons = {}
-    if cfg.transformation == "lexicon":
-        lexicons = {pair: read_json(path) for pair, path in layout.lexicons().items()}
-    settings = AttackSettings(max_words=cfg.max_words, seed=cfg.seed, transformation=cfg.transformation,
-                              lexicons=lexicons, max_queries=cfg.max_queries,
-                              candidates_per_word=cfg.candidates_per_word, eligibility=cfg.eligibility)
+    settings = _settings(cfg)
     base, tokenizer = load_base(layout.ENCODER) if depth else (None, None)
     cut = window(params, spec.model)
 

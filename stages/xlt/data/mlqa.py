@@ -125,6 +125,18 @@ def read_mlqa(folder: str | Path, languages: Sequence[str], *, gxlt: bool = True
     return data
 
 
+def _aligned(test_en: list[dict], data, languages: Sequence[str], align: Align) -> list[dict]:
+    """The English test questions a language set is evaluated on (``align``: see ``prepare_mlqa``)."""
+    if align != "intersection":
+        return test_en
+    common = set.intersection(*({e["id"] for e in data.native[lang]} for lang in languages))
+    test_en = [e for e in test_en if e["id"] in common]
+    if not test_en:
+        raise ValueError(f"no MLQA test question is in all of {list(languages)}; each question exists in "
+                         "English and 1-3 other languages: evaluate fewer languages or use align='english'")
+    return test_en
+
+
 def prepare_mlqa(
     folder: str | Path,
     languages: Sequence[str],
@@ -160,14 +172,8 @@ def prepare_mlqa(
     articles = article_split.split_articles(article_split.article_ids(english), n_test=n_test_articles,
                                             n_intermediate=0, seed=seed)
     train = cap_groups(article_split.select(english, articles, "target_train"), max_train, seed)
-    test_en = article_split.select(english, articles, "test")
-    if align == "intersection":
-        common = set.intersection(*({e["id"] for e in data.native[lang]} for lang in languages))
-        test_en = [e for e in test_en if e["id"] in common]
-        if not test_en:
-            raise ValueError(f"no MLQA test question is in all of {list(languages)}; each question exists in "
-                             "English and 1-3 other languages: evaluate fewer languages or use align='english'")
-    test_en = cap_groups(test_en, max_test, seed)
+    test_en = cap_groups(_aligned(article_split.select(english, articles, "test"), data, languages, align),
+                         max_test, seed)
     position = {e["id"]: i for i, e in enumerate(english)}
 
     def english_order(per_lang: dict[str, list[dict]]) -> dict[str, list[dict]]:
