@@ -13,20 +13,8 @@ plot data in plots/*.csv (with interval bounds) and PNGs in plots/figures/.
 
 from __future__ import annotations
 
-from stages import conditions, layout
+from stages import conditions, layout, study
 from stages.runtime import load_params, main_guard
-
-# What each comparison mixes besides "intermediate tasks or not", in the offline profiles (README, "Confounds").
-OFFLINE_CONFOUNDS = {
-    ("squad", "none"): "offline, the `squad` arm's intermediate data are more English XQuAD paragraphs, the same "
-                       "distribution as the QA fine-tuning data: `squad` − `none` mixes 'an intermediate task' with "
-                       "'more target-distribution data', and `squad` also trains for more steps (see `none_long`)",
-    ("multi", "none"): "`multi` trains for intermediate + fine-tuning steps, `none` for fine-tuning steps only "
-                       "(`none_long` is the compute-matched control)",
-    ("multi", "squad"): "offline, `multi`'s NLI and paraphrase data are XNLI/PAWS-X English rows, the same "
-                        "distribution as those targets' fine-tuning data; both arms train equally many steps",
-}
-
 
 def _rows(params):
     from stages.xlt.io import read_jsonl
@@ -118,9 +106,11 @@ def _setup(params) -> dict:
               "every arm and seed), the layers above trained" if depth else "every layer trained")
     confounds = []
     if params.download.source == "offline":
-        confounds = [f"`{a}` vs `{b}`: {OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.comparisons()
-                     if (a, b) in OFFLINE_CONFOUNDS]
+        confounds = [f"`{a}` vs `{b}`: {study.OFFLINE_CONFOUNDS[(a, b)]}" for a, b in params.comparisons()
+                     if (a, b) in study.OFFLINE_CONFOUNDS]
     return {
+        "title": study.TITLE,
+        "question": study.QUESTION,
         "profile": params.profile,
         "targets": list(params.evaluate.targets),
         "target_notes": _target_notes(params),
@@ -134,10 +124,7 @@ def _setup(params) -> dict:
         "perturbations": {name: {"family": c.family, **c.knobs(), **({"targets": c.targets} if c.targets else {})}
                           for name, c in params.perturb.conditions.items()},
         "confounds": confounds,
-        "limitations": ([] if params.download.source == "hub" else [
-            "Offline, the intermediate tasks are held-out English parts of the evaluation data sets (XQuAD articles, "
-            "XNLI premises, PAWS-X groups, never a test item's group), not the paper's English corpora: the "
-            "multi-task arm is a small proxy for the paper's mixture."]),
+        "limitations": [] if params.download.source == "hub" else list(study.OFFLINE_LIMITATIONS),
     }
 
 
@@ -151,7 +138,8 @@ def main() -> None:
     from stages.xlt.scoring.collect import attack_records, score_table
     from stages.xlt.scoring.publish import publish
     from stages.xlt.scoring.statistics import BootstrapSettings
-    from stages.xlt.scoring.summary import SummarySettings, summarize
+    from stages.xlt.scoring.settings import SummarySettings
+    from stages.xlt.scoring.summary import summarize
     from stages.xlt.tasks import registry
 
     cfg = params.score

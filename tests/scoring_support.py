@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import math
+
 import numpy as np
 import pandas as pd
+
+from stages.xlt.scoring.statistics import ArmScores, BootstrapSettings, ClusterBootstrap, DeltaResult, DropResult
+
+# The arms of the synthetic score tables, and the comparisons the study makes between them.
+COMPARISONS = (("multi", "squad"), ("multi", "none"), ("squad", "none"))
 
 
 def synthetic_scores(
@@ -117,8 +124,6 @@ def clustered_runs(rng: np.random.Generator, drop: Mapping[str, float], seeds: i
     (SD item_sd: each run gets different items wrong). Cluster sizes are uniform in `sizes`, the same clusters in
     every language. So the true language-averaged drop of arm a is drop[a] and the true Δ is drop[a] − drop[b].
     """
-    from stages.xlt.scoring.statistics import ArmScores
-
     size = rng.integers(sizes[0], sizes[1] + 1, size=n_clusters)
     codes = np.repeat(np.arange(n_clusters), size)
     labels = np.array([f"c{c}" for c in codes])
@@ -157,3 +162,28 @@ def clustered_runs_components(seeds: int = 3, run_sd: float = 0.0, n_langs: int 
                       seed_var=(runs + noise / n_langs,) * 2, interaction=(noise / n_langs,) * 2,
                       n_seeds=(seeds, seeds), language_var_items=(per_language,) * n_langs,
                       language_clusters=(n_clusters,) * n_langs, family_size=family_size)
+
+
+# ---------------------------------------------------------------------------------------------- references
+def bootstrap_drop(strata: Sequence[ArmScores], clusters: Sequence[Sequence],
+                   settings: BootstrapSettings = BootstrapSettings()) -> DropResult:
+    """One arm's drop averaged over languages (`strata[k]` on language k, cluster labels `clusters[k]`)."""
+    return ClusterBootstrap([{"arm": s} for s in strata], clusters, settings, n_permutations=1).drop("arm")
+
+
+def compare_drops(strata_a: Sequence[ArmScores], strata_b: Sequence[ArmScores], clusters: Sequence[Sequence],
+                  settings: BootstrapSettings = BootstrapSettings(), n_permutations: int = 2000) -> DeltaResult:
+    """Δ = drop(A) − drop(B) averaged over languages; `strata_a[k]`, `strata_b[k]` share ids and `clusters[k]`."""
+    assert len(strata_a) == len(strata_b), "arms A and B must cover the same languages"
+    languages = [{"A": a, "B": b} for a, b in zip(strata_a, strata_b)]
+    return ClusterBootstrap(languages, clusters, settings, n_permutations).compare("A", "B")
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Exact two-sided McNemar p: binomial(b + c, 1/2) tail at min(b, c), doubled, capped at 1 (the sign-flip
+    test's value with one seed per arm and one item per cluster)."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
+    return min(1.0, 2 * tail / 2 ** n)

@@ -10,9 +10,10 @@ import pytest
 from scoring_support import synthetic_scores
 
 from stages.plan import main
+from stages.xlt.scoring.settings import SummarySettings
 from stages.xlt.scoring.statistics import BootstrapSettings
 from stages.xlt.scoring.metrics_files import detailed
-from stages.xlt.scoring.summary import SummarySettings, summarize
+from stages.xlt.scoring.summary import summarize
 
 TIMES = {"total_seconds": 4000, "stages": [
     {"stage": "download", "seconds": 100}, {"stage": "transfer@multi-0", "seconds": 600},

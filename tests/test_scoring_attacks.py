@@ -7,11 +7,12 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from scoring_support import mcnemar_exact
 
 from stages.xlt.scoring.attack_report import attack_samples, attack_section
 from stages.xlt.scoring.attack_stats import (AttackSettings, PairedLanguage, attack_rows, bootstrap_rates,
                                              minimum_detectable_difference, sign_flip_p, textattack_figures)
-from stages.xlt.scoring.statistics import adjust_p_values, mcnemar_exact
+from stages.xlt.scoring.statistics import adjust_p_values
 
 SETTINGS = AttackSettings(comparisons=(("multi", "squad"),), n_resamples=400)
 
@@ -33,6 +34,12 @@ def row_of(rows, lang):
 
 
 # ---------------------------------------------------------------------------------------------- the test
+def test_the_reference_mcnemar_p_against_hand_computed_values():
+    assert mcnemar_exact(1, 7) == pytest.approx(2 * (1 + 8) / 256)  # 0.0703125
+    assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)
+    assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(0, 0) == 1.0
+
+
 def test_sign_flip_is_the_exact_mcnemar_test_for_one_run_and_singleton_clusters():
     for a_only, b_only in [(6, 1), (11, 3), (2, 2), (5, 0)]:
         contributions = np.array([1.0] * a_only + [-1.0] * b_only + [0.0] * 7) / (a_only + b_only + 7)
@@ -142,8 +149,8 @@ def test_pooled_rows_form_one_family_across_targets_and_comparisons():
 # ---------------------------------------------------------------------------------------------- rendering
 class _Summary:
     def __init__(self, attacks):
+        from stages.xlt.scoring.settings import SummarySettings
         from stages.xlt.scoring.statistics import BootstrapSettings
-        from stages.xlt.scoring.summary import SummarySettings
 
         self.attacks = attacks
         self.settings = SummarySettings(comparisons=(("multi", "squad"),), bootstrap=BootstrapSettings())

@@ -5,12 +5,13 @@ import json
 
 import pandas as pd
 import pytest
-from scoring_support import synthetic_attacks, synthetic_scores
+from scoring_support import COMPARISONS, synthetic_attacks, synthetic_scores
 
 from stages.xlt.scoring.metrics_files import detailed, headline_files, plot_tables, write_plot_tables
 from stages.xlt.scoring.publish import publish, training_curves
+from stages.xlt.scoring.settings import SummarySettings
 from stages.xlt.scoring.statistics import BootstrapSettings
-from stages.xlt.scoring.summary import SummarySettings, summarize
+from stages.xlt.scoring.summary import summarize
 
 RATES = {"multi": 0.5, "squad": 0.1, "none": 0.1}
 
@@ -20,8 +21,8 @@ def summary():
     scores = synthetic_scores(RATES, langs=("de", "th", "zh"), conditions=("typos", "codeswitch"), seeds=(0, 1),
                               n_clusters=30, coverage={("th", "codeswitch"): 0.0, ("de", "codeswitch"): 0.5}, seed=2)
     attacks = synthetic_attacks(scores, {"multi": 0.7, "squad": 0.2, "none": 0.2}, n_items=40)
-    settings = SummarySettings(bootstrap=BootstrapSettings(n_resamples=300, seed=3), n_permutations=300,
-                               headline=(("qa", ("multi", "squad"), "typos"),))
+    settings = SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=300, seed=3),
+                               n_permutations=300, headline=(("qa", ("multi", "squad"), "typos"),))
     return summarize(scores, attacks, settings)
 
 

@@ -9,13 +9,14 @@ import pytest
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
-from scoring_support import synthetic_scores
+from scoring_support import COMPARISONS, synthetic_scores
 
 from stages.xlt.scoring.metrics_files import plot_tables
 from stages.xlt.scoring.plots import (NEUTRAL, OKABE_ITO, VERDICT_COLOURS, coverage_text, drop_bars, forest_plot,
                                       headline_forest, strength_curves)
+from stages.xlt.scoring.settings import SummarySettings
 from stages.xlt.scoring.statistics import BootstrapSettings
-from stages.xlt.scoring.summary import SummarySettings, summarize
+from stages.xlt.scoring.summary import summarize
 
 TEMPLATE = Path(__file__).resolve().parents[1] / ".dvc" / "vega-offline.html"
 PLOT_TEMPLATES = Path(__file__).resolve().parents[1] / ".dvc" / "plots"
@@ -27,7 +28,7 @@ def tables():
     scores = synthetic_scores({"multi": 0.4, "squad": 0.2, "none": 0.2}, langs=("de", "zh"),
                               conditions=("typos", "distractor"), seeds=(0,), n_clusters=20,
                               coverage={("zh", "distractor"): 0.0})
-    settings = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100),
+    settings = SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100),
                                headline=(("qa", ("multi", "squad"), "typos"), ("qa", ("multi", "none"), "typos")))
     return plot_tables(summarize(scores, None, settings))
 

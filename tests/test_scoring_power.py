@@ -19,14 +19,14 @@ from stages.xlt.scoring.power import (
     detectable_effects,
     evaluate,
     headline_cells,
-    minimum_detectable_effect,
     project,
     run_shape,
     stage_kind,
 )
+from stages.xlt.scoring.settings import SummarySettings
 from stages.xlt.scoring.statistics import BootstrapSettings, ClusterBootstrap, RunPart
 from stages.xlt.scoring.metrics_files import detailed
-from stages.xlt.scoring.summary import SummarySettings, summarize
+from stages.xlt.scoring.summary import summarize
 
 PLANNER = dict(run_sd=0.03, rho=0.6, cluster_sd=0.06, item_sd=0.25, run_rho=0.8)
 
@@ -46,9 +46,9 @@ def test_without_runs_the_mde_is_the_noncentral_t_one(clusters):
     # One seed per arm: the test is a t test with K − 1 df, for which the noncentral t is exact.
     runs = [RunPart(math.nan, 1), RunPart(math.nan, 1)]
     for alpha in (0.05, 0.05 / 7):
-        assert minimum_detectable_effect(0.0004, clusters, runs, alpha) == pytest.approx(
+        assert detectable_effects(0.0004, clusters, runs, [alpha])[0] == pytest.approx(
             noncentral_t_mde(0.02, clusters - 1, alpha), rel=0.01)
-    assert minimum_detectable_effect(0.0004, 10_000, runs, 0.05) == pytest.approx(0.02 * 2.8016, rel=0.005)
+    assert detectable_effects(0.0004, 10_000, runs, [0.05])[0] == pytest.approx(0.02 * 2.8016, rel=0.005)
 
 
 def test_estimated_run_variance_costs_detectability():
@@ -61,8 +61,8 @@ def test_estimated_run_variance_costs_detectability():
     assert noncentral_t_mde(se, df, 0.05) < plain < 1.3 * noncentral_t_mde(se, df, 0.05)
     assert family / noncentral_t_mde(se, df, 0.05 / 7) > plain / noncentral_t_mde(se, df, 0.05)
     assert detectable_effects(0.0002, 33, [RunPart(0.0012, 6, 0.0003)] * 2, [0.05])[0] < plain
-    assert math.isnan(minimum_detectable_effect(math.nan, 33, runs, 0.05))
-    assert minimum_detectable_effect(0.0, 33, [RunPart(0.0, 3, 0.0)] * 2, 0.05) == 0.0
+    assert math.isnan(detectable_effects(math.nan, 33, runs, [0.05])[0])
+    assert detectable_effects(0.0, 33, [RunPart(0.0, 3, 0.0)] * 2, [0.05])[0] == 0.0
 
 
 # ---------------------------------------------------------------------------------------------- projection

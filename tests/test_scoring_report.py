@@ -8,16 +8,19 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from scoring_support import synthetic_attacks, synthetic_scores
+from scoring_support import COMPARISONS, synthetic_attacks, synthetic_scores
 
 from stages.xlt.scoring.answer import first_screen
 from stages.xlt.scoring.report import exploratory_rows, render_report
 from stages.xlt.scoring.report_detail import render_target_page
+from stages.xlt.scoring.settings import SummarySettings
 from stages.xlt.scoring.statistics import BootstrapSettings
-from stages.xlt.scoring.summary import SummarySettings, summarize
+from stages.xlt.scoring.summary import summarize
 
 RATES = {"multi": 0.5, "squad": 0.1, "none": 0.1}
 SETUP = {
+    "title": "A study of typos",
+    "question": "Do typos hurt some arms more?",
     "profile": "tiny",
     "model": "tiny-encoder",
     "arms": {"none": [], "squad": ["squad"], "multi": ["squad", "mnli"]},
@@ -43,8 +46,8 @@ def build(seeds=(0,), confidence=0.95, confound=False, attacks=True, coverage=CO
     if confound:
         scores.loc[(scores["arm"] == "none") & (scores["condition"] == "clean"), "value"] = 1.0
     records = synthetic_attacks(scores, {"multi": 0.7, "squad": 0.2, "none": 0.2}, n_items=40) if attacks else None
-    settings = SummarySettings(bootstrap=BootstrapSettings(n_resamples=200, confidence=confidence),
-                               n_permutations=200, headline=(("qa", ("multi", "squad"), "typos"),))
+    settings = SummarySettings(comparisons=COMPARISONS,
+                               bootstrap=BootstrapSettings(n_resamples=200, confidence=confidence), n_permutations=200, headline=(("qa", ("multi", "squad"), "typos"),))
     return summarize(scores, records, settings)
 
 
@@ -175,6 +178,13 @@ def test_confidence_level_comes_from_the_settings():
     assert "p < 0.1 " in text
 
 
+def test_title_and_question_come_from_the_setup(one_seed_text, one_seed):
+    assert one_seed_text.startswith("# A study of typos\n")
+    assert "## Question and measure\n\nDo typos hurt some arms more? Each arm's **drop** is" in one_seed_text
+    bare = render_report(one_seed, {"seeds": [0]})
+    assert bare.startswith("# Robustness report\n") and "## Question and measure\n\nEach arm's **drop** is" in bare
+
+
 def test_setup_lists_arms_steps_and_sizes(one_seed_text):
     assert "`multi` = squad, mnli (120 intermediate steps; fine-tuning 60)" in one_seed_text
     assert "`none` = no intermediate task (fine-tuning 60)" in one_seed_text
@@ -220,7 +230,8 @@ def test_exploratory_lists_raw_significance_that_does_not_survive(one_seed, one_
 
 def test_unnamed_headline_is_called_exploratory():
     scores = synthetic_scores(RATES, langs=("de",), n_clusters=10, seed=1)
-    summary = summarize(scores, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100)))
+    summary = summarize(scores, None,
+                        SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100)))
     text = render_report(summary, {"seeds": [0]})
     assert "No answer was named in advance" in text and "exploratory" in text
     assert pd.notna(summary.comparisons["p_adjusted"]).all()

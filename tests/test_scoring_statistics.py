@@ -1,14 +1,14 @@
 """Cluster bootstrap + between-run variance for Δ drop: hand-computed values, coverage on clustered parallel data
 (new scheme vs the old per-language row bootstrap) and with training runs that differ (t method vs resampling 3
 seeds), shared clusters across languages, the variance split, interval/p-value agreement, ties and NaN
-replicates, multiplicity, Wilson intervals and McNemar tests."""
+replicates, multiplicity."""
 
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
-from scoring_support import clustered_runs
+from scoring_support import bootstrap_drop, clustered_runs, compare_drops
 
 from stages.xlt.scoring.statistics import (
     ArmScores,
@@ -16,20 +16,13 @@ from stages.xlt.scoring.statistics import (
     ClusterBootstrap,
     RunPart,
     adjust_p_values,
-    bootstrap_drop,
     bootstrap_p_value,
-    compare_drops,
     confidence_label,
     decide,
-    design_effect,
     interval_scope,
-    mcnemar_clustered,
-    mcnemar_exact,
-    paired_success_test,
     percentile_interval,
     snap_zero,
     t_interval,
-    wilson_interval,
 )
 
 P_CLEAN = 0.6
@@ -427,42 +420,6 @@ def test_holm_and_benjamini_hochberg_against_hand_computed_values():
     assert adjust_p_values([0.2], "bh") == pytest.approx([0.2])
     with pytest.raises(ValueError, match="holm"):
         adjust_p_values([0.1], "bonferroni")
-
-
-# ---------------------------------------------------------------------------------------------- proportions
-def test_wilson_interval_against_hand_computed_values():
-    # 8/10 at 95%: z = 1.959964; centre = (0.8 + z²/20)/(1 + z²/10); half = z/(1 + z²/10)·√(0.016 + z²/400).
-    z = 1.959963984540054
-    centre = (0.8 + z * z / 20) / (1 + z * z / 10)
-    half = z / (1 + z * z / 10) * math.sqrt(0.8 * 0.2 / 10 + z * z / 400)
-    assert wilson_interval(8, 10, 0.95) == pytest.approx((centre - half, centre + half))
-    assert wilson_interval(8, 10, 0.95) == pytest.approx((0.4902, 0.9433), abs=1e-4)
-    assert wilson_interval(0, 10, 0.95) == pytest.approx((0.0, 0.2775), abs=1e-4)
-    low, high = wilson_interval(8, 10, 0.95, design_effect=2.0)  # = 4/5 with n_eff = 5
-    assert (low, high) == pytest.approx(wilson_interval(4, 5, 0.95))
-    assert all(math.isnan(x) for x in wilson_interval(0, 0))
-
-
-def test_design_effect():
-    assert design_effect(np.array([1, 0, 1, 0]), ["a", "b", "c", "d"]) == 1.0
-    # Perfectly concordant pairs of clusters: the variance doubles.
-    assert design_effect(np.array([1, 1, 0, 0, 1, 1, 0, 0]), list("aabbccdd")) == pytest.approx(2 * 4 / 3)
-
-
-def test_mcnemar_exact_and_clustered_against_hand_computed_values():
-    assert mcnemar_exact(1, 7) == pytest.approx(2 * (1 + 8) / 256)  # 0.0703125
-    assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)
-    assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(0, 0) == 1.0
-    # Clusters: d = (2 − 0, 1 − 1, 0 − 1) -> X² = 1² / (4 + 0 + 1) = 0.2, p = erfc(√0.1).
-    a_only = np.array([1, 1, 1, 0, 0, 0])
-    b_only = np.array([0, 0, 0, 1, 1, 0])
-    clusters = ["k1", "k1", "k2", "k2", "k3", "k3"]
-    assert mcnemar_clustered(a_only, b_only, clusters) == pytest.approx(math.erfc(math.sqrt(0.1)))
-    # Discordant pairs in distinct clusters: the exact test; shared clusters: the clustered test.
-    success_a = np.array([True, True, False, True])
-    success_b = np.array([False, False, True, True])
-    assert paired_success_test(success_a, success_b, ["a", "b", "c", "d"]) == (mcnemar_exact(2, 1), "exact McNemar")
-    assert paired_success_test(success_a, success_b, ["a", "a", "c", "d"])[1] == "clustered McNemar"
 
 
 def test_interval_scope_says_what_is_covered():

@@ -6,7 +6,7 @@
 * Determinism across processes: two calls in one process share the cached draws, so an unseeded generator passes
   an in-process check. Here two fresh interpreters (different hash seeds) must print the same bytes.
 
-Only public behaviour is used (ClusterBootstrap.compare/drop, compare_drops, bootstrap_drop).
+Only public behaviour is used (ClusterBootstrap.compare/drop).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scoring_support import bootstrap_drop, compare_drops
 
-from stages.xlt.scoring.statistics import ArmScores, BootstrapSettings, ClusterBootstrap, bootstrap_drop, compare_drops
+from stages.xlt.scoring.statistics import ArmScores, BootstrapSettings, ClusterBootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = BootstrapSettings(n_resamples=1000, seed=3)
@@ -87,7 +88,7 @@ def test_every_arm_of_a_multi_language_cell_is_paired_with_every_other():
 # a drop and the permutation p, and prints their reprs (floats round-trip exactly).
 _DETERMINISM_SCRIPT = """
 import numpy as np
-from stages.xlt.scoring.statistics import ArmScores, BootstrapSettings, ClusterBootstrap, compare_drops
+from stages.xlt.scoring.statistics import ArmScores, BootstrapSettings, ClusterBootstrap
 rng = np.random.default_rng(5)
 labels = np.repeat([f"k{i}" for i in range(25)], 2)
 languages = []
@@ -99,7 +100,8 @@ settings = BootstrapSettings(n_resamples=400, seed=11)
 boot = ClusterBootstrap(languages, [labels, labels], settings, n_permutations=300)
 print(repr(boot.compare("multi", "squad")))
 print(repr(boot.drop("squad")))
-print(repr(compare_drops([languages[0]["multi"]], [languages[0]["squad"]], [labels], settings, 300)))
+print(repr(ClusterBootstrap([{"A": languages[0]["multi"], "B": languages[0]["squad"]}], [labels], settings,
+                       300).compare("A", "B")))
 """
 
 

@@ -7,17 +7,18 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scoring_support import bh_by_definition, holm_by_definition, synthetic_attacks, synthetic_scores
+from scoring_support import COMPARISONS, bh_by_definition, holm_by_definition, synthetic_attacks, synthetic_scores
 
 from stages.xlt.scoring.power import Components, measured_effects
+from stages.xlt.scoring.settings import SummarySettings
 from stages.xlt.scoring.statistics import BootstrapSettings, decide
-from stages.xlt.scoring.summary import SummarySettings, summarize
+from stages.xlt.scoring.summary import summarize
 
 RATES = {"multi": 0.5, "squad": 0.1, "none": 0.1}
 LANGS = ("de", "th", "zh")
 COVERAGE = {("th", "codeswitch"): 0.0, ("de", "codeswitch"): 0.5}
-SETTINGS = SummarySettings(bootstrap=BootstrapSettings(n_resamples=300, seed=3), n_permutations=300,
-                           headline=(("qa", ("multi", "squad"), "typos"),))
+SETTINGS = SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=300, seed=3),
+                           n_permutations=300, headline=(("qa", ("multi", "squad"), "typos"),))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,8 @@ def test_families_and_verdicts_use_the_adjusted_p(summary):
         assert row.verdict == decide(row.p_adjusted, row.delta, 0.05)
         assert (row.ci_low > 0 or row.ci_high < 0) == (row.p_value < 0.05)
     bh = summarize(synthetic_scores(RATES, langs=LANGS, n_clusters=10, seed=4), None,
-                   SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), multiplicity="bh"))
+                   SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100),
+                                   multiplicity="bh"))
     for family, block in bh.comparisons.groupby("family"):
         assert block["p_adjusted"].to_numpy() == pytest.approx(bh_by_definition(block["p_value"].tolist()))
 
@@ -163,7 +165,8 @@ def test_confounded_comparisons_are_flagged(scores):
     better = scores.copy()
     none_clean = (better["arm"] == "none") & (better["condition"] == "clean")
     better.loc[none_clean, "value"] = 1.0
-    result = summarize(better, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100),
+    result = summarize(better, None, SummarySettings(comparisons=COMPARISONS,
+                                                     bootstrap=BootstrapSettings(n_resamples=100),
                                                      confound_threshold=0.05))
     confounds = result.confounds.set_index("comparison")
     assert confounds.loc["multi_vs_none", "confounded"] and confounds.loc["squad_vs_none", "confounded"]
@@ -199,7 +202,8 @@ def test_comparisons_param_drives_arm_names(scores):
 
 
 def test_average_languages_per_task(scores):
-    custom = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), average_languages={"qa": ["de", "zh"]})
+    custom = SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100),
+                             average_languages={"qa": ["de", "zh"]})
     result = summarize(scores, None, custom)
     assert cell(result.comparisons, arm_a="multi", arm_b="squad", lang="avg", condition="typos")["languages"] == "de,zh"
 
@@ -213,11 +217,11 @@ def test_strength_table_is_on_changed_examples(summary, scores):
 
 def test_bad_tables_raise(scores):
     with pytest.raises(ValueError, match="lacks columns"):
-        summarize(scores.drop(columns=["cluster"]))
+        summarize(scores.drop(columns=["cluster"]), None, SETTINGS)
     with pytest.raises(ValueError, match="no 'clean' rows"):
-        summarize(scores[scores["condition"] != "clean"])
+        summarize(scores[scores["condition"] != "clean"], None, SETTINGS)
     with pytest.raises(ValueError, match="duplicate"):
-        summarize(pd.concat([scores, scores.head(1)]))
+        summarize(pd.concat([scores, scores.head(1)]), None, SETTINGS)
     with pytest.raises(ValueError, match="0–100 scale"):
         summarize(scores.assign(chrf=scores["chrf"] * 2), None, SETTINGS)
     with pytest.raises(ValueError, match="several cluster labels"):
@@ -227,9 +231,9 @@ def test_bad_tables_raise(scores):
     with pytest.raises(ValueError, match="'applied' for some arms"):
         summarize(inconsistent, None, SETTINGS)
     with pytest.raises(ValueError, match="not in"):
-        SummarySettings(headline=(("qa", ("multi", "other"), "typos"),))
+        SummarySettings(comparisons=COMPARISONS, headline=(("qa", ("multi", "other"), "typos"),))
     with pytest.raises(ValueError, match="has no scores"):
-        summarize(scores, None, SummarySettings(headline=(("qa", ("multi", "squad"), "nope"),),
+        summarize(scores, None, SummarySettings(comparisons=COMPARISONS, headline=(("qa", ("multi", "squad"), "nope"),),
                                                 bootstrap=BootstrapSettings(n_resamples=100)))
     assert math.isnan(scores.loc[scores["condition"] == "clean", "chrf"].iloc[0])
 
@@ -250,14 +254,14 @@ def test_strength_bins_are_merged_until_each_holds_enough_items(summary):
     ([5, 5, 5], [(0, 1), (1, 2), (2, 3)]),       # already large enough: unchanged
 ])
 def test_merged_bins(counts, expected):
-    from stages.xlt.scoring.summary import _merged_bins
+    from stages.xlt.scoring.strength import _merged_bins
 
     assert _merged_bins(np.array(counts), 5) == expected
 
 
 def test_skipped_comparisons_are_not_made_nor_counted_in_families(scores):
-    settings = SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), n_permutations=100,
-                               skipped_comparisons=(("qa", "squad", "none"),))
+    settings = SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100),
+                               n_permutations=100, skipped_comparisons=(("qa", "squad", "none"),))
     result = summarize(scores, None, settings)
     assert not ((result.comparisons["arm_a"] == "squad") & (result.comparisons["arm_b"] == "none")).any()
     family = result.comparisons[(result.comparisons["lang"] == "avg") & (result.comparisons["metric"] == "f1")
@@ -280,11 +284,12 @@ def test_a_cell_with_one_changed_cluster_gets_no_verdict(scores):
     drop = cell(result.arms, arm="multi", lang="de", condition="typos")
     assert bool(drop["too_few_clusters"]) and np.isfinite(drop["drop"]) and math.isnan(drop["drop_ci_low"])
     # The same guard at a stricter setting catches cells with a few clusters.
-    strict = summarize(few, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100), min_clusters=40))
+    strict = summarize(few, None, SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100),
+                                                  min_clusters=40))
     assert set(strict.comparisons.loc[strict.comparisons["applicable"], "verdict"]) == {"too few clusters"}
     assert strict.comparisons["family_size"].max() == 0
     with pytest.raises(ValueError, match="min_clusters"):
-        SummarySettings(min_clusters=0)
+        SummarySettings(comparisons=COMPARISONS, min_clusters=0)
 
 
 def test_variance_split_power_and_per_seed_values(summary, scores):
@@ -322,7 +327,8 @@ def test_confounds_on_the_changed_examples(scores):
     better.loc[target, "value"] = 1.0
     nothing_else = better.assign(applied=np.where((better["condition"] == "typos") & (better["lang"] == "de"),
                                                   better["id"].isin(ids), better["applied"]))
-    result = summarize(nothing_else, None, SummarySettings(bootstrap=BootstrapSettings(n_resamples=100)))
+    result = summarize(nothing_else, None,
+                       SummarySettings(comparisons=COMPARISONS, bootstrap=BootstrapSettings(n_resamples=100)))
     row = cell(result.comparisons, arm_a="multi", arm_b="none", lang="de", condition="typos")
     assert bool(row["confounded_changed"]) and row["clean_gap_changed"] < -0.05 and not bool(row["confounded"])
     confound = result.confounds.set_index("comparison").loc["multi_vs_none"]

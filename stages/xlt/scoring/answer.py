@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from stages.xlt.scoring import formatting as fmt
+from stages.xlt.scoring.finite import finite_or_none
 from stages.xlt.scoring.statistics import DEGRADES, IMPROVES, NO_EVIDENCE
 from stages.xlt.scoring.summary import Summary, headline_rows, tasks
 
@@ -32,7 +33,7 @@ def _tested(rows: pd.DataFrame) -> pd.DataFrame:
 def _mde_range(rows: pd.DataFrame, column: str) -> str | None:
     if column not in rows.columns:
         return None
-    values = [v for v in rows[column] if fmt.finite(v)]
+    values = [v for v in rows[column] if finite_or_none(v) is not None]
     if not values:
         return None
     low, high = fmt.points(min(values)), fmt.points(max(values))
@@ -78,14 +79,14 @@ def headline_table(summary: Summary) -> str:
     level = fmt.level(summary.settings.bootstrap.confidence)
     body = []
     for r in rows.to_dict(orient="records"):
-        applicable = bool(r["applicable"]) and fmt.finite(r.get("delta"))
+        applicable = bool(r["applicable"]) and finite_or_none(r.get("delta")) is not None
         body.append([
             _cell_name(r), f"`{r['arm_a']}` − `{r['arm_b']}`",
             fmt.points(r.get("delta"), True) if applicable else "n/a",
             fmt.interval(r.get("ci_low"), r.get("ci_high")) if applicable else "n/a",
             fmt.p_text(r.get("p_adjusted")), str(r["verdict"]) + (" ⚠ confounded" if r.get("confounded") else ""),
-            fmt.changed(r), str(int(r["n_clusters"])) if fmt.finite(r.get("n_clusters")) else "0",
-            fmt.points(r.get("mde_family")) if fmt.finite(r.get("mde_family")) else "n/a"])
+            fmt.changed(r), str(int(r["n_clusters"])) if finite_or_none(r.get("n_clusters")) is not None else "0",
+            fmt.points(r.get("mde_family")) if finite_or_none(r.get("mde_family")) is not None else "n/a"])
     return fmt.table(["cell (target · perturbation)", "A − B", "Δ (points)", f"{level} interval",
                       "adjusted p", "verdict", "changed/total", "clusters", "MDE (80% power)"], body)
 

@@ -13,7 +13,8 @@ import math
 
 import pandas as pd
 
-from stages.xlt.scoring.attack_stats import EXACT_LIMIT, POOLED, POWER, arm_figures
+from stages.xlt.scoring.attack_stats import EXACT_LIMIT, POWER, arm_figures
+from stages.xlt.scoring.labels import POOLED
 
 SAMPLES_PER_LANGUAGE = 30
 

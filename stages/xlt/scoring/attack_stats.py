@@ -36,16 +36,16 @@ clean_metric, final_metric, poolable``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
+from stages.xlt.scoring.labels import POOLED
 from stages.xlt.scoring.statistics import adjust_p_values
 
-POOLED = "pooled"
 EXACT_LIMIT = 20  # clusters with a non-zero difference: 2^20 sign patterns is about a second
 POWER = 0.8
 RECORD_COLUMNS = ("task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "n_words",
@@ -303,6 +303,17 @@ def check_records(attacks: pd.DataFrame) -> None:
         raise ValueError(f"attack status {sorted(unknown)} is not one of {STATUSES}")
 
 
+def attack_table(attacks: pd.DataFrame | None, settings: AttackSettings) -> pd.DataFrame:
+    """The attack records (``collect.attack_records``) checked, then `attack_rows` as a table: per task x
+    comparison x language (and pooled), over every attacked seed; no records, no rows."""
+    if attacks is None or attacks.empty:
+        return pd.DataFrame(columns=["task", "arm_a", "arm_b", "comparison", "lang"])
+    check_records(attacks)
+    frame = attacks.assign(id=attacks["id"].astype(str), cluster=attacks["cluster"].astype(str),
+                           arm=attacks["arm"].astype(str), success=attacks["success"].astype(bool))
+    return pd.DataFrame(attack_rows(frame, settings))
+
+
 def arm_figures(rows: pd.DataFrame) -> pd.DataFrame:
     """TextAttack's figures per task, arm and language (incl. pooled), from the comparison rows."""
     records: dict[tuple, dict] = {}
@@ -318,9 +329,3 @@ def arm_figures(rows: pd.DataFrame) -> pd.DataFrame:
 
 _FIGURE_NAMES = ("candidates", "skipped", "failed", "succeeded", "original_accuracy", "accuracy_under_attack",
                  "attack_success_rate", "words_perturbed_pct", "avg_queries", "budget_exhausted")
-
-
-def as_mapping(settings: AttackSettings) -> Mapping[str, object]:
-    return {"confidence": settings.confidence, "n_resamples": settings.n_resamples,
-            "n_permutations": settings.n_permutations, "multiplicity": settings.multiplicity,
-            "exact_limit": EXACT_LIMIT, "power": POWER}

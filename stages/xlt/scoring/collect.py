@@ -1,6 +1,6 @@
 """Predictions on disk -> the long per-example tables that scoring summarises.
 
-Scores: one row per (task, arm, seed, lang, condition, example id, metric) with the columns summary.py needs:
+Scores: one row per (task, arm, seed, lang, condition, example id, metric) with the columns summarising needs:
 ``task, arm, seed, lang, condition, id, cluster, metric, value, applied, chrf``. Gold answers always come from the
 clean test set (a perturbation never changes the answer text). Each perturbed row carries the chrF between its
 clean and perturbed input (so scores can be plotted against perturbation strength) and ``applied``: whether the
@@ -24,6 +24,7 @@ from stages.xlt.scoring.metrics import answer_f1, exact_match, label_accuracy
 
 PathFor = Callable[[str, str], Path]  # (condition, lang) -> file
 SCORE_COLUMNS = ["task", "arm", "seed", "lang", "condition", "id", "cluster", "metric", "value", "applied", "chrf"]
+OPTIONAL_SCORE_COLUMNS = ("chrf",)  # a table without them can still be summarised (alignment.py)
 ATTACK_COLUMNS = ["task", "arm", "seed", "lang", "id", "cluster", "status", "success", "words_changed", "n_words",
                   "queries", "budget_exhausted", "clean_score", "final_score", "clean_metric", "final_metric",
                   "poolable", "separate_because", "reason", "clean_prediction", "final_prediction", "edits", "clean",

@@ -6,33 +6,23 @@ from the settings, never from a literal.
 
 from __future__ import annotations
 
-import numpy as np
-
+from stages.xlt.scoring.finite import finite_or_none
+from stages.xlt.scoring.labels import AVERAGE, POOLED
 from stages.xlt.scoring.statistics import confidence_label
 
 POINTS = 100.0
 MULTIPLICITY_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
-AVERAGE = "avg"
-POOLED = "pooled"
-
-
-def finite(value) -> bool:
-    """Whether `value` is a finite number (None, NaN, strings and missing columns are not)."""
-    try:
-        return value is not None and bool(np.isfinite(float(value)))
-    except (TypeError, ValueError):
-        return False
 
 
 def points(value, signed: bool = False) -> str:
-    if not finite(value):
+    if finite_or_none(value) is None:
         return "n/a"
     return f"{POINTS * float(value):+.1f}" if signed else f"{POINTS * float(value):.1f}"
 
 
 def p_text(value) -> str:
     """'0.042' or '< 0.001' (the resolution of 2000 resamples makes smaller values meaningless)."""
-    if not finite(value):
+    if finite_or_none(value) is None:
         return "n/a"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
@@ -54,7 +44,7 @@ def changed(row) -> str:
 
 
 def number(value) -> str:
-    return f"{value:g}" if finite(value) else "n/a"
+    return f"{value:g}" if finite_or_none(value) is not None else "n/a"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -18,13 +17,18 @@ import numpy as np
 import pandas as pd
 
 from stages.xlt.io import atomic_path
-from stages.xlt.scoring.summary import AVERAGE, Summary, finite_or_none, headline_rows, statistics_settings, tasks
+from stages.xlt.scoring.finite import json_number
+from stages.xlt.scoring.labels import AVERAGE
+from stages.xlt.scoring.power import MDE_POWER, family_rule
+from stages.xlt.scoring.settings import SummarySettings
+from stages.xlt.scoring.statistics import PERMUTATION_SCOPE
+from stages.xlt.scoring.summary import Summary, headline_rows, tasks
 
 POINTS = 100.0
 
 
 def _in_points(value) -> float | None:
-    value = finite_or_none(value)
+    value = json_number(value)
     return None if value is None else round(POINTS * value, 2)
 
 
@@ -42,7 +46,7 @@ def headline_files(summary: Summary) -> dict[str, dict]:
     for row in headline_rows(summary).to_dict(orient="records"):
         out[_file_name(row["task"], row["condition"], f"{row['arm_a']}-{row['arm_b']}")] = {
             "delta": _in_points(row.get("delta")), "ci_low": _in_points(row.get("ci_low")),
-            "ci_high": _in_points(row.get("ci_high")), "p_adj": finite_or_none(row.get("p_adjusted")),
+            "ci_high": _in_points(row.get("ci_high")), "p_adj": json_number(row.get("p_adjusted")),
             "mde": _in_points(row.get("mde_family"))}
     clean = summary.clean
     for task in tasks(summary):
@@ -57,7 +61,7 @@ def _json_value(value):
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (float, np.floating)):
-        return finite_or_none(value)
+        return json_number(value)
     if isinstance(value, np.integer):
         return int(value)
     return value
@@ -75,6 +79,15 @@ def _nest(table: pd.DataFrame, keys: list[str]) -> dict:
             node = node.setdefault(str(record[key]), {})
         node[str(record[keys[-1]])] = {c: _json_value(record[c]) for c in values}
     return out
+
+
+def statistics_settings(settings: SummarySettings) -> dict:
+    """How every interval, p-value and minimum detectable effect was computed, in words and numbers."""
+    return {"interval_method": settings.bootstrap.method_name, "alpha": settings.alpha,
+            "min_clusters": settings.min_clusters, "p_permutation": PERMUTATION_SCOPE,
+            "mde": f"smallest true Δ found with {MDE_POWER:.0%} power by the two-sided t test with the cell's "
+                   "variance components, over the sampling variation of its estimated se and df (power.py); mde "
+                   f"at alpha, mde_family at alpha / family_size: {family_rule(settings.multiplicity)}"}
 
 
 def detailed(summary: Summary) -> dict:

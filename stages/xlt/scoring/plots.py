@@ -18,13 +18,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stages.xlt.io import atomic_path  # noqa: E402
+from stages.xlt.scoring.labels import AVERAGE  # noqa: E402
 from stages.xlt.scoring.statistics import DEGRADES, IMPROVES, confidence_label  # noqa: E402
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 VERDICT_COLOURS = {DEGRADES: "#D55E00", IMPROVES: "#0072B2"}
 NEUTRAL = "#555555"
 DPI = 150
-AVERAGE = "avg"
 
 
 def _save(figure: plt.Figure, path: str | Path) -> Path:
@@ -194,7 +194,7 @@ def _bar_lengths(centre, low, high) -> np.ndarray:
 
 def strength_curves(strength: pd.DataFrame, path: str | Path, confidence: float, metric_label: str = "F1") -> Path:
     """Drop vs chrF to the clean input (lower chrF = stronger perturbation): per bin (bins merged until each
-    holds at least a handful of items, see summary.strength_table) each arm's drop with its interval, and n."""
+    holds at least a handful of items, see strength.strength_table) each arm's drop with its interval, and n."""
     _require(strength, ["arm", "condition", "chrf_mid", "drop", "ci_low", "ci_high", "n"], "strength")
     conditions = sorted(strength["condition"].unique())
     arms = sorted(strength["arm"].unique())

@@ -47,10 +47,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
+from stages.xlt.scoring.labels import AVERAGE
 from stages.xlt.scoring.statistics import RunPart, run_df_term, run_variance, t_interval
 
 MDE_POWER = 0.8
-AVERAGE = "avg"
 
 
 # ---------------------------------------------------------------------------------------------- MDE
@@ -111,11 +111,6 @@ def detectable_effects(var_items: float, n_clusters: float, runs: Sequence[RunPa
         high = float(np.quantile(critical, 0.95)) + 10 * sigma
         out.append(float(optimize.brentq(shortfall, 0.0, high, xtol=1e-5 * sigma, maxiter=500)))
     return out
-
-
-def minimum_detectable_effect(var_items: float, n_clusters: float, runs: Sequence[RunPart], alpha: float,
-                              power: float = MDE_POWER) -> float:
-    return detectable_effects(var_items, n_clusters, runs, [alpha], power)[0]
 
 
 # ---------------------------------------------------------------------------------------------- projection

@@ -2,6 +2,8 @@
 findings, limits and one figure per target; per-target detail lives in report/<target>.md (report_detail.py).
 
 Every number comes from the Summary (summary.py) or from `setup`, a dict the caller builds from params:
+  title: str                      optional, the report's heading (the study's name)
+  question: str                   optional, the research question, opening "Question and measure"
   profile: str                    optional
   model: str                      e.g. "multilingual-e5-small"
   arms: {arm: [intermediate tasks]}   in the order the study lists them
@@ -19,6 +21,7 @@ Scores are reported ×100 ("points"). Every confidence level printed comes from 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,9 +30,11 @@ import pandas as pd
 from stages.xlt.scoring import formatting as fmt
 from stages.xlt.scoring.answer import first_screen
 from stages.xlt.scoring.statistics import DEGRADES, IMPROVES
-from stages.xlt.scoring.summary import AVERAGE, POOLED, Summary, tasks
+from stages.xlt.scoring.finite import finite_or_none
+from stages.xlt.scoring.labels import AVERAGE, POOLED
+from stages.xlt.scoring.summary import Summary, tasks
 
-TITLE = "Robustness of zero-shot cross-lingual transfer after intermediate-task training"
+DEFAULT_TITLE = "Robustness report"  # without a study title in `setup`
 
 
 def _level(summary: Summary) -> str:
@@ -46,12 +51,12 @@ def _ordered_tasks(summary: Summary, setup: Mapping[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- sections
-def _section_question(summary: Summary) -> str:
+def _section_question(summary: Summary, setup: Mapping[str, Any]) -> str:
     comparisons = ", ".join(f"`{a}` vs `{b}`" for a, b in summary.settings.comparisons)
+    question = f"{setup['question']} " if setup.get("question") else ""
     return (
         "## Question and measure\n\n"
-        "Does multi-task English intermediate-task training make zero-shot cross-lingual transfer *less robust* "
-        "to perturbations of the test inputs than single-task or no intermediate training? Each arm's **drop** is "
+        f"{question}Each arm's **drop** is "
         "its clean score minus its perturbed score on the same examples, restricted to the examples the "
         "perturbation actually changed; arms are compared by **Δ = drop(A) − drop(B)** "
         f"({comparisons}). Δ > 0 means arm A loses more under perturbation (is less robust) than arm B."
@@ -232,7 +237,7 @@ def _section_attack(summary: Summary) -> str:
                      f"{fmt.points(r['success_a'])} / {fmt.points(r['success_b'])}",
                      f"{fmt.points(r['difference'], True)} {fmt.interval(r.get('ci_low'), r.get('ci_high'))}",
                      fmt.p_text(r["p_value"]), fmt.p_text(r["p_adjusted"]),
-                     f"±{fmt.points(r['mde'])}" if fmt.finite(r.get("mde")) else "n/a"])
+                     f"±{fmt.points(r['mde'])}" if finite_or_none(r.get("mde")) is not None else "n/a"])
     lines.append(fmt.table(["target", "A − B", "n both", "success A / B (%)", f"difference [{_level(summary)}]",
                             "p", "adjusted p", "detectable at 80% power"], body))
     return "\n".join(lines)
@@ -262,7 +267,7 @@ def _section_detect(summary: Summary) -> str:
     for cell in cells:
         total = cell.var_items + cell.var_runs
         share = (f"{100 * cell.var_items / total:.0f}% / {100 * cell.var_runs / total:.0f}%"
-                 if fmt.finite(total) and total > 0 else "n/a")
+                 if math.isfinite(total) and total > 0 else "n/a")
         body.append([f"{cell.task} · {cell.condition}", fmt.points(cell.delta, True), fmt.points(cell.se), share,
                      fmt.points(cell.mde), fmt.points(cell.mde_family)])
         reached = None
@@ -280,7 +285,7 @@ def _section_detect(summary: Summary) -> str:
                          f"items (family MDE {fmt.points(reached[2])})")
         else:
             best = min((project(cell.components, s, i, alpha=summary.settings.alpha).mde_family, s, i)
-                       for s in DETECT_SEEDS for i in DETECT_ITEMS) if fmt.finite(cell.var_items) else None
+                       for s in DETECT_SEEDS for i in DETECT_ITEMS) if math.isfinite(cell.var_items) else None
             plans.append(f"- {cell.task} · {cell.condition}: none of {max(DETECT_SEEDS)} seeds × "
                          f"{max(DETECT_ITEMS):g}× items" + (f" (best: {fmt.points(best[0])} at {best[1]} seeds, "
                                                            f"{best[2]:g}× items)" if best else ""))
@@ -350,12 +355,13 @@ def _section_limitations(summary: Summary, setup: Mapping[str, Any]) -> str:
 
 
 def render_report(summary: Summary, setup: Mapping[str, Any], figures: Mapping[str, str] | None = None,
-                  details: Mapping[str, str] | None = None, title: str = TITLE) -> str:
+                  details: Mapping[str, str] | None = None) -> str:
     """The main Markdown report. `figures` maps a caption to a PNG path relative to the report (one per target);
     `details` maps a target to its per-target page, relative to the report."""
     screen = first_screen(summary, _ordered_tasks(summary, setup), list(setup.get("arms", {})),
                           setup.get("target_notes"))
-    sections = [f"# {title}\n\n{screen}".rstrip(), _section_question(summary), _section_setup(summary, setup),
+    title = setup.get("title") or DEFAULT_TITLE
+    sections = [f"# {title}\n\n{screen}".rstrip(), _section_question(summary, setup), _section_setup(summary, setup),
                 _section_confounds(summary, setup), _section_detect(summary), _section_findings(summary),
                 _section_exploratory(summary), _section_attack(summary)]
     if figures:

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 
 from stages.xlt.scoring import formatting as fmt
 from stages.xlt.scoring.attack_report import attack_section
+from stages.xlt.scoring.finite import finite_or_none
+from stages.xlt.scoring.labels import AVERAGE
 from stages.xlt.scoring.statistics import NOT_APPLICABLE
-from stages.xlt.scoring.summary import AVERAGE, Summary
+from stages.xlt.scoring.summary import Summary
 
 
 def _level(summary: Summary) -> str:
@@ -83,7 +85,7 @@ def delta_table(summary: Summary, task: str, metric: str, arm_a: str, arm_b: str
             body.append([f"`{condition}`", name, fmt.changed(r),
                          f"{fmt.points(r['delta'], True)} {fmt.interval(r['ci_low'], r['ci_high'])}",
                          fmt.p_text(r["p_value"]), fmt.p_text(r["p_adjusted"]), str(r["verdict"]),
-                         fmt.points(r.get("mde_family")) if fmt.finite(r.get("mde_family")) else "n/a",
+                         fmt.points(r.get("mde_family")) if finite_or_none(r.get("mde_family")) is not None else "n/a",
                          f"{fmt.points(r['relative_delta'], True)} "
                          f"{fmt.interval(r['relative_ci_low'], r['relative_ci_high'])}"])
     return fmt.table(["perturbation", "lang", "changed", f"Δ [{_level(summary)} interval]", "p", "adjusted p",

@@ -1,8 +1,7 @@
-"""Cluster bootstrap and between-run variance for robustness drops and Δ between arms; multiplicity; Wilson
-intervals; McNemar tests.
+"""Cluster bootstrap and between-run variance for robustness drops and Δ between arms; multiplicity; verdicts.
 
 Quantities. For an arm on one language: drop = mean(clean score) − mean(perturbed score) over the same examples
-(the examples the perturbation changed: see summary.py); relative drop = drop / mean(clean score).
+(the examples the perturbation changed: see tables.py); relative drop = drop / mean(clean score).
 Δ = drop(A) − drop(B); Δ > 0 means arm A loses more under perturbation than arm B (A is less robust).
 Relative Δ = relative drop(A) − relative drop(B). A language average is the unweighted mean of the per-language
 values (XTREME's macro average); its relative drop is (average drop) / (average clean score).
@@ -73,7 +72,7 @@ Decision rules, shared by every quantity:
 * NaN replicates: a replicate in which some language received no cluster has no value for the language average
   (rare unless a language has one or two changed clusters); a relative quantity over a zero clean score is NaN.
   They are left out of variances and percentiles and counted: n_resamples_used + n_resamples_nan = R.
-* With fewer than 2 clusters the item variance cannot be estimated: no interval and no p (summary.py applies a
+* With fewer than 2 clusters the item variance cannot be estimated: no interval and no p (tables.py applies a
   stricter `min_clusters` guard, "too few clusters").
 * A cluster-level sign-flip permutation test is reported beside the p-value (`p_permutation`). Under H0 "the arm
   label does not matter" swapping A and B within a cluster flips the sign of that cluster's (seed-averaged)
@@ -85,12 +84,8 @@ Decision rules, shared by every quantity:
   summary.py defines the families. Intervals stay marginal (unadjusted).
 * Verdicts: "degrades" (A less robust: p < α and Δ̂ > 0), "improves" (p < α and Δ̂ < 0), "no evidence" (the
   data cannot tell; not evidence of no effect), "not applicable" for cells where the perturbation changed no
-  example, and "too few clusters" (summary.py) where the item variance rests on too few clusters to decide.
-* Attack tables: Wilson intervals for success rates (good coverage at small n and near 0 or 1, unlike the
-  Wald interval) and McNemar's exact test on the discordant pairs for the paired difference between two arms
-  attacked on the same items. Where several pairs share a cluster (e.g. the same source item attacked in
-  several languages) the pairs are not independent: the Wilson interval then uses a design-effect-adjusted
-  effective sample size, and the paired test is Durkalski et al.'s clustered McNemar test (2003, asymptotic).
+  example, and "too few clusters" (tables.py) where the item variance rests on too few clusters to decide.
+* Attack tables: attack_stats.py (a cluster/seed bootstrap and an exact cluster sign-flip test).
 """
 
 from __future__ import annotations
@@ -102,7 +97,6 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -723,21 +717,6 @@ class ClusterBootstrap:
         return float((1 + extreme.sum()) / (1 + self.n_permutations))
 
 
-def bootstrap_drop(strata: Sequence[ArmScores], clusters: Sequence[Sequence],
-                   settings: BootstrapSettings = BootstrapSettings()) -> DropResult:
-    """One arm's drop averaged over languages (`strata[k]` on language k, cluster labels `clusters[k]`)."""
-    return ClusterBootstrap([{"arm": s} for s in strata], clusters, settings, n_permutations=1).drop("arm")
-
-
-def compare_drops(strata_a: Sequence[ArmScores], strata_b: Sequence[ArmScores], clusters: Sequence[Sequence],
-                  settings: BootstrapSettings = BootstrapSettings(), n_permutations: int = 2000) -> DeltaResult:
-    """Δ = drop(A) − drop(B) averaged over languages; `strata_a[k]`, `strata_b[k]` share ids and `clusters[k]`."""
-    if len(strata_a) != len(strata_b):
-        raise ValueError("arms A and B must cover the same languages: align them by id first")
-    languages = [{"A": a, "B": b} for a, b in zip(strata_a, strata_b)]
-    return ClusterBootstrap(languages, clusters, settings, n_permutations).compare("A", "B")
-
-
 def interval_scope(n_seeds: Mapping[str, int], settings: BootstrapSettings = BootstrapSettings()) -> str:
     """What the intervals cover, in words, given each arm's number of training seeds."""
     counts = sorted(set(n_seeds.values()))
@@ -756,69 +735,3 @@ def interval_scope(n_seeds: Mapping[str, int], settings: BootstrapSettings = Boo
         return (f"{covered}; {', '.join(single)} had one training run each, whose run-to-run variance is not "
                 "covered")
     return covered
-
-
-# ---------------------------------------------------------------------------------------------- proportions
-def _z(confidence: float) -> float:
-    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
-
-
-def wilson_interval(successes: float, n: float, confidence: float = 0.95,
-                    design_effect: float = 1.0) -> tuple[float, float]:
-    """Wilson score interval for a proportion; with `design_effect` > 1 (clustered items) the effective
-    sample size n / design_effect is used. (nan, nan) when n == 0."""
-    if n <= 0:
-        return math.nan, math.nan
-    p_hat = successes / n
-    n_eff = n / max(1.0, design_effect)
-    z = _z(confidence)
-    denominator = 1 + z * z / n_eff
-    centre = (p_hat + z * z / (2 * n_eff)) / denominator
-    half = z / denominator * math.sqrt(p_hat * (1 - p_hat) / n_eff + z * z / (4 * n_eff * n_eff))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def design_effect(outcomes: np.ndarray, clusters: Sequence) -> float:
-    """Variance of a mean of 0/1 outcomes under cluster sampling relative to independent sampling (>= 1)."""
-    outcomes = np.asarray(outcomes, dtype=float)
-    n = outcomes.size
-    _, codes = np.unique(np.asarray(clusters).astype(str), return_inverse=True)
-    k = codes.max() + 1 if n else 0
-    p = outcomes.mean() if n else math.nan
-    if n == 0 or k < 2 or p in (0.0, 1.0) or k == n:
-        return 1.0
-    residual = np.bincount(codes, outcomes - p, minlength=k)
-    clustered = k / (k - 1) * (residual ** 2).sum() / n ** 2
-    return max(1.0, clustered / (p * (1 - p) / n))
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Exact two-sided McNemar p: binomial(b + c, 1/2) tail at min(b, c), doubled, capped at 1."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2 ** n)
-
-
-def mcnemar_clustered(a_only: np.ndarray, b_only: np.ndarray, clusters: Sequence) -> float:
-    """Durkalski et al. (2003) clustered McNemar p (chi-square, 1 df) from per-pair discordance indicators."""
-    _, codes = np.unique(np.asarray(clusters).astype(str), return_inverse=True)
-    difference = np.bincount(codes, np.asarray(a_only, float) - np.asarray(b_only, float))
-    denominator = (difference ** 2).sum()
-    if denominator == 0:
-        return 1.0
-    statistic = difference.sum() ** 2 / denominator
-    return float(math.erfc(math.sqrt(statistic / 2)))
-
-
-def paired_success_test(success_a: np.ndarray, success_b: np.ndarray, clusters: Sequence) -> tuple[float, str]:
-    """Exact McNemar when no cluster holds more than one discordant pair (pairs independent), else the
-    clustered McNemar test; returns (p, test name)."""
-    a, b = np.asarray(success_a, bool), np.asarray(success_b, bool)
-    a_only, b_only = a & ~b, ~a & b
-    labels = np.asarray(clusters).astype(str)
-    discordant = labels[a_only | b_only]
-    if discordant.size == np.unique(discordant).size:
-        return mcnemar_exact(int(a_only.sum()), int(b_only.sum())), "exact McNemar"
-    return mcnemar_clustered(a_only, b_only, labels), "clustered McNemar"
