@@ -26,13 +26,13 @@ dropped when the item is done.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import time
 
 from stages import layout
 from stages.runtime import load_params, main_guard, offline_hub
 from stages.xlt.io import atomic_path, write_json
+from stages.xlt.scoring.finite import finite_or_none
 
 
 def candidate_ids(ids, seed: int, target: str, lang: str, n: int) -> list[str]:
@@ -40,10 +40,6 @@ def candidate_ids(ids, seed: int, target: str, lang: str, n: int) -> list[str]:
     order = sorted(ids)
     random.Random(f"{seed}/{target}/{lang}").shuffle(order)
     return order[:n]
-
-
-def _finite(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
 
 
 def _skip(target: str, note: str) -> None:
@@ -59,7 +55,7 @@ def _record(item: dict, lang: str, key: tuple[str, int], result, stored_predicti
         "id": item["id"], "cluster": item.get("cluster", item["id"]), "lang": lang, "arm": key[0], "seed": key[1],
         "status": result.status, "success": result.success, "words_changed": result.words_changed,
         "n_words": result.n_words, "queries": result.queries, "budget_exhausted": result.budget_exhausted,
-        "clean_score": _finite(result.clean_score), "final_score": _finite(result.final_score),
+        "clean_score": finite_or_none(result.clean_score), "final_score": finite_or_none(result.final_score),
         "clean_metric": result.clean_metric, "final_metric": result.final_metric,
         "clean_prediction": stored_prediction, "final_prediction": final_prediction,
         "reason": result.example["perturbation"].get("reason"), "edits": result.edits,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from stages.xlt.scoring.metrics import (accuracy, exact_match, f1, f1_segmented, mixed_segmentation,
-                                       normalize_answer)
+from stages.xlt.scoring.metrics import (exact_match, f1, f1_segmented, label_accuracy, mixed_segmentation,
+                                       normalize_answer, score_prediction)
 
 
 @pytest.mark.parametrize(
@@ -89,8 +89,13 @@ def test_f1(prediction, golds, lang, expected):
     assert f1(prediction, golds, lang) == pytest.approx(expected)
 
 
-def test_accuracy():
-    assert accuracy(2, 2) == 1.0 and accuracy(1, 2) == 0.0
+def test_one_prediction_is_scored_with_its_family_metric():
+    assert label_accuracy(2, {"label": 2}, "de") == 1.0 and label_accuracy("1", {"label": 2}, "de") == 0.0
+    example = {"answers": {"text": ["the Normans"]}}
+    assert score_prediction("f1", "Normans", example, "en") == 1.0  # articles are dropped in English
+    assert score_prediction("accuracy", 0, {"label": 1}, "en") == 0.0
+    with pytest.raises(ValueError, match="no per-prediction scorer"):
+        score_prediction("bleu", "x", example, "en")
 
 
 def test_bad_input_raises():

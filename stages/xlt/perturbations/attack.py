@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..languages import SCRIPTS
+from ..scoring.metrics import label_accuracy
 from .attack_typos import typo_model
 from .codeswitch import _match_case, _spaced
 from .knobs import ATTACK_TRANSFORMATIONS, FIELDS, pair_task
@@ -189,7 +190,7 @@ def predicted_label(prediction: Any) -> int:
 class LabelFlipGoal:
     def outcome(self, prediction: Any, example: dict) -> Outcome:
         gold = example["label"]
-        correct = float(predicted_label(prediction) == gold)
+        correct = label_accuracy(predicted_label(prediction), example, example.get("lang", ""))
         return Outcome(float(prediction[gold]) if _is_vector(prediction) else correct, correct, prediction)
 
     def ineligible(self, clean_metric: float, example: dict) -> str | None:
@@ -477,7 +478,7 @@ def attack_classification(examples: list[dict], predict: Predict, *, seed: int, 
                         transformation=transformation, candidates_per_word=candidates_per_word,
                         max_queries=max_queries, target_lang=target_lang, lexicons=lexicons,
                         stored_predictions=stored_predictions,
-                        stored_metric=lambda label, example: float(int(label) == int(example["label"])),
+                        stored_metric=lambda label, example: label_accuracy(label, example, example["lang"]),
                         caller="attack_classification")
 
 

@@ -137,11 +137,6 @@ def f1_segmented(prediction: str, golds: Sequence[str] | str, lang: str) -> floa
     return max(_token_f1(prediction_tokens, tokens(gold)) for gold in _golds(golds))
 
 
-def accuracy(prediction: int | str, label: int | str) -> float:
-    """1.0 if the predicted label (class index, choice index or retrieved index) equals the gold one."""
-    return float(prediction == label)
-
-
 def answer_f1(prediction: object, example: dict, lang: str) -> float:
     """F1 of a predicted answer against the example's gold answers (``lang``'s normalisation)."""
     return f1(str(prediction), example["answers"]["text"], lang)
