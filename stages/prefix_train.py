@@ -12,7 +12,6 @@ dev set (``<task>.dev.jsonl``, paper profile) is copied beside its features for 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 
 from stages import layout

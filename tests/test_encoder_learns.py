@@ -155,9 +155,9 @@ def test_english_trained_nli_classifier_beats_the_majority_class_zero_shot(xnli_
     accuracy, majority = {}, {}
     for lang in languages:
         test = data["test"][lang]
-        test_states = prefix.compute(model.encoder, eval_features("classification", model.tokenizer, test,
-                                                                  max_length=XNLI_MAX_LENGTH, doc_stride=64),
-                                     FROZEN, pad_token_id=pad)
+        test_features = model_family("classification").eval_features(test, model.tokenizer,
+                                                                     max_length=XNLI_MAX_LENGTH, doc_stride=64)
+        test_states = prefix.compute(model.encoder, test_features, FROZEN, pad_token_id=pad)
         predicted = predict(model, "xnli", test, max_length=XNLI_MAX_LENGTH, prefix=test_states)
         accuracy[lang] = 100 * sum(predicted[e["id"]] == e["label"] for e in test) / len(test)
         majority[lang] = 100 * Counter(e["label"] for e in test).most_common(1)[0][1] / len(test)

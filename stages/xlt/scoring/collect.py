@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stages.xlt.io import iter_jsonl, read_jsonl
+from stages.xlt.io import iter_jsonl
 from stages.xlt.scoring.metrics import answer_f1, exact_match, label_accuracy
 
 PathFor = Callable[[str, str], Path]  # (condition, lang) -> file

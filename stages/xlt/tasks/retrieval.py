@@ -7,8 +7,6 @@ XTREME reports xx->en accuracy on Tatoeba: for each non-English sentence, is its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -26,8 +24,3 @@ def retrieval_hits(src_emb: np.ndarray, tgt_emb: np.ndarray) -> dict[str, np.nda
     similarity = _unit_rows(src_emb) @ _unit_rows(tgt_emb).T
     gold = np.arange(similarity.shape[0])
     return {"src2tgt": similarity.argmax(axis=1) == gold, "tgt2src": similarity.argmax(axis=0) == gold}
-
-
-def retrieval_accuracy(src_emb: np.ndarray, tgt_emb: np.ndarray) -> dict[str, float]:
-    """``{"src2tgt": acc, "tgt2src": acc}``; src = non-English (XTREME's xx->en number is src2tgt)."""
-    return {direction: float(hits.mean()) for direction, hits in retrieval_hits(src_emb, tgt_emb).items()}
