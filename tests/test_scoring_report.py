@@ -3,7 +3,6 @@ table and the clean scores on the first screen; no estimate on zero changed exam
 the intervals cover given the number of seeds; confound flags; attack n and intervals (per-target pages); the
 confidence level taken from the settings."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
