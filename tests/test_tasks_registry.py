@@ -100,5 +100,6 @@ def test_each_family_declares_its_protocol():
     assert not protocol("multiple_choice").attackable  # no target of the family: nothing to attack
     for spec in TARGETS.values():
         assert spec.kind == spec.protocol.input_kind
+    assert protocol("tagging").trainable and not protocol("tagging").attackable
     with pytest.raises(ValueError, match="families are"):
-        protocol("tagging")  # declared nowhere: no target may name it
+        protocol("parsing")  # declared nowhere: no target may name it
