@@ -56,6 +56,10 @@ ANLI = pa.schema([("uid", pa.string()), ("premise", pa.string()), ("hypothesis",
                   ("reason", pa.string())])
 XNLI = pa.schema([("premise", pa.string()), ("hypothesis", pa.string()), ("label", pa.int64())])
 PAWSX = pa.schema([("sentence1", pa.string()), ("sentence2", pa.string()), ("label", pa.string())])  # "0" / "1"
+# google/xtreme udpos.* and PAN-X.*: word lists with ClassLabel sequences (stored as integers).
+UDPOS = pa.schema([("tokens", pa.list_(pa.string())), ("pos_tags", pa.list_(pa.int64()))])
+PANX = pa.schema([("tokens", pa.list_(pa.string())), ("ner_tags", pa.list_(pa.int64())),
+                  ("langs", pa.list_(pa.string()))])
 HELLASWAG = pa.schema([("ind", pa.int32()), ("activity_label", pa.string()), ("ctx_a", pa.string()),
                        ("ctx_b", pa.string()), ("ctx", pa.string()), ("endings", pa.list_(pa.string())),
                        ("source_id", pa.string()), ("split", pa.string()), ("split_type", pa.string()),

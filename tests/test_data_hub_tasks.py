@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from hub_fixtures import (ANLI, COSMOSQA, CSQA, GLUE_MNLI, HELLASWAG, PAWSX, QA, SHARD, XNLI, XQUAD,
+from hub_fixtures import (ANLI, COSMOSQA, CSQA, GLUE_MNLI, HELLASWAG, PANX, PAWSX, QA, SHARD, UDPOS, XNLI, XQUAD,
                           write_download_metadata, write_jsonl_gz, write_parquet)
 
 from stages.xlt.data.bitext import BitextError
@@ -222,3 +222,22 @@ def test_every_hub_source_is_pinned_to_a_commit():
     assert unverified == ["FacebookAI/xlm-roberta-large"]  # the README's table says why
     assert hub_url(hub_source("mlqa"), "MLQA.de.de/test-*.parquet") == (
         f"hf://datasets/google/xtreme@{HUB_SOURCES['mlqa'].revision}/MLQA.de.de/test-*.parquet")
+
+
+def test_tagging_sets_from_google_xtreme(tmp_path):
+    """udpos configs are named by the language's English name, PAN-X by its code; tags stay integers."""
+    write_parquet(tmp_path, "udpos", f"udpos.German/test-{SHARD}.parquet",
+                  [{"tokens": ["Das", "Haus", "."], "pos_tags": [5, 7, 12]}], UDPOS)
+    write_parquet(tmp_path, "panx", f"PAN-X.de/test-{SHARD}.parquet",
+                  [{"tokens": ["Anna", "lebt", "in", "Berlin"], "ner_tags": [1, 0, 0, 5], "langs": ["de"] * 4}], PANX)
+    assert _load(tmp_path, "udpos", "test", languages=["de"]) == [
+        {"id": "udpos-de-test-00000", "lang": "de", "tokens": ["Das", "Haus", "."], "tags": [5, 7, 12]}]
+    assert _load(tmp_path, "panx", "test", languages=["de"])[0]["tags"] == [1, 0, 0, 5]
+
+
+def test_a_tagged_row_whose_lists_differ_fails_with_one_line(tmp_path):
+    write_parquet(tmp_path, "udpos", f"udpos.German/test-{SHARD}.parquet",
+                  [{"tokens": ["Das", "Haus"], "pos_tags": [5]}], UDPOS)
+    with pytest.raises(HubDataError) as error:
+        _load(tmp_path, "udpos", "test", languages=["de"])
+    assert "2 words but 1 pos_tags" in _one_line(error)

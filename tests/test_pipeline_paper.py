@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hub_fixtures import (ANLI, COSMOSQA, CSQA, GLUE_MNLI, GLUE_QQP, GLUE_SST2, HELLASWAG, PAWSX, QA, SHARD, XNLI,
-                          XQUAD, write_parquet)
+from hub_fixtures import (ANLI, COSMOSQA, CSQA, GLUE_MNLI, GLUE_QQP, GLUE_SST2, HELLASWAG, PANX, PAWSX, QA, SHARD,
+                          UDPOS, XNLI, XQUAD, write_parquet)
 
 from pipeline_support import copy_repo, dvc, git, require_mirror, stage_env, stages_run, write_params
 
@@ -44,6 +44,36 @@ def _pairs(mirror: Path, task: str, lang: str, n: int, offset: int = 0) -> list[
 
     rows = read_pairs(mirror / task / f"dev-{lang}.tsv", task, lang)[offset: offset + n]
     return [(e["text_a"], e["text_b"], e["label"]) for e in rows]
+
+
+def _tagged(mirror: Path, lang: str, n: int, offset: int) -> list[tuple[list[str], list[int], list[int]]]:
+    """Word lists from the mirror's XNLI premises, with synthetic but consistent tags: a UPOS index from the word's
+    length, and an IOB2 PAN-X sequence that marks capitalised words after the first as locations (B-LOC, I-LOC)."""
+    out = []
+    for premise, _, _ in _pairs(mirror, "xnli", lang, n, offset):
+        words = premise.split()
+        pos = [len(w) % 17 for w in words]
+        ner, inside = [], False
+        for k, w in enumerate(words):
+            entity = k > 0 and w[:1].isupper()
+            ner.append((6 if inside else 5) if entity else 0)
+            inside = entity
+        out.append((words, pos, ner))
+    return out
+
+
+def _tagging_sets(mirror: Path, root: Path) -> None:
+    """google/xtreme's udpos.<Language> and PAN-X.<lang> configs: English train and dev, every language's test."""
+    from stages.xlt.languages import UDPOS_NAMES
+
+    for lang in ("en", "de"):
+        splits = (("train", 0), ("validation", N_ROWS), ("test", 2 * N_ROWS)) if lang == "en" else (("test", 0),)
+        for split, offset in splits:
+            rows = _tagged(mirror, lang, N_ROWS, offset)
+            write_parquet(root, "udpos", f"udpos.{UDPOS_NAMES[lang]}/{split}-{SHARD}.parquet",
+                          [{"tokens": w, "pos_tags": p} for w, p, _ in rows], UDPOS)
+            write_parquet(root, "panx", f"PAN-X.{lang}/{split}-{SHARD}.parquet",
+                          [{"tokens": w, "ner_tags": n, "langs": [lang] * len(w)} for w, _, n in rows], PANX)
 
 
 def _english_tasks(mirror: Path, root: Path, split: str, offset: int) -> None:
@@ -108,6 +138,7 @@ def build_hub_mirror(mirror: Path, root: Path) -> Path:
             write_parquet(root, "pawsx", f"PAWS-X.{lang}/{split}-{SHARD}.parquet",
                           [{"sentence1": a, "sentence2": b, "label": str(y)}
                            for a, b, y in _pairs(mirror, "pawsx", lang, N_ROWS, offset)], PAWSX)
+    _tagging_sets(mirror, root)
     return root
 
 
@@ -141,7 +172,8 @@ SHRINK = {
     "transfer.train.checkpoint_every": 1,
     "transfer.train.select_every": 2,
     "evaluate.targets": {"xquad": ["en", "de", "zh"], "mlqa": ["en", "de"], "xnli": ["en", "de", "zh"],
-                         "pawsx": ["en", "de", "zh"], "tatoeba": ["de"]},
+                         "pawsx": ["en", "de", "zh"], "tatoeba": ["de"], "udpos": ["en", "de"],
+                         "panx": ["en", "de"]},
     "evaluate.retrieval_layer": -1,
     "attack.max_examples": 2,
     "attack.eligibility": 0.0,
@@ -262,3 +294,22 @@ def test_english_is_evaluated_like_every_other_language(paper_run) -> None:
     for target in ("xquad", "mlqa", "xnli", "pawsx"):
         rows = (repo / "data" / "predictions_clean" / "multi-0" / target / "en.jsonl").read_text().splitlines()
         assert rows, target
+
+
+def test_tagging_targets_train_predict_and_score_through_the_shared_path(paper_run) -> None:
+    """UD-POS and PAN-X: fine-tuned by the same loop (a delta with the tagging head), one tag per word predicted in
+    every evaluated language, and word accuracy in the clean table of every arm."""
+    repo, params, _ = paper_run
+    detailed = json.loads((repo / "metrics" / "detailed.json").read_text(encoding="utf-8"))
+    for target in ("udpos", "panx"):
+        delta = json.loads((repo / "data" / "transfer" / "multi-0" / target / "delta.json").read_text())
+        assert delta["heads"][target][0] == "tagging", delta["heads"]
+        for lang in params["evaluate"]["targets"][target]:
+            test = [json.loads(line) for line in
+                    (repo / "data" / "prepared" / "test" / f"{target}.{lang}.jsonl").read_text().splitlines()]
+            predicted = {json.loads(line)["id"]: json.loads(line)["prediction"] for line in
+                         (repo / "data" / "predictions_clean" / "multi-0" / target / f"{lang}.jsonl")
+                         .read_text().splitlines()}
+            assert test and all(len(predicted[ex["id"]]) == len(ex["tokens"]) for ex in test), (target, lang)
+        by_arm = detailed["clean"][target]["accuracy"]
+        assert set(by_arm) == set(params["intermediate"]["arms"]), by_arm.keys()

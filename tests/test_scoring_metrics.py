@@ -92,8 +92,9 @@ def test_f1(prediction, golds, lang, expected):
 def test_one_prediction_is_scored_with_its_family_metric():
     assert label_accuracy(2, {"label": 2}, "de") == 1.0 and label_accuracy("1", {"label": 2}, "de") == 0.0
     example = {"answers": {"text": ["the Normans"]}}
-    assert score_prediction("f1", "Normans", example, "en") == 1.0  # articles are dropped in English
-    assert score_prediction("accuracy", 0, {"label": 1}, "en") == 0.0
+    assert score_prediction("answer_f1", "Normans", example, "en") == 1.0  # articles are dropped in English
+    assert score_prediction("label_accuracy", 0, {"label": 1}, "en") == 0.0
+    assert score_prediction("word_accuracy", [3, 1, -1, 2], {"tags": [3, 0, 5, 2]}, "de") == 0.5  # -1: cut off
     with pytest.raises(ValueError, match="no per-prediction scorer"):
         score_prediction("bleu", "x", example, "en")
 

@@ -54,7 +54,8 @@ class PredictionJob:
 
 
 class HeadEvaluation:
-    """Targets predicted by a fine-tuned head: ``{"id", "prediction"}`` (answer text or label index)."""
+    """Targets predicted by a fine-tuned head: ``{"id", "prediction"}`` (answer text, label index, or one tag index
+    per word)."""
 
     def __init__(self, family: str):
         self.family = family
@@ -105,7 +106,7 @@ class RetrievalEvaluation:
 
 EVALUATIONS: dict[str, HeadEvaluation | RetrievalEvaluation] = {
     "qa": HeadEvaluation("qa"), "classification": HeadEvaluation("classification"),
-    "retrieval": RetrievalEvaluation()}
+    "tagging": HeadEvaluation("tagging"), "retrieval": RetrievalEvaluation()}
 
 
 def for_family(name: str) -> HeadEvaluation | RetrievalEvaluation:

@@ -9,6 +9,19 @@ XNLI_LANGUAGES: tuple[str, ...] = ("en", "ar", "bg", "de", "el", "es", "fr", "hi
                                    "zh")
 PAWSX_LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "ja", "ko", "zh")
 MLQA_LANGUAGES: tuple[str, ...] = ("en", "ar", "de", "es", "hi", "vi", "zh")
+# XTREME's UD-POS treebank languages; google/xtreme names its configs by the language's English name (udpos.German).
+UDPOS_NAMES: dict[str, str] = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "kk": "Kazakh", "ko": "Korean", "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian",
+    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese",
+    "yo": "Yoruba", "zh": "Chinese"}
+UDPOS_LANGUAGES: tuple[str, ...] = ("en", *sorted(set(UDPOS_NAMES) - {"en"}))
+PANX_LANGUAGES: tuple[str, ...] = (
+    "en", "af", "ar", "bg", "bn", "de", "el", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id", "it", "ja",
+    "jv", "ka", "kk", "ko", "ml", "mr", "ms", "my", "nl", "pt", "ru", "sw", "ta", "te", "th", "tl", "tr", "ur", "vi",
+    "yo", "zh")
 
 # The writing system of each language's text in XQuAD / Tatoeba (drives script-aware perturbations).
 SCRIPTS: dict[str, str] = {

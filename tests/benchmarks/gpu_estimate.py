@@ -52,12 +52,15 @@ TRAIN = {
     "commonsenseqa": Data(9_741, 5 * 25),
     "cosmosqa": Data(25_262, 4 * 110),
     "pawsx": Data(49_175, 60),  # google/xtreme PAWS-X.en train
+    "udpos": Data(21_253, 35),  # google/xtreme udpos.English train (XTREME's English treebanks), ~25 words
+    "panx": Data(20_000, 25),  # google/xtreme PAN-X.en train, ~12 words
 }
 SQUAD_WINDOWS_AT = {256: 1.25, 384: 1.05}  # windows per question (doc stride 128), assumed
-FINETUNE_DATA = {"qa": "squad", "xnli": "mnli", "pawsx": "pawsx"}
+FINETUNE_DATA = {"qa": "squad", "xnli": "mnli", "pawsx": "pawsx", "udpos": "udpos", "panx": "panx"}
 # Test items per language (MLQA: the English test set is larger; its other languages about 5,000) and lengths.
 TEST = {"xquad": Data(1_190, 210), "mlqa": Data(5_000, 230), "xnli": Data(5_010, 50), "pawsx": Data(2_000, 60),
-        "tatoeba": Data(1_000, 15), "tydiqa": Data(1_000, 230), "bucc": Data(9_000, 30)}
+        "tatoeba": Data(1_000, 15), "tydiqa": Data(1_000, 230), "bucc": Data(9_000, 30),
+        "udpos": Data(1_500, 35), "panx": Data(10_000, 25)}  # tagging: sentences per language (they vary)
 MLQA_EN_TEST = 11_590
 
 

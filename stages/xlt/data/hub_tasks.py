@@ -26,6 +26,8 @@ the commit must be the pinned one. This is how the module is tested offline.
 | pawsx | google/xtreme | PAWS-X.{lang}/{split}-*.parquet | sentence1,sentence2,label (a string "0"/"1") -> pair |
 | tatoeba | mteb/tatoeba-bitext-mining | {split}/{xxx}-eng.jsonl.gz | sentence1 (xxx), sentence2 (eng), one pair per row -> retrieval |
 | bucc | mteb/bucc-bitext-mining | {split}/{lang}-en.jsonl.gz | sentence1 (xx), sentence2 (en), one gold pair per row -> retrieval |
+| udpos | google/xtreme | udpos.{Language}/{split}-*.parquet (English name: udpos.German) | tokens, pos_tags (int, 17 UPOS) -> tagging |
+| panx | google/xtreme | PAN-X.{lang}/{split}-*.parquet | tokens, ner_tags (int, O/B-/I- PER ORG LOC) -> tagging |
 
 Every row is checked before it is mapped: the columns a loader reads must exist, and in the bitext sets both sides
 must be strings (the older BUCC format, one row per language pair with lists of sentences, now lives in mteb/BUCC)
@@ -45,7 +47,7 @@ from pathlib import Path
 
 from stages.xlt.data import bitext
 from stages.xlt.data.squad import position_key
-from stages.xlt.languages import TATOEBA_XTREME
+from stages.xlt.languages import PANX_LANGUAGES, TATOEBA_XTREME, UDPOS_LANGUAGES, UDPOS_NAMES
 from stages.xlt.tasks.registry import HubSource, hub_source
 
 XQUAD_PARAGRAPHS_PER_ARTICLE = 5
@@ -154,6 +156,20 @@ def _bitext(task: str) -> Mapper:
     return mapper
 
 
+def _tagged(task: str, tags: str) -> Mapper:
+    """Word lists with one integer tag per word; a row whose lists differ in length stops the load."""
+    def mapper(rows, lang, split):
+        out = []
+        for i, row in enumerate(rows):
+            words, labels = list(row["tokens"]), [int(t) for t in row[tags]]
+            if len(words) != len(labels) or not words:
+                raise HubDataError(f"{task} {lang} {split} row {i}: {len(words)} words but {len(labels)} {tags}; "
+                                   "fix: re-download the pinned revision")
+            out.append({"id": f"{task}-{lang}-{split}-{i:05d}", "lang": lang, "tokens": words, "tags": labels})
+        return out
+    return mapper
+
+
 _PAIR = ("premise", "hypothesis", "label")
 LAYOUTS: dict[str, HubLayout] = {
     "squad": HubLayout("plain_text/{split}-*.parquet", _titled_rows, QA_COLUMNS + ("title",)),
@@ -180,6 +196,10 @@ LAYOUTS: dict[str, HubLayout] = {
     "pawsx": HubLayout("PAWS-X.{lang}/{split}-*.parquet", _pairs("pawsx", "sentence1", "sentence2"),
                        ("sentence1", "sentence2", "label"), languages=("en", "de", "es", "fr", "ja", "ko", "zh"),
                        per_language=True),
+    "udpos": HubLayout("udpos.{language}/{split}-*.parquet", _tagged("udpos", "pos_tags"), ("tokens", "pos_tags"),
+                       languages=UDPOS_LANGUAGES, per_language=True),
+    "panx": HubLayout("PAN-X.{lang}/{split}-*.parquet", _tagged("panx", "ner_tags"), ("tokens", "ner_tags"),
+                      languages=PANX_LANGUAGES, per_language=True),
     "tatoeba": HubLayout("{split}/{xxx}-eng.jsonl.gz", _bitext("tatoeba"), ("sentence1", "sentence2"),
                          languages=tuple(sorted(TATOEBA_XTREME)), per_language=True, bitext=True),
     "bucc": HubLayout("{split}/{lang}-en.jsonl.gz", _bitext("bucc"), ("sentence1", "sentence2"),
@@ -289,7 +309,8 @@ def load_hub_task(
     for hub_split in split.split("+"):
         if layout.per_language:
             for lang in chosen:
-                fill = {"lang": lang, "xxx": TATOEBA_XTREME.get(lang, lang), "split": hub_split}
+                fill = {"lang": lang, "xxx": TATOEBA_XTREME.get(lang, lang), "language": UDPOS_NAMES.get(lang, lang),
+                        "split": hub_split}
                 examples.extend(layout.mapper(_rows(task, layout, fill, root, cache_dir, sources), lang, hub_split))
         else:
             rows = _rows(task, layout, {"split": hub_split}, root, cache_dir, sources)

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..io import atomic_path, read_json, write_json
+from ..tasks.collate import LABEL_KEYS
 from ..tasks.family import model_family
 from . import layers
 from .delta_files import DELTA_INFO, DELTA_WEIGHTS
@@ -142,7 +143,7 @@ class MultiTaskModel(nn.Module):
         """(loss, or None when the batch has no labels; logits)."""
         family = model_family(self.family(task))
         logits = family.logits(self.heads[task], self.hidden_states(batch), batch)
-        has_labels = "labels" in batch or "start_positions" in batch
+        has_labels = any(key in batch for key in LABEL_KEYS)
         return (family.loss(logits, batch) if has_labels else None), logits
 
     # ---- deltas -----------------------------------------------------------------------------------------------

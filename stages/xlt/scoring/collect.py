@@ -116,7 +116,23 @@ def retrieval_rows(*, task: str, arm: str, seed: int, lang: str, condition: str,
         yield {**base, "metric": "accuracy_en2xx", "value": float(row["tgt2src"])}
 
 
-ROW_BUILDERS = {"qa": qa_rows, "classification": classification_rows, "retrieval": retrieval_rows}
+def tagging_rows(*, task: str, arm: str, seed: int, lang: str, condition: str, predictions: Path,
+                 gold: dict[str, dict], inputs: Path | None,
+                 clusters: Mapping[str, str] | None = None) -> Iterator[dict]:
+    """One ``accuracy`` row per word (``<sentence id>#<word>``, clustered by its sentence's cluster): the mean over a
+    language's rows is word accuracy, and resampling clusters resamples whole sentences."""
+    for row, item, base in _graded(task=task, arm=arm, seed=seed, lang=lang, condition=condition,
+                                   predictions=predictions, gold=gold, inputs=inputs, clusters=clusters):
+        predicted, tags = row["prediction"], item["tags"]
+        if len(predicted) != len(tags):
+            raise ValueError(f"{predictions}: item {row['id']!r} has {len(predicted)} predicted tags for "
+                             f"{len(tags)} words; the test set changed after evaluation: run `dvc repro`")
+        for k, (p, g) in enumerate(zip(predicted, tags, strict=True)):
+            yield {**base, "id": f"{row['id']}#{k:03d}", "metric": "accuracy", "value": float(int(p) == int(g))}
+
+
+ROW_BUILDERS = {"qa": qa_rows, "classification": classification_rows, "tagging": tagging_rows,
+                "retrieval": retrieval_rows}
 
 
 def score_rows(family: str, *, gold: dict[str, dict], **common) -> Iterator[dict]:

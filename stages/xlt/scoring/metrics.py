@@ -147,12 +147,18 @@ def label_accuracy(prediction: object, example: dict, lang: str) -> float:
     return float(int(prediction) == int(example["label"]))
 
 
-# A task family's primary metric (tasks/protocol.py) -> how one prediction is scored with it.
-PRIMARY_SCORERS = {"f1": answer_f1, "accuracy": label_accuracy}
+def word_accuracy(prediction: object, example: dict, lang: str) -> float:
+    """The share of the example's words whose predicted tag is the gold one (a word without a prediction: wrong)."""
+    gold = example["tags"]
+    return sum(int(p) == int(g) for p, g in zip(prediction, gold, strict=True)) / len(gold) if gold else 0.0
 
 
-def score_prediction(metric: str, prediction: object, example: dict, lang: str) -> float:
+# A task family's scorer (tasks/protocol.py ``Protocol.scorer``) -> how one prediction is scored with its metric.
+PRIMARY_SCORERS = {"answer_f1": answer_f1, "label_accuracy": label_accuracy, "word_accuracy": word_accuracy}
+
+
+def score_prediction(scorer: str | None, prediction: object, example: dict, lang: str) -> float:
     """One prediction's primary metric: used by the score rows, checkpoint selection and the attack's goals."""
-    if metric not in PRIMARY_SCORERS:
-        raise ValueError(f"no per-prediction scorer for metric {metric!r}; known: {sorted(PRIMARY_SCORERS)}")
-    return PRIMARY_SCORERS[metric](prediction, example, lang)
+    if scorer not in PRIMARY_SCORERS:
+        raise ValueError(f"no per-prediction scorer {scorer!r}; known: {sorted(PRIMARY_SCORERS)}")
+    return PRIMARY_SCORERS[scorer](prediction, example, lang)

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import torch
 
-LABEL_KEYS = ("labels", "start_positions", "end_positions")
+LABEL_KEYS = ("labels", "start_positions", "end_positions", "token_labels")
+SEQUENCE_LABEL_KEYS = ("token_labels",)  # one label per token (tagging), padded with -100: no loss there
+IGNORED_LABEL = -100
 
 
 def rows_of(feature: dict, key: str = "input_ids") -> list:
@@ -65,8 +67,11 @@ def collate(features: Sequence[dict], pad_token_id: int, pad_to: int | None = No
             batch["token_type_ids"] = _pad([row for f in features for row in rows_of(f, "token_type_ids")], length, 0)
     if multi:
         batch["n_choices"] = torch.tensor(len(features[0]["input_ids"]))
-    for key in LABEL_KEYS:
+    for key in SEQUENCE_LABEL_KEYS:
         if key in features[0]:
+            batch[key] = _pad([f[key] for f in features], length, IGNORED_LABEL)
+    for key in LABEL_KEYS:
+        if key in features[0] and key not in SEQUENCE_LABEL_KEYS:
             dtype = torch.float if isinstance(features[0][key], float) else torch.long
             batch[key] = torch.tensor([f[key] for f in features], dtype=dtype)
     return batch

@@ -66,8 +66,9 @@ def model_family(name: str) -> TaskFamily:
     from .classification import Classification
     from .multiple_choice import MultipleChoice
     from .qa import ExtractiveQA
+    from .tagging import TokenTagging
 
-    families = {cls.name: cls for cls in (ExtractiveQA, Classification, MultipleChoice)}
+    families = {cls.name: cls for cls in (ExtractiveQA, Classification, MultipleChoice, TokenTagging)}
     if name not in families:
         raise ValueError(f"task family {name!r} has no head and is not trained; trainable families are "
                          f"{sorted(families)}")

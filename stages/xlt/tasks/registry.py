@@ -18,11 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from stages.xlt.languages import MLQA_LANGUAGES, PAWSX_LANGUAGES, TATOEBA_XTREME, XNLI_LANGUAGES, XQUAD_LANGUAGES
+from stages.xlt.languages import (MLQA_LANGUAGES, PANX_LANGUAGES, PAWSX_LANGUAGES, TATOEBA_XTREME, UDPOS_LANGUAGES,
+                                  XNLI_LANGUAGES, XQUAD_LANGUAGES)
 from stages.xlt.tasks.protocol import Protocol, protocol
 
 Family = Literal["qa", "classification", "multiple_choice", "retrieval"]  # protocol.PROTOCOLS
 NLI_LABELS = ("entailment", "neutral", "contradiction")
+# The ClassLabel names of google/xtreme's udpos.* pos_tags and PAN-X.* ner_tags, in their integer order.
+UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+             "SCONJ", "SYM", "VERB", "X")
+PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,10 @@ FINETUNE: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("pawsx", "classification", 2, ("different", "paraphrase"),
              offline_split="pawsx", offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train",
              hub_dev="pawsx:validation"),
+    TaskSpec("udpos", "tagging", 17, UPOS_TAGS, hub="udpos:train", hub_dev="udpos:validation",
+             notes="the English UD treebanks' train set, as XTREME (selection on their English dev set)"),
+    TaskSpec("panx", "tagging", 7, PANX_TAGS, hub="panx:train", hub_dev="panx:validation",
+             notes="PAN-X (WikiANN) English train set, as XTREME"),
 )}
 
 TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
@@ -110,6 +119,10 @@ TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("tydiqa", "qa", languages=("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"), model="qa",
              hub="tydiqa:validation", notes="TyDiQA-GoldP (XTREME evaluates the dev set); its offline copy has "
              "blanked answers"),
+    TaskSpec("udpos", "tagging", 17, UPOS_TAGS, languages=UDPOS_LANGUAGES, model="udpos", hub="udpos:test",
+             notes="UD 2.5 treebanks as XTREME selects them; scored by word accuracy (XTREME's F1 over one-word tags)"),
+    TaskSpec("panx", "tagging", 7, PANX_TAGS, languages=PANX_LANGUAGES, model="panx", hub="panx:test",
+             notes="PAN-X (WikiANN); scored by word accuracy, not XTREME's entity F1 (README, Tagging)"),
     TaskSpec("bucc", "retrieval", languages=("de", "fr", "ru", "zh"), hub="bucc:test",
              notes="MTEB's current gold-pair version (BUCC 2018 training gold pairs, one per row): retrieval "
              "accuracy among the gold pairs, not XTREME's mining F1 (that needs the full corpora with non-parallel "
@@ -158,6 +171,8 @@ HUB_SOURCES: dict[str, HubSource] = {
     "tydiqa": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
     "xnli": HubSource("facebook/xnli", "b8dd5d7af51114dbda02c0e3f6133f332186418e",
                       "its 'Convert dataset to Parquet (#10)' commit, the head of main"),
+    "udpos": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
+    "panx": HubSource(_XTREME, _XTREME_REVISION, "commit history of google/xtreme (parquet conversion, Feb 2024)"),
     "tatoeba": HubSource("mteb/tatoeba-bitext-mining", "69e8f12da6e31d59addadda9a9c8a2e601a0e282",
                          "revision pinned by MTEB's Tatoeba task (fast-loading format: one pair per row)"),
     "bucc": HubSource("mteb/bucc-bitext-mining", "1739dc11ffe9b7bfccd7f3d585aeb4c544fc6677",

@@ -66,8 +66,8 @@ class Selection:
 
 def task_score(family: str, examples: Sequence[dict], predictions: Mapping[str, object]) -> float:
     """One task's dev metric in [0, 1], the family's primary metric (QA: F1 against the English gold answers)."""
-    metric = protocol(family).metric
-    return float(np.mean([score_prediction(metric, predictions[ex["id"]], ex, "en") for ex in examples]))
+    scorer = protocol(family).scorer
+    return float(np.mean([score_prediction(scorer, predictions[ex["id"]], ex, "en") for ex in examples]))
 
 
 def dev_scorer(model, dev_sets: Mapping[str, Sequence[dict]], windows: Mapping[str, tuple[int, int]],
