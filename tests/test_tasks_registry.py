@@ -19,7 +19,8 @@ def test_offline_profiles_have_a_real_multi_task_arm():
     families = {INTERMEDIATE[name].family for name in offline}
     assert {"qa", "classification", "multiple_choice"} <= families  # every trainable family has an offline task
     assert intermediate_task("qnli").num_labels == 2 and intermediate_task("qnli").family == "classification"
-    assert all(available(spec, "offline") for spec in FINETUNE.values())
+    # TyDiQA's English training set exists on the Hub only (the mirror has no TyDiQA).
+    assert {name for name, spec in FINETUNE.items() if not available(spec, "offline")} == {"tydiqa"}
     assert {name for name, spec in TARGETS.items() if available(spec, "offline")} >= {"xquad", "mlqa", "xnli",
                                                                                       "pawsx", "tatoeba"}
 
@@ -43,7 +44,8 @@ def test_targets_are_predicted_by_a_fine_tuning_task_of_their_family():
         assert FINETUNE[spec.model].family == spec.family, name
         assert FINETUNE[spec.model].num_labels == spec.num_labels, name
         assert "en" in spec.languages, name  # zero-shot transfer is measured against English
-    assert {target(t).model for t in ("xquad", "mlqa", "tydiqa")} == {"qa"}
+    assert {target(t).model for t in ("xquad", "mlqa")} == {"qa"}  # SQuAD-trained, as XTREME
+    assert target("tydiqa").model == "tydiqa"  # its own English train set (jiant's tydiqa_en)
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
