@@ -6,10 +6,10 @@ CosmosQA, QQP, SST-2), fine-tuning tasks (SQuAD, MNLI, PAWS-X, TyDiQA-GoldP Engl
 PAWS-X, TyDiQA-GoldP, Tatoeba), through the Hub loaders (``XLT_HUB_MIRROR``: ``<owner>/<name>/<files>``, the files
 named, typed and label-encoded as at the pinned commits, ``hub_fixtures.py``: MLQA, PAWS-X and TyDiQA in
 google/xtreme's layout, CosmosQA from its parquet export), on a tiny model of XLM-R's architecture with the XLM-R
-vocabulary, saved like a Hub model folder (``encoder.source: hub``). Sizes are the preset's except where listed in ``SHRINK``; the lengths are the preset's
-epochs, so the graph also resolves epochs into steps, matches the control arm's compute from features, and selects
-checkpoints on the English dev sets: the loaders, full fine-tuning (no frozen layers, so no cached bottom) and the GPU
-settings' CPU fallbacks are the paper's.
+vocabulary, saved like a Hub model folder (``encoder.source: hub``). Sizes are the preset's except where listed in
+``SHRINK``; the lengths are the preset's epochs, so the graph also resolves epochs into steps, matches the control
+arm's compute from features, and selects checkpoints on the English dev sets: the loaders, full fine-tuning (no
+frozen layers, so no cached bottom) and the GPU settings' CPU fallbacks are the paper's.
 """
 
 from __future__ import annotations
