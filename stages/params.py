@@ -262,7 +262,7 @@ class IntermediateParams(Strict):
 
 
 class TransferParams(Strict):
-    targets: dict[str, TrainOverrides]  # fine-tuning tasks (qa, xnli, pawsx) and their departures from train
+    targets: dict[str, TrainOverrides]  # fine-tuning tasks (registry.FINETUNE) and their departures from train
     train: TrainParams
 
     @field_validator("targets")
@@ -337,6 +337,12 @@ class _ConditionBase(Strict):
     def kinds(self) -> tuple[str, ...]:
         """The input kinds (qa, pair, sentence) this condition can edit with its knobs."""
         return perturbation_knobs.condition_kinds(self.family, self.knobs())
+
+    def edits(self, spec: registry.TaskSpec) -> bool:
+        """Whether it can edit the inputs of target ``spec``: their kind, and an English original of every item
+        where the family swaps one in."""
+        return spec.kind in self.kinds() and (spec.english_originals
+                                               or self.family not in perturbation_knobs.ENGLISH_ORIGINAL_FAMILIES)
 
 
 Condition = create_model("Condition", __base__=_ConditionBase, __module__=__name__, __doc__=_CONDITION_DOC,
@@ -445,9 +451,9 @@ class Params(Strict):
 
     def conditions_for(self, target: str) -> list[str]:
         """The perturbed conditions evaluated on ``target`` (excluding clean)."""
-        kind = registry.target(target).kind
+        spec = registry.target(target)
         return [name for name, c in self.perturb.conditions.items()
-                if kind in c.kinds() and (c.targets is None or target in c.targets)]
+                if c.edits(spec) and (c.targets is None or target in c.targets)]
 
     def finetune_targets(self) -> list[str]:
         return list(self.transfer.targets)
@@ -521,7 +527,13 @@ class Params(Strict):
                 problems.append(f"evaluate.targets.{target} cannot be built with download.source {source!r}")
             problems += self._split_problems(f"evaluate.targets.{target}", spec)
         for name in self.transfer.targets:
-            problems += self._split_problems(f"transfer.targets.{name}", registry.finetune_task(name))
+            spec = registry.finetune_task(name)
+            if not registry.available(spec, source):
+                other = "hub" if source == "offline" else "offline"
+                known = sorted(t for t, s in registry.FINETUNE.items() if registry.available(s, source))
+                problems.append(f"transfer.targets.{name}: task {name!r} needs download.source: {other}; with "
+                                f"{source!r} the fine-tuning tasks are {known}")
+            problems += self._split_problems(f"transfer.targets.{name}", spec)
         return problems
 
     def _split_problems(self, key: str, spec: registry.TaskSpec) -> list[str]:
@@ -556,6 +568,9 @@ class Params(Strict):
             evaluated = [(t, registry.target(t).kind) for t in cond.targets or [] if t in self.evaluate.targets]
             problems += perturbation_knobs.condition_problems(f"perturb.conditions.{name}", cond.family, cond.knobs(),
                                                               evaluated)
+            problems += [f"perturb.conditions.{name}: family {cond.family!r} swaps in each item's English original, "
+                         f"and {t}'s items have none (each language has its own); remove {t!r} from its targets"
+                         for t, kind in evaluated if kind in cond.kinds() and not cond.edits(registry.target(t))]
         for target in self.attack.targets if self.attack.enabled else []:
             registry.target(target)
             if not registry.target(target).protocol.attackable:

@@ -96,6 +96,8 @@ PARAMS_CASES = [
      ["stages.download"], ["arm 'multi'", "twice"]),
     ("arm-hub-task-offline", set_key("intermediate.arms.multi", ["squad", "mnli"]),
      ["stages.download"], ["intermediate.arms.multi", "download.source: hub"]),
+    ("finetune-hub-task-offline", set_key("transfer.targets.tydiqa", {}),
+     ["stages.download"], ["transfer.targets.tydiqa", "download.source: hub"]),
     ("arm-bad-name", set_key("intermediate.arms.multi-task", ["squad"]),
      ["stages.download"], ["multi-task", "letters, digits and '_'"]),
     ("arm-compute-matched-with-tasks", set_key("intermediate.arms.squad", {"tasks": ["squad"], "compute_matched": True}),

@@ -2,14 +2,14 @@
 
 A GPU user's first run of `python -m stages.preset paper && dvc repro` must not fail on a path nobody exercised. Here
 every stage of the paper profile runs with ALL its intermediate tasks (SQuAD, MNLI, HellaSwag, ANLI, CommonsenseQA,
-CosmosQA, QQP, SST-2), fine-tuning tasks (SQuAD, MNLI, PAWS-X) and targets (XQuAD, MLQA, XNLI, PAWS-X, Tatoeba),
-through the Hub loaders (``XLT_HUB_MIRROR``: ``<owner>/<name>/<files>``, the files named, typed and label-encoded as
-at the pinned commits, ``hub_fixtures.py``: MLQA and PAWS-X in google/xtreme's layout, CosmosQA from its parquet
-export), on a tiny model of XLM-R's architecture with the XLM-R vocabulary, saved like a Hub model folder
-(``encoder.source: hub``). Sizes are the preset's except where listed in ``SHRINK``; the lengths are the preset's
-epochs, so the graph also resolves epochs into steps, matches the control arm's compute from features, and selects
-checkpoints on the English dev sets: the loaders, full fine-tuning (no frozen layers, so no cached bottom) and the GPU
-settings' CPU fallbacks are the paper's.
+CosmosQA, QQP, SST-2), fine-tuning tasks (SQuAD, MNLI, PAWS-X, TyDiQA-GoldP English) and targets (XQuAD, MLQA, XNLI,
+PAWS-X, TyDiQA-GoldP, Tatoeba), through the Hub loaders (``XLT_HUB_MIRROR``: ``<owner>/<name>/<files>``, the files
+named, typed and label-encoded as at the pinned commits, ``hub_fixtures.py``: MLQA, PAWS-X and TyDiQA in
+google/xtreme's layout, CosmosQA from its parquet export), on a tiny model of XLM-R's architecture with the XLM-R
+vocabulary, saved like a Hub model folder (``encoder.source: hub``). Sizes are the preset's except where listed in
+``SHRINK``; the lengths are the preset's epochs, so the graph also resolves epochs into steps, matches the control
+arm's compute from features, and selects checkpoints on the English dev sets: the loaders, full fine-tuning (no
+frozen layers, so no cached bottom) and the GPU settings' CPU fallbacks are the paper's.
 """
 
 from __future__ import annotations
@@ -139,7 +139,20 @@ def build_hub_mirror(mirror: Path, root: Path) -> Path:
                           [{"sentence1": a, "sentence2": b, "label": str(y)}
                            for a, b, y in _pairs(mirror, "pawsx", lang, N_ROWS, offset)], PAWSX)
     _tagging_sets(mirror, root)
+    _tydiqa(mirror, root)
     return root
+
+
+TYDIQA_NAMES = {"en": "english", "ru": "russian", "ar": "arabic"}  # ar: in the files, in no profile's languages here
+
+
+def _tydiqa(mirror: Path, root: Path) -> None:
+    """TyDiQA-GoldP as google/xtreme holds it: one file per split with every language, each id prefixed by its
+    language's name; every language has its own questions (here: other XQuAD paragraphs per language)."""
+    for split, offset in (("train", 60), ("validation", 60 + 3 * N_ROWS)):
+        rows = [{**r, "id": f"{name}-{r['id']}"} for i, (lang, name) in enumerate(TYDIQA_NAMES.items())
+                for r in _squad_rows(mirror, lang, N_ROWS, offset + i * N_ROWS)]
+        write_parquet(root, "tydiqa", f"tydiqa/{split}-{SHARD}.parquet", rows, QA)
 
 
 def build_tiny_xlmr_model(out: Path) -> Path:
@@ -172,8 +185,8 @@ SHRINK = {
     "transfer.train.checkpoint_every": 1,
     "transfer.train.select_every": 2,
     "evaluate.targets": {"xquad": ["en", "de", "zh"], "mlqa": ["en", "de"], "xnli": ["en", "de", "zh"],
-                         "pawsx": ["en", "de", "zh"], "tatoeba": ["de"], "udpos": ["en", "de"],
-                         "panx": ["en", "de"]},
+                         "pawsx": ["en", "de", "zh"], "tydiqa": ["en", "ru"], "tatoeba": ["de"],
+                         "udpos": ["en", "de"], "panx": ["en", "de"]},
     "evaluate.retrieval_layer": -1,
     "attack.max_examples": 2,
     "attack.eligibility": 0.0,
@@ -251,7 +264,7 @@ def test_every_hub_file_read_is_recorded_at_its_pinned_commit(paper_run) -> None
     assert all(s["revision"] == pins[s["repo"]] and s["files"] and s["rows"] > 0 for s in sources)
     assert any(s["repo"] == "google/xtreme" and s["files"] == [f"MLQA.de.de/test-{SHARD}.parquet"] for s in sources)
     dev = json.loads((repo / "data" / "prepared" / "finetune" / "sizes.json").read_text())
-    assert {"qa.dev.jsonl", "xnli.dev.jsonl", "pawsx.dev.jsonl"} <= set(dev)
+    assert {"qa.dev.jsonl", "xnli.dev.jsonl", "pawsx.dev.jsonl", "tydiqa.dev.jsonl"} <= set(dev)
 
 
 def test_lengths_in_epochs_and_the_compute_matched_control(paper_run) -> None:
@@ -291,7 +304,7 @@ def test_fine_tuning_selects_on_english_dev_sets(paper_run) -> None:
 
 def test_english_is_evaluated_like_every_other_language(paper_run) -> None:
     repo, params, _ = paper_run
-    for target in ("xquad", "mlqa", "xnli", "pawsx"):
+    for target in ("xquad", "mlqa", "xnli", "pawsx", "tydiqa"):
         rows = (repo / "data" / "predictions_clean" / "multi-0" / target / "en.jsonl").read_text().splitlines()
         assert rows, target
 
@@ -313,3 +326,30 @@ def test_tagging_targets_train_predict_and_score_through_the_shared_path(paper_r
             assert test and all(len(predicted[ex["id"]]) == len(ex["tokens"]) for ex in test), (target, lang)
         by_arm = detailed["clean"][target]["accuracy"]
         assert set(by_arm) == set(params["intermediate"]["arms"]), by_arm.keys()
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_tydiqa_trains_on_its_english_train_set_and_predicts_with_its_own_model(paper_run) -> None:
+    """As jiant's XTREME setup: the tydiqa model is fine-tuned on TyDiQA-GoldP's English train rows only, selects on
+    its English dev rows, and predicts every TyDiQA language; no English-question condition (no English originals)."""
+    repo, _, _ = paper_run
+    finetune = repo / "data" / "prepared" / "finetune"
+    for name, split in (("tydiqa.jsonl", "train"), ("tydiqa.dev.jsonl", "validation")):
+        rows = _rows(finetune / name)
+        assert rows and all(r["id"].startswith("english-") and r["lang"] == "en" for r in rows), (name, split)
+    train, dev = ({r["id"] for r in _rows(finetune / name)} for name in ("tydiqa.jsonl", "tydiqa.dev.jsonl"))
+    assert not train & dev
+    russian = _rows(repo / "data" / "prepared" / "test" / "tydiqa.ru.jsonl")
+    assert russian and all(r["id"].startswith("russian-") for r in russian)
+    record = _provenance(repo, "transfer/multi-0")["extra"]["tasks"]["tydiqa"]
+    assert record["training"]["selection"]["evaluations"] >= 1
+    assert (repo / "data" / "transfer" / "multi-0" / "tydiqa" / "delta.json").exists()
+    predicted = {r["id"] for r in _rows(repo / "data" / "predictions_clean" / "multi-0" / "tydiqa" / "ru.jsonl")}
+    assert predicted == {r["id"] for r in russian}
+    perturbed = repo / "data" / "perturbed"
+    assert (perturbed / "typos" / "tydiqa.ru.jsonl").exists()
+    assert not (perturbed / "codeswitch_en_question" / "tydiqa.ru.jsonl").exists()
+    assert (perturbed / "codeswitch_en_question" / "xquad.de.jsonl").exists()

@@ -19,8 +19,8 @@ def test_offline_profiles_have_a_real_multi_task_arm():
     families = {INTERMEDIATE[name].family for name in offline}
     assert {"qa", "classification", "multiple_choice"} <= families  # every trainable family has an offline task
     assert intermediate_task("qnli").num_labels == 2 and intermediate_task("qnli").family == "classification"
-    offline_targets = [spec for spec in TARGETS.values() if available(spec, "offline")]
-    assert all(available(FINETUNE[spec.model], "offline") for spec in offline_targets if spec.model)
+    # TyDiQA's English training set and the tagging sets exist on the Hub only (the mirror has neither).
+    assert {name for name, spec in FINETUNE.items() if not available(spec, "offline")} == {"tydiqa", "udpos", "panx"}
     assert {name for name, spec in TARGETS.items() if available(spec, "offline")} >= {"xquad", "mlqa", "xnli",
                                                                                       "pawsx", "tatoeba"}
 
@@ -44,7 +44,8 @@ def test_targets_are_predicted_by_a_fine_tuning_task_of_their_family():
         assert FINETUNE[spec.model].family == spec.family, name
         assert FINETUNE[spec.model].num_labels == spec.num_labels, name
         assert "en" in spec.languages, name  # zero-shot transfer is measured against English
-    assert {target(t).model for t in ("xquad", "mlqa", "tydiqa")} == {"qa"}
+    assert {target(t).model for t in ("xquad", "mlqa")} == {"qa"}  # SQuAD-trained, as XTREME
+    assert target("tydiqa").model == "tydiqa"  # its own English train set (jiant's tydiqa_en)
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))

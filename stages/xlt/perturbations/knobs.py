@@ -66,6 +66,10 @@ KNOB_VALUES: dict[str, dict[str, object]] = {
     "min_words": {"type": "int", "gt": 0},
 }
 
+# Families that swap an item's text for its English original (same id): only targets whose items have one
+# (``TaskSpec.english_originals``; not TyDiQA, whose languages have their own questions).
+ENGLISH_ORIGINAL_FAMILIES: tuple[str, ...] = ("codeswitch_question",)
+
 # Pair families that need to know the task (``perturb_examples(..., task=...)``): NLI or paraphrase.
 TASK_FAMILIES: tuple[str, ...] = ("tautology", "length_mismatch")
 

@@ -3,9 +3,10 @@ data come from.
 
 Three roles:
 * intermediate tasks (English, trained before the target; X-STILTs' phase 2),
-* fine-tuning tasks (the English target-task training data; phase 3): ``qa``, ``xnli``, ``pawsx``,
+* fine-tuning tasks (the English target-task training data; phase 3): ``qa``, ``xnli``, ``pawsx``, ``tydiqa``,
 * evaluation targets (zero-shot, every language; phase 4), each predicted by the model of one fine-tuning task
-  (``model``): XQuAD and MLQA by the QA model, as XTREME does; Tatoeba and BUCC by the intermediate encoder itself.
+  (``model``): XQuAD and MLQA by the QA model, as XTREME does, TyDiQA by its own (jiant's XTREME setup); Tatoeba and
+  BUCC by the intermediate encoder itself.
 
 Where the data come from, per profile: ``offline`` (tiny, small: the mirror files, split by ``data/``; intermediate
 tasks and fine-tuning sets are held-out English parts of the same data sets, never a test item's group) or ``hub``
@@ -46,6 +47,10 @@ class TaskSpec:
     # lexicons: its own sentences get none, and the paper profile reads it from the mirror too).
     from_mirror: bool = False
     native_gxlt: bool = False  # offline, its own cross-lingual (English-question) test files are prepared (MLQA)
+    # Its items in other languages are translations of English items under the same ids (XQuAD, MLQA), so a question
+    # can be swapped for its English original (perturbations/knobs.py ENGLISH_ORIGINAL_FAMILIES). False: every
+    # language has its own items (TyDiQA).
+    english_originals: bool = True
     notes: str = ""
 
     @property
@@ -98,6 +103,12 @@ FINETUNE: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec("pawsx", "classification", 2, ("different", "paraphrase"),
              offline_split="pawsx", offline="PAWS-X-en dev rows of the target_train groups", hub="pawsx:train",
              hub_dev="pawsx:validation"),
+    # As jiant's XTREME setup (scripts/benchmarks/xtreme/xtreme_runconfig_writer.py, TRAIN_TASK_DICT "tydiqa":
+    # "tydiqa_en"): TyDiQA-GoldP's English train set, selected on its English dev set. XTREME tests TyDiQA on that
+    # dev set, so English TyDiQA scores are measured on the items the checkpoint was selected on.
+    TaskSpec("tydiqa", "qa", hub="tydiqa:train", hub_dev="tydiqa:validation",
+             notes="TyDiQA-GoldP English train (the train split's 'english-' ids); selection on the English dev "
+             "questions, which are also the English test items"),
     TaskSpec("udpos", "tagging", 17, UPOS_TAGS, hub="udpos:train", hub_dev="udpos:validation",
              notes="the English UD treebanks' train set, as XTREME (selection on their English dev set)"),
     TaskSpec("panx", "tagging", 7, PANX_TAGS, hub="panx:train", hub_dev="panx:validation",
@@ -116,9 +127,10 @@ TARGETS: dict[str, TaskSpec] = {t.name: t for t in (
              model="pawsx", offline_split="pawsx", offline="PAWS-X dev rows of the test groups", hub="pawsx:test"),
     TaskSpec("tatoeba", "retrieval", languages=_TATOEBA_LANGUAGES,
              from_mirror=True, offline="LASER's Tatoeba test pairs", hub="tatoeba:test"),
-    TaskSpec("tydiqa", "qa", languages=("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"), model="qa",
-             hub="tydiqa:validation", notes="TyDiQA-GoldP (XTREME evaluates the dev set); its offline copy has "
-             "blanked answers"),
+    TaskSpec("tydiqa", "qa", languages=("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te"), model="tydiqa",
+             hub="tydiqa:validation", english_originals=False, notes="TyDiQA-GoldP (XTREME evaluates the dev set; "
+             "each language's questions are its own, written without translation); its offline copy has blanked "
+             "answers"),
     TaskSpec("udpos", "tagging", 17, UPOS_TAGS, languages=UDPOS_LANGUAGES, model="udpos", hub="udpos:test",
              notes="UD 2.5 treebanks as XTREME selects them; scored by word accuracy (XTREME's F1 over one-word tags)"),
     TaskSpec("panx", "tagging", 7, PANX_TAGS, languages=PANX_LANGUAGES, model="panx", hub="panx:test",
