@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from .family import TaskFamily, require_fields, uses_token_type_ids
+from .family import SingleWindowFamily, require_fields, require_labels, uses_token_type_ids
 
 
 class ClassificationHead(nn.Module):
@@ -50,19 +50,14 @@ def _encode(examples, tokenizer, max_length: int, with_labels: bool) -> list[dic
     return features  # type: ignore[return-value]
 
 
-class Classification(TaskFamily):
+class Classification(SingleWindowFamily):
     name = "classification"
     class_probabilities = True
 
-    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
-        return _encode(examples, tokenizer, max_length, with_labels=True)
-
-    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
-        return _encode(examples, tokenizer, max_length, with_labels=False)
+    encode = staticmethod(_encode)
 
     def head(self, hidden_size, num_labels, dropout):
-        if num_labels < 2:
-            raise ValueError(f"classification needs num_labels >= 2, got {num_labels}")
+        require_labels(self.name, num_labels)
         return ClassificationHead(hidden_size, num_labels, dropout)
 
     def logits(self, head, hidden, batch):

@@ -48,6 +48,26 @@ class TaskFamily:
         return list(logits.float().cpu().numpy())
 
 
+class SingleWindowFamily(TaskFamily):
+    """A family whose example is one window (no sliding over long inputs), so training and evaluation features come
+    from one encoder function and differ only by the labels."""
+
+    @staticmethod
+    def encode(examples: Sequence[dict], tokenizer, max_length: int, with_labels: bool) -> list[dict]:
+        raise NotImplementedError
+
+    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
+        return self.encode(examples, tokenizer, max_length, with_labels=True)
+
+    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
+        return self.encode(examples, tokenizer, max_length, with_labels=False)
+
+
+def require_labels(family: str, num_labels: int) -> None:
+    if num_labels < 2:
+        raise ValueError(f"{family} needs num_labels >= 2, got {num_labels}")
+
+
 def uses_token_type_ids(tokenizer) -> bool:
     """Segment ids only when the tokenizer declares them (BERT's does; XLM-R's and transformers 5's generic fast
     tokenizer don't). Forcing them is unsafe: for overflowing windows `tokenizers` 0.23 marks the context as type 1

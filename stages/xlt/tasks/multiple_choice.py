@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from .family import TaskFamily, require_fields, uses_token_type_ids
+from .family import SingleWindowFamily, require_fields, uses_token_type_ids
 
 
 class ChoiceHead(nn.Module):
@@ -46,14 +46,10 @@ def _encode(examples, tokenizer, max_length: int, with_labels: bool) -> list[dic
     return features
 
 
-class MultipleChoice(TaskFamily):
+class MultipleChoice(SingleWindowFamily):
     name = "multiple_choice"
 
-    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
-        return _encode(examples, tokenizer, max_length, with_labels=True)
-
-    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
-        return _encode(examples, tokenizer, max_length, with_labels=False)
+    encode = staticmethod(_encode)
 
     def head(self, hidden_size, num_labels, dropout):
         return ChoiceHead(hidden_size, dropout)

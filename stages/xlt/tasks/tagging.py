@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .collate import IGNORED_LABEL as IGNORED  # no label: later sub-tokens of a word, special tokens, padding
-from .family import TaskFamily, require_fields
+from .family import SingleWindowFamily, require_fields, require_labels
 
 NOT_PREDICTED = -1  # a word cut off by the window
 
@@ -41,18 +41,13 @@ def _encode(examples: Sequence[dict], tokenizer, max_length: int, with_labels: b
     return features
 
 
-class TokenTagging(TaskFamily):
+class TokenTagging(SingleWindowFamily):
     name = "tagging"
 
-    def train_features(self, examples, tokenizer, *, max_length, doc_stride):
-        return _encode(examples, tokenizer, max_length, with_labels=True)
-
-    def eval_features(self, examples, tokenizer, *, max_length, doc_stride):
-        return _encode(examples, tokenizer, max_length, with_labels=False)
+    encode = staticmethod(_encode)
 
     def head(self, hidden_size, num_labels, dropout):
-        if num_labels < 2:
-            raise ValueError(f"tagging needs num_labels >= 2, got {num_labels}")
+        require_labels(self.name, num_labels)
         return nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, num_labels))
 
     def logits(self, head, hidden, batch):
