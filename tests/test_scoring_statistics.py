@@ -487,6 +487,32 @@ def test_float32_noise_on_identical_drops_gives_no_one_sided_tail():
         assert result.delta.var_items == 0.0
 
 
+def test_a_float_residue_of_a_zero_delta_is_a_tie_not_an_effect():
+    # One seed, the same loss from different clean levels: Δ̂ comes out as ~1e-17 in float64, and nothing varies.
+    # Within the tie tolerance it is 0: p = 1 and no verdict, not p = 0 for a "certain" effect of 1e-17.
+    rng = np.random.default_rng(0)
+    labels = np.repeat([f"c{k}" for k in range(30)], 4)
+    loss = rng.uniform(0, 0.5, 120)
+    clean_a, clean_b = rng.uniform(0.5, 1, (2, 1, 120))
+    result = compare_drops([ArmScores(clean_a, clean_a - loss)], [ArmScores(clean_b, clean_b - loss)], [labels],
+                           BootstrapSettings(n_resamples=200), 1)
+    assert result.delta.estimate != 0 and abs(result.delta.estimate) < 1e-15  # the residue this test is about
+    assert (result.p_value, result.verdict, result.delta.se) == (1.0, "no evidence", 0.0)
+
+
+def test_a_delta_every_item_shows_alike_has_no_item_variance():
+    # Arm a loses exactly 0.1 more than b on every example: every replicate's Δ is 0.1 up to float32 rounding
+    # (~1e-8), which is no item variance; with one seed per arm nothing varies, so the interval is the point.
+    rng = np.random.default_rng(1)
+    clean = rng.uniform(0.5, 1, (1, 60))
+    loss = rng.uniform(0, 0.3, 60)
+    result = compare_drops([ArmScores(clean, clean - loss - 0.1)], [ArmScores(clean, clean - loss)],
+                           [np.repeat([f"c{k}" for k in range(20)], 3)], BootstrapSettings(n_resamples=200), 1)
+    assert result.delta.var_items == 0.0 and result.delta.var_runs == 0.0
+    assert (result.delta.ci_low, result.delta.ci_high) == pytest.approx((0.1, 0.1))
+    assert result.p_value == 0.0 and result.verdict == "degrades"
+
+
 def test_nan_replicates_are_counted_not_dropped_silently():
     # Arm "a" scores 0 on clean input in cluster z: a replicate that draws only z has no relative drop.
     a = ArmScores(np.array([[1.0, 1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0, 0.0]]))
@@ -516,11 +542,18 @@ def test_verdict_rules():
     assert confidence_label(0.95) == "95%" and confidence_label(0.9) == "90%" and confidence_label(0.995) == "99.5%"
 
 
-def test_one_cluster_gives_no_p():
+@pytest.mark.parametrize("method", ["t", "percentile"])
+def test_one_cluster_gives_no_p_and_no_item_variance_two_clusters_do(method):
     a, b = simulate(0.5, 0.1, 12, 3, np.random.default_rng(2))
-    result = compare_drops([a], [b], [np.array(["only"] * 12)], BootstrapSettings(n_resamples=200), 50)
+    settings = BootstrapSettings(n_resamples=200, method=method)
+    result = compare_drops([a], [b], [np.array(["only"] * 12)], settings, 50)
     assert np.isfinite(result.delta.estimate) and math.isnan(result.p_value) and result.verdict == "no evidence"
-    assert math.isnan(result.delta.ci_low)
+    if method == "t":  # (the percentile method still gives the seed-resampling interval; tables.py guards it)
+        assert math.isnan(result.delta.ci_low)
+    # Unknown, not 0: every replicate redraws the one cluster, which says nothing about item variance.
+    assert math.isnan(result.delta.var_items)
+    two = compare_drops([a], [b], [np.array(["x", "y"] * 6)], settings, 50)
+    assert 0 < two.p_value <= 1 and two.delta.var_items > 0 and two.delta.ci_low < two.delta.ci_high
 
 
 def test_verdicts_on_clear_effects():
