@@ -14,7 +14,10 @@ from stages.xlt.scoring.statistics import (
     ArmScores,
     BootstrapSettings,
     ClusterBootstrap,
+    Interval,
     RunPart,
+    _cluster_counts,
+    _digest,
     adjust_p_values,
     bootstrap_p_value,
     confidence_label,
@@ -270,6 +273,137 @@ def test_t_interval_against_hand_computed_values():
     assert math.isnan(t_interval(0.05, 0.0004, 1, [], 0.95).p_value)
 
 
+def _seed_replicates(languages, arm: str, labels: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(R, S) replicate drops of each seed of `arm`, language-averaged, by the ratio estimator written out:
+    Σ_c w_c·(sum of the language's scores in c) / Σ_c w_c·(its examples in c), with w_c = counts[r, c]."""
+    codes = np.unique(labels, return_inverse=True)[1]
+    k = counts.shape[1]
+    size = counts @ np.bincount(codes, minlength=k)
+
+    def means(scores: np.ndarray) -> np.ndarray:
+        return counts @ np.stack([np.bincount(codes, row, minlength=k) for row in scores]).T / size[:, None]
+
+    return np.mean([means(lang[arm].clean) - means(lang[arm].perturbed) for lang in languages], axis=0)
+
+
+@pytest.mark.parametrize(("n_clusters", "n_resamples", "confidence"), [(6, 300, 0.95), (2, 40, 0.95), (6, 2, 0.5)])
+def test_variance_parts_follow_the_documented_formulas_on_the_same_draws(n_clusters, n_resamples, confidence):
+    """Every number of the t method recomputed by the module docstring's formulas from the same cluster draws:
+    two parallel languages; arms of 3 and 2 seeds whose runs differ. Catches a wrong small-sample factor
+    (K/(K−1), S/(S−1)), a wrong ddof, a run part that forgets the interaction or an arm, a wrong Satterthwaite
+    df or t quantile. Also the smallest legal cases: 2 clusters (the fewest with an item variance) and R = 2
+    replicates (allowed at 50%)."""
+    rng = np.random.default_rng(n_clusters * 1000 + n_resamples)
+    labels = np.repeat([f"c{k}" for k in range(n_clusters)], 3)
+    shifts = {"a": np.array([[0.0], [0.04], [0.1]]), "b": np.array([[0.0], [0.03]])}  # run effects on the drop
+    languages = []
+    for _ in range(2):
+        lang = {}
+        for arm, shift in shifts.items():
+            clean = rng.uniform(0.3, 1.0, (len(shift), labels.size))
+            lang[arm] = ArmScores(clean, clean - 0.1 - shift - rng.uniform(0, 0.3, clean.shape))
+        languages.append(lang)
+    settings = BootstrapSettings(n_resamples=n_resamples, confidence=confidence, seed=3)
+    result = ClusterBootstrap(languages, [labels, labels], settings, n_permutations=1).compare("a", "b")
+
+    counts = _cluster_counts(_digest(np.unique(labels)), n_clusters, n_resamples, 3).astype(float)
+    k = n_clusters
+    replicates, var_runs, df_terms = {}, 0.0, 0.0
+    for arm in "ab":
+        per_run = _seed_replicates(languages, arm, labels, counts)  # (R, S)
+        s = per_run.shape[1]
+        per_seed = np.mean([(lang[arm].clean - lang[arm].perturbed).mean(axis=1) for lang in languages], axis=0)
+        seed_var = per_seed.var(ddof=1)
+        deviation = per_run - per_run.mean(axis=1, keepdims=True)  # each run around the replicate's seed mean
+        interaction = deviation.var(axis=0, ddof=1).mean() * s / (s - 1) * k / (k - 1)
+        assert getattr(result, f"per_seed_drop_{arm}") == pytest.approx(per_seed, rel=1e-12)
+        assert getattr(result, f"seed_var_{arm}") == pytest.approx(seed_var, rel=1e-9)
+        assert getattr(result, f"var_interaction_{arm}") == pytest.approx(interaction, rel=1e-4)
+        replicates[arm] = per_run.mean(axis=1)
+        var_runs += max(0.0, seed_var - interaction) / s
+        df_terms += (seed_var / s) ** 2 / (s - 1)
+    var_items = (replicates["a"] - replicates["b"]).var(ddof=1) * k / (k - 1)
+    delta = result.delta
+    assert delta.estimate == pytest.approx(result.drop_a - result.drop_b, rel=1e-12)
+    assert (delta.var_items, delta.var_runs) == pytest.approx((var_items, var_runs), rel=1e-4)
+    se = math.sqrt(var_items + var_runs)
+    df = se ** 4 / (var_items ** 2 / (k - 1) + df_terms)
+    assert (delta.se, delta.df) == pytest.approx((se, df), rel=1e-4)
+    half = stats.t.ppf(1 - (1 - confidence) / 2, df) * se
+    assert (delta.ci_low, delta.ci_high) == pytest.approx((delta.estimate - half, delta.estimate + half), rel=1e-4)
+    assert delta.p_value == pytest.approx(2 * stats.t.sf(abs(delta.estimate) / se, df), rel=1e-4)
+    assert (delta.n_resamples_used, delta.n_resamples_nan) == (n_resamples, 0)
+
+
+def test_seeds_that_differ_only_by_rounding_have_no_run_variance():
+    # The same scores in another order: the per-seed means differ in the last bit only. A spread within the tie
+    # tolerance is 0, not a run variance of 1e-32 that the tables would print and the df would use.
+    scores = np.array([0.6, 0.3, 0.4, 0.9, 0.2, 0.6, 0.1, 0.8, 0.8])
+    clean = np.stack([scores, scores[::-1]])
+    assert clean[0].mean() != clean[1].mean()
+    boot = ClusterBootstrap([{"a": ArmScores(clean, np.zeros_like(clean))}], [singletons(9)],
+                            BootstrapSettings(n_resamples=100), 1)
+    assert boot.drop("a").seed_var == 0.0
+
+
+def test_t_interval_without_an_item_variance_reports_the_parts_it_has():
+    # No item variance (NaN) or fewer than 2 clusters: no interval, p, se or df; the variance parts are kept.
+    runs = [RunPart(0.0009, 3, 0.0003), RunPart(math.nan, 1)]
+    for var_items, k in ((math.nan, 30), (0.0004, 1)):
+        r = t_interval(0.05, var_items, k, runs, 0.95)
+        assert r.estimate == 0.05 and all(math.isnan(x) for x in (r.ci_low, r.ci_high, r.p_value, r.se, r.df)), r
+        assert r.var_runs == pytest.approx(0.0002)
+        assert (math.isnan(r.var_items) and math.isnan(var_items)) or r.var_items == var_items
+    two = t_interval(0.05, 0.0004, 2, [], 0.95)  # 2 clusters are enough
+    assert two.df == 1 and two.ci_high - 0.05 == pytest.approx(stats.t.ppf(0.975, 1) * 0.02)
+
+
+def test_t_interval_without_variance_is_a_point_or_spans_zero():
+    tol = 1e-6
+    parts = ("estimate", "ci_low", "ci_high", "p_value", "se", "df", "var_items", "var_runs")
+
+    def fields(r: Interval) -> tuple:
+        return tuple(getattr(r, name) for name in parts)
+
+    # Nothing varies and θ̂ is 0 within the tolerance: p = 1, the interval reaches from θ̂ to 0.
+    assert fields(t_interval(3e-7, 0.0, 10, [RunPart(0.0, 3, 0.0)], 0.95, tol)) == (
+        3e-7, 0.0, 3e-7, 1.0, 0.0, math.inf, 0.0, 0.0)
+    assert fields(t_interval(-tol, 0.0, 10, [], 0.95, tol)) == (-tol, -tol, 0.0, 1.0, 0.0, math.inf, 0.0, 0.0)
+    # A nonzero θ̂ that no cluster or run changes: the point itself, p = 0.
+    assert fields(t_interval(0.2, 0.0, 10, [], 0.95, tol)) == (0.2, 0.2, 0.2, 0.0, 0.0, math.inf, 0.0, 0.0)
+    # An se within the tolerance (≤, as for replicates and per-seed values) is none; above it, a t interval.
+    for within in (0.9 * tol, tol):
+        assert t_interval(0.2, within ** 2, 10, [], 0.95, tol).se == 0.0
+    above = t_interval(0.2, (1.1 * tol) ** 2, 10, [], 0.95, tol)
+    assert above.se == pytest.approx(1.1 * tol) and above.ci_low < 0.2 < above.ci_high and above.df == 9
+
+
+def test_tie_tolerance_is_relative_to_the_score_scale():
+    """F1 on 0–100 or accuracy on 0–1: the same data at another scale must give the same p-values and verdicts
+    and intervals scaled alike (powers of two keep every product exact). Arms a and b lose exactly the same
+    (Δ is a float32 tie, p = 1); arm c loses 2–6e-4 more on every item (Δ small but certain, not a tie)."""
+    rng = np.random.default_rng(8)
+    labels = np.repeat([f"c{k}" for k in range(25)], 3)
+    loss = rng.uniform(0, 0.5, 75)
+    clean = {arm: rng.uniform(0.5, 1, (2, 75)) for arm in "abc"}
+    extra = {"a": 0.0, "b": 0.0, "c": 2e-4 + rng.uniform(0, 4e-4, 75)}
+
+    def deltas(scale: float):
+        arms = {arm: ArmScores(clean[arm] * scale, (clean[arm] - loss - extra[arm]) * scale) for arm in "abc"}
+        boot = ClusterBootstrap([arms], [labels], BootstrapSettings(n_resamples=400), 400)
+        return boot.compare("a", "b"), boot.compare("c", "b")
+
+    tie, small = deltas(1.0)
+    assert tie.p_value == 1.0 and tie.verdict == "no evidence"
+    assert small.verdict == "degrades" and small.delta.ci_low > 0
+    for scale in (64.0, 1 / 128):
+        for base, scaled in zip((tie, small), deltas(scale)):
+            assert (scaled.p_value, scaled.p_permutation, scaled.verdict) == (base.p_value, base.p_permutation,
+                                                                             base.verdict), scale
+            assert (scaled.delta.ci_low, scaled.delta.ci_high, scaled.delta.se) == pytest.approx(
+                (base.delta.ci_low * scale, base.delta.ci_high * scale, base.delta.se * scale), rel=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------- decisions
 def test_interval_excludes_zero_exactly_when_p_is_below_alpha():
     rng = np.random.default_rng(11)
@@ -325,6 +459,19 @@ def test_p_value_floor_and_ties():
         BootstrapSettings(n_resamples=10, confidence=0.95)
 
 
+def test_nan_replicates_are_left_out_of_the_percentile_ends_and_the_p_value():
+    one = percentile_interval(0.2, np.array([np.nan, 0.4, np.nan]), 0.95)
+    assert (one.estimate, one.ci_low, one.ci_high) == (0.2, 0.4, 0.4)
+    none = percentile_interval(0.2, np.full(5, np.nan), 0.95)
+    assert none.estimate == 0.2 and math.isnan(none.ci_low) and math.isnan(none.ci_high)
+    assert bootstrap_p_value(np.array([np.nan, 0.4, np.nan])) == 0.5  # R counts finite replicates: floor 1/(1+1)
+    assert math.isnan(bootstrap_p_value(np.full(5, np.nan)))
+
+
+def test_within_the_tolerance_includes_the_tolerance():
+    assert snap_zero(np.array([1e-5, -1e-5, 1.5e-5, -2e-5]), 1e-5).tolist() == [0.0, 0.0, 1.5e-5, -2e-5]
+
+
 def test_float32_noise_on_identical_drops_gives_no_one_sided_tail():
     # Both arms lose exactly the same on every example but from different clean levels: every replicate of Δ
     # is 0 up to float32 rounding of the cluster sums. Δ̂ = 0, no variance, p = 1 under both methods.
@@ -338,6 +485,32 @@ def test_float32_noise_on_identical_drops_gives_no_one_sided_tail():
         assert result.delta.estimate == pytest.approx(0, abs=1e-12)
         assert result.p_value == 1.0 and result.verdict == "no evidence", method
         assert result.delta.var_items == 0.0
+
+
+def test_a_float_residue_of_a_zero_delta_is_a_tie_not_an_effect():
+    # One seed, the same loss from different clean levels: Δ̂ comes out as ~1e-17 in float64, and nothing varies.
+    # Within the tie tolerance it is 0: p = 1 and no verdict, not p = 0 for a "certain" effect of 1e-17.
+    rng = np.random.default_rng(0)
+    labels = np.repeat([f"c{k}" for k in range(30)], 4)
+    loss = rng.uniform(0, 0.5, 120)
+    clean_a, clean_b = rng.uniform(0.5, 1, (2, 1, 120))
+    result = compare_drops([ArmScores(clean_a, clean_a - loss)], [ArmScores(clean_b, clean_b - loss)], [labels],
+                           BootstrapSettings(n_resamples=200), 1)
+    assert result.delta.estimate != 0 and abs(result.delta.estimate) < 1e-15  # the residue this test is about
+    assert (result.p_value, result.verdict, result.delta.se) == (1.0, "no evidence", 0.0)
+
+
+def test_a_delta_every_item_shows_alike_has_no_item_variance():
+    # Arm a loses exactly 0.1 more than b on every example: every replicate's Δ is 0.1 up to float32 rounding
+    # (~1e-8), which is no item variance; with one seed per arm nothing varies, so the interval is the point.
+    rng = np.random.default_rng(1)
+    clean = rng.uniform(0.5, 1, (1, 60))
+    loss = rng.uniform(0, 0.3, 60)
+    result = compare_drops([ArmScores(clean, clean - loss - 0.1)], [ArmScores(clean, clean - loss)],
+                           [np.repeat([f"c{k}" for k in range(20)], 3)], BootstrapSettings(n_resamples=200), 1)
+    assert result.delta.var_items == 0.0 and result.delta.var_runs == 0.0
+    assert (result.delta.ci_low, result.delta.ci_high) == pytest.approx((0.1, 0.1))
+    assert result.p_value == 0.0 and result.verdict == "degrades"
 
 
 def test_nan_replicates_are_counted_not_dropped_silently():
@@ -364,14 +537,23 @@ def test_verdict_rules():
     assert decide(0.06, 0.2, 0.05) == "no evidence"  # adjusted p above alpha
     assert decide(math.nan, 0.2, 0.05) == "no evidence"
     assert decide(0.01, math.nan, 0.05) == "no evidence"
+    assert decide(0.01, 0.0, 0.05) == "no evidence"  # significant yet no direction: never "improves"
+    assert decide(0.01, 1.0, 0.05) == "degrades"
     assert confidence_label(0.95) == "95%" and confidence_label(0.9) == "90%" and confidence_label(0.995) == "99.5%"
 
 
-def test_one_cluster_gives_no_p():
+@pytest.mark.parametrize("method", ["t", "percentile"])
+def test_one_cluster_gives_no_p_and_no_item_variance_two_clusters_do(method):
     a, b = simulate(0.5, 0.1, 12, 3, np.random.default_rng(2))
-    result = compare_drops([a], [b], [np.array(["only"] * 12)], BootstrapSettings(n_resamples=200), 50)
+    settings = BootstrapSettings(n_resamples=200, method=method)
+    result = compare_drops([a], [b], [np.array(["only"] * 12)], settings, 50)
     assert np.isfinite(result.delta.estimate) and math.isnan(result.p_value) and result.verdict == "no evidence"
-    assert math.isnan(result.delta.ci_low)
+    if method == "t":  # (the percentile method still gives the seed-resampling interval; tables.py guards it)
+        assert math.isnan(result.delta.ci_low)
+    # Unknown, not 0: every replicate redraws the one cluster, which says nothing about item variance.
+    assert math.isnan(result.delta.var_items)
+    two = compare_drops([a], [b], [np.array(["x", "y"] * 6)], settings, 50)
+    assert 0 < two.p_value <= 1 and two.delta.var_items > 0 and two.delta.ci_low < two.delta.ci_high
 
 
 def test_verdicts_on_clear_effects():
@@ -417,6 +599,7 @@ def test_holm_and_benjamini_hochberg_against_hand_computed_values():
     assert adjust_p_values(p, "bh")[:4] == pytest.approx([0.02, 0.04, 0.04, 0.02])
     assert math.isnan(adjust_p_values(p, "holm")[4]) and math.isnan(adjust_p_values(p, "bh")[4])
     assert adjust_p_values([0.5, 0.6], "holm") == pytest.approx([1.0, 1.0])
+    assert adjust_p_values([0.6, 0.7]).tolist() == [1.0, 1.0]  # Holm by default (BH: 0.7, 0.7); capped at 1, not 1.2
     assert adjust_p_values([0.2], "bh") == pytest.approx([0.2])
     with pytest.raises(ValueError, match="holm"):
         adjust_p_values([0.1], "bonferroni")
@@ -434,6 +617,15 @@ def test_interval_scope_says_what_is_covered():
     assert "not covered" in interval_scope({"a": 3, "b": 3}, BootstrapSettings(method="percentile",
                                                                                seed_resampling="average"))
     assert BootstrapSettings().method_name == "cluster bootstrap (items) + between-run variance with Satterthwaite t"
+    # The sentences the report prints, in full.
+    t_covered = ("clusters (cluster bootstrap of seed-averaged scores) and training runs (the variance of each arm's "
+                 "per-seed estimates; Satterthwaite t)")
+    assert interval_scope({"a": 3, "b": 3}) == t_covered
+    assert interval_scope({"a": 3, "b": 1, "c": 1}) == (
+        f"{t_covered}; b, c had one training run each, whose run-to-run variance is not covered")
+    assert interval_scope({"a": 3, "b": 2}, BootstrapSettings(method="percentile", seed_resampling="average")) == (
+        "example (cluster) sampling only: scores were averaged over each arm's seeds (2, 3) first, so training-run "
+        "variance is not covered")
 
 
 def test_bad_input_raises():
@@ -450,3 +642,54 @@ def test_bad_input_raises():
         ClusterBootstrap([{"x": a}], [singletons(10)], BootstrapSettings(n_resamples=100)).compare("x", "x")
     with pytest.raises(ValueError, match="method"):
         BootstrapSettings(method="bca")
+
+
+def message(error: type[Exception], call, *args, **kwargs) -> str:
+    with pytest.raises(error) as raised:
+        call(*args, **kwargs)
+    return str(raised.value)
+
+
+def test_settings_accept_exactly_the_valid_range_and_name_the_fix():
+    assert BootstrapSettings(n_resamples=20, confidence=0.95).min_resamples == 20  # the minimum itself is allowed
+    assert message(ValueError, BootstrapSettings, n_resamples=19) == (
+        "n_resamples=19 is too few for 0.95 intervals: the smallest p-value 1/(R+1) must be below 0.05, so use at "
+        "least 20 (e.g. 2000)")
+    assert "too few for 0.95 intervals" in message(ValueError, BootstrapSettings, n_resamples=1)
+    assert message(ValueError, BootstrapSettings, n_resamples=0) == "n_resamples=0 must be >= 1 (use e.g. 2000)"
+    for confidence in (0.0, 1.0, 1.5):
+        assert message(ValueError, BootstrapSettings, confidence=confidence) == (
+            f"confidence={confidence} must be in (0, 1), e.g. 0.95")
+    assert message(ValueError, BootstrapSettings, seed_resampling="runs") == (
+        "seed_resampling='runs' must be 'hierarchical' or 'average'")
+
+
+def test_arm_scores_take_one_seed_as_a_row_and_reject_what_is_not_seeds_by_examples():
+    one = ArmScores([1, 0, 1], [0, 0, 1])  # one seed given as a flat list of ints
+    assert one.clean.shape == (1, 3) and one.clean.dtype == float and one.perturbed.tolist() == [[0.0, 0.0, 1.0]]
+    assert one.n_seeds == 1 and one.n_examples == 3
+    assert message(ValueError, ArmScores, np.zeros((1, 3)), np.zeros((1, 4))) == (
+        "clean (1, 3) and perturbed (1, 4) scores must both be (seeds, examples) over the same non-empty example "
+        "ids: align them by id before calling")
+    for shape in ((1, 0), (2, 3, 4)):  # no examples; a stray extra axis
+        assert "same non-empty example ids" in message(ValueError, ArmScores, np.zeros(shape), np.zeros(shape))
+    assert message(ValueError, ArmScores, [[np.inf]], [[0.0]]) == (
+        "scores contain NaN/inf: drop or fix the missing predictions before scoring")
+
+
+def test_cell_errors_name_the_fix():
+    a = ArmScores(np.zeros((2, 3)), np.zeros((2, 3)))
+    labels = singletons(3)
+    no_cell = "give one {arm: ArmScores} mapping and one cluster-label array per language"
+    assert message(ValueError, ClusterBootstrap, [], []) == no_cell
+    assert message(ValueError, ClusterBootstrap, [{"x": a}, {"x": a}], [labels]) == no_cell
+    assert message(ValueError, ClusterBootstrap, [{"x": a}, {"y": a}], [labels, labels]) == (
+        "every language needs the same arms; got [['x'], ['y']]")
+    assert message(ValueError, ClusterBootstrap, [{"x": a}], [singletons(4)]) == (
+        "language 0: arms cover {'x': 3} examples but 4 cluster labels were given: align every arm on the same "
+        "example ids")
+    one_seed = ArmScores(np.zeros((1, 3)), np.zeros((1, 3)))
+    assert message(ValueError, ClusterBootstrap, [{"x": a}, {"x": one_seed}], [labels, labels]) == (
+        "arm 'x' has different seed counts across languages: every seed must be evaluated on every language")
+    boot = ClusterBootstrap([{"x": a, "y": a}], [labels], BootstrapSettings(n_resamples=100))
+    assert message(ValueError, boot.compare, "x", "z") == "arm 'z' is not in this cell; it has ['x', 'y']"

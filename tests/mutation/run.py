@@ -38,6 +38,7 @@ MODULES: dict[str, list[str]] = {
     # less the four coverage / type-I-error simulations (~1-2 min together): they check calibration over hundreds
     # of simulated data sets; the exact tests pin the same code, and with them every survivor would cost minutes
     "stages/xlt/scoring/statistics.py": ["tests/test_scoring_statistics.py", "tests/test_scoring_statistics_guards.py",
+                                         "tests/test_scoring_statistics_pinned.py",
                                          "-k", "not covers_the_truth and not controls_type_one_error "
                                                "and not covers_true_delta_at_nominal_rate"],
     "stages/xlt/scoring/collect.py": ["tests/test_scoring_collect.py"],
