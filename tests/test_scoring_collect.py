@@ -5,7 +5,16 @@ import math
 import pytest
 
 from stages.xlt.io import write_jsonl
-from stages.xlt.scoring.collect import ATTACK_COLUMNS, SCORE_COLUMNS, attack_records, qa_rows, retrieval_rows, score_table
+from stages.xlt.scoring.collect import (
+    ATTACK_COLUMNS,
+    SCORE_COLUMNS,
+    attack_records,
+    qa_rows,
+    retrieval_rows,
+    score_rows,
+    score_table,
+    tagging_rows,
+)
 
 GOLD = {
     "q1": {"id": "q1", "answers": {"text": ["Berlin"]}, "cluster": "para-7"},
@@ -180,10 +189,12 @@ def test_a_retrieval_pair_without_a_perturbation_record_raises_like_qa(tmp_path)
     """A stale Tatoeba prediction file used to be scored silently as changed (applied, chrF NaN)."""
     write_jsonl(tmp_path / "pred.jsonl", [{"id": "t1", "src2tgt": 1, "tgt2src": 1}])
     write_jsonl(tmp_path / "inputs.jsonl", [{"id": "t2", "perturbation": {"chrf": 50.0}}])
-    with pytest.raises(ValueError, match=r"item 't1' has no perturbation record in .*inputs\.jsonl; the perturbed "
-                                         r"set changed after evaluation: run `dvc repro`"):
+    with pytest.raises(ValueError) as missing:
         list(retrieval_rows(task="tatoeba", arm="none", seed=1, lang="de", condition="typos",
                             predictions=tmp_path / "pred.jsonl", inputs=tmp_path / "inputs.jsonl"))
+    assert str(missing.value) == (f"{tmp_path / 'pred.jsonl'}: item 't1' has no perturbation record in "
+                                  f"{tmp_path / 'inputs.jsonl'}; the perturbed set changed after evaluation: "
+                                  "run `dvc repro`")
 
 
 def test_attack_records_hold_every_column_of_every_row(tmp_path):
@@ -211,3 +222,85 @@ def test_attack_records_hold_every_column_of_every_row(tmp_path):
     assert second["edits"] == base["edits"] and second["adversarial"] == {"text_b": "a c"}
     assert table["success"].dtype == bool  # 0/1 in the files
     assert list(attack_records({}).columns) == ATTACK_COLUMNS
+
+
+def test_attack_records_keep_every_text_field_as_written(tmp_path):
+    """The reviewable sample reads the language, predictions, texts and edits straight from the table."""
+    write_jsonl(tmp_path / "xquad" / "de.jsonl", [
+        {"id": "q1", "lang": "de", "arm": "multi", "seed": 1, "status": "succeeded", "success": True,
+         "words_changed": 1, "n_words": 4, "queries": 5, "budget_exhausted": True, "clean_score": 0.8,
+         "final_score": 0.2, "clean_metric": 1.0, "final_metric": 0.0, "poolable": False,
+         "separate_because": "typo model of de is not pooled", "reason": None, "clean_prediction": "Berlin",
+         "final_prediction": "Bonn", "edits": [{"word": "Stadt", "replacement": "Sdatt", "operation": "swap"}],
+         "clean": {"question": "Welche Stadt?"}, "adversarial": {"question": "Welche Sdatt?"}}])
+    (row,) = attack_records({"xquad": tmp_path / "xquad"}).to_dict("records")
+    assert row == {"task": "xquad", "arm": "multi", "seed": 1, "lang": "de", "id": "q1", "cluster": "q1",
+                   "status": "succeeded", "success": True, "words_changed": 1, "n_words": 4, "queries": 5,
+                   "budget_exhausted": True, "clean_score": 0.8, "final_score": 0.2, "clean_metric": 1.0,
+                   "final_metric": 0.0, "poolable": False, "separate_because": "typo model of de is not pooled",
+                   "reason": None, "clean_prediction": "Berlin", "final_prediction": "Bonn",
+                   "edits": [{"word": "Stadt", "replacement": "Sdatt", "operation": "swap"}],
+                   "clean": {"question": "Welche Stadt?"}, "adversarial": {"question": "Welche Sdatt?"}}
+
+
+# ---------------------------------------------------------------- tagging: one row per word
+
+SENTENCES = {"s1": {"id": "s1", "tags": [7, 3, 0, 12], "cluster": "sent-1"},
+             "s2": {"id": "s2", "tags": [11]},
+             "s3": {"id": "s3", "tags": list(range(11))}}
+
+
+def test_tagging_rows_hold_every_column_of_every_word(tmp_path):
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "s1", "prediction": [7, "3", 1, -1]}, {"id": "s2", "prediction": [11]}])
+    write_jsonl(tmp_path / "inputs.jsonl", [{"id": "s1", "perturbation": {"chrf": 62.5}},
+                                            {"id": "s2", "perturbation": {"chrf": 100.0, "applied": False}}])
+    rows = list(tagging_rows(task="udpos", arm="multi", seed=4, lang="hi", condition="typos",
+                             predictions=tmp_path / "pred.jsonl", gold=SENTENCES, inputs=tmp_path / "inputs.jsonl",
+                             clusters={"s2": "pair-2"}))
+    shared = {"task": "udpos", "arm": "multi", "seed": 4, "lang": "hi", "condition": "typos", "metric": "accuracy"}
+    s1 = {**shared, "cluster": "sent-1", "applied": True, "chrf": 62.5}  # the sentence's cluster, for each word
+    assert rows == [{**s1, "id": "s1#000", "value": 1.0}, {**s1, "id": "s1#001", "value": 1.0},  # "3" is tag 3
+                    {**s1, "id": "s1#002", "value": 0.0}, {**s1, "id": "s1#003", "value": 0.0},
+                    {**shared, "cluster": "pair-2", "applied": False, "chrf": 100.0, "id": "s2#000", "value": 1.0}]
+
+
+def test_tagging_word_ids_sort_in_word_order(tmp_path):
+    # Zero-padded word numbers: "s3#010" sorts after "s3#009", so sorted ids keep the sentence's word order.
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "s3", "prediction": list(range(10)) + [0]}])
+    rows = list(tagging_rows(task="udpos", arm="none", seed=0, lang="de", condition="clean",
+                             predictions=tmp_path / "pred.jsonl", gold=SENTENCES, inputs=None))
+    assert [r["id"] for r in rows] == [f"s3#{k:03d}" for k in range(11)] == sorted(r["id"] for r in rows)
+    assert rows[-1]["id"] == "s3#010" and [r["value"] for r in rows] == [1.0] * 10 + [0.0]
+    assert all(r["cluster"] == "s3" and r["applied"] and math.isnan(r["chrf"]) for r in rows)  # clean, own cluster
+
+
+def test_tagging_rows_with_another_word_count_raise_naming_file_item_and_fix(tmp_path):
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "s1", "prediction": [7, 3, 0]}])
+    with pytest.raises(ValueError) as stale:
+        list(tagging_rows(task="udpos", arm="none", seed=0, lang="de", condition="clean",
+                          predictions=tmp_path / "pred.jsonl", gold=SENTENCES, inputs=None))
+    assert str(stale.value) == (f"{tmp_path / 'pred.jsonl'}: item 's1' has 3 predicted tags for 4 words; the test "
+                                "set changed after evaluation: run `dvc repro`")
+
+
+# ---------------------------------------------------------------- score_rows: the family's builder
+
+
+def test_score_rows_dispatch_on_the_family(tmp_path):
+    common = dict(task="t", arm="none", seed=0, lang="de", condition="clean", predictions=tmp_path / "pred.jsonl",
+                  inputs=None)
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "q1", "prediction": "Berlin"}])
+    assert [(r["metric"], r["value"]) for r in score_rows("qa", gold=GOLD, **common)] == [("em", 1.0), ("f1", 1.0)]
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "x1", "prediction": 1}])
+    gold = {"x1": {"id": "x1", "label": 1}}
+    assert [(r["metric"], r["value"]) for r in score_rows("classification", gold=gold, **common)] == [
+        ("accuracy", 1.0)]
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "t1", "src2tgt": 0, "tgt2src": 1}])
+    assert [(r["metric"], r["value"]) for r in score_rows("retrieval", gold={}, **common)] == [
+        ("accuracy", 0.0), ("accuracy_en2xx", 1.0)]  # a hit is its own verdict: no gold needed
+    write_jsonl(tmp_path / "pred.jsonl", [{"id": "s2", "prediction": [11]}])
+    assert [(r["id"], r["value"]) for r in score_rows("tagging", gold=SENTENCES, **common)] == [("s2#000", 1.0)]
+    with pytest.raises(ValueError) as unknown:
+        score_rows("parsing", gold={}, **common)
+    assert str(unknown.value) == ("no score rows for task family 'parsing'; scored families are "
+                                  "['classification', 'qa', 'retrieval', 'tagging']")
