@@ -42,6 +42,8 @@ MODULES: dict[str, list[str]] = {
                                          "-k", "not covers_the_truth and not controls_type_one_error "
                                                "and not covers_true_delta_at_nominal_rate"],
     "stages/xlt/scoring/collect.py": ["tests/test_scoring_collect.py"],
+    # the default run's tests (under a second each); the power simulations across designs are marked slow
+    "stages/xlt/scoring/power.py": ["tests/test_scoring_power.py", "tests/test_plan.py"],
     # less the three checks of the real dvc.yaml: each parses every module of the project (seconds per mutant); the
     # fixture tests pin the same code on a mini project
     "tests/deps_support.py": ["tests/test_dvc_deps.py", "-k", "not every_stage and not never_imports_is_an_error"],
