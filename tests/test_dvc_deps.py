@@ -83,6 +83,13 @@ def _write(project: Path, rel: str, text: str = "") -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _build(project: Path, files: dict[str, str], dvc: dict) -> None:
+    """A project of these files and this dvc.yaml."""
+    for rel, text in files.items():
+        _write(project, rel, text)
+    (project / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False), encoding="utf-8")
+
+
 DYNAMIC = """\
 import importlib
 import typing
@@ -248,15 +255,13 @@ def test_entry_forms_vars_and_package_imports_on_a_project_built_here(tmp_path: 
         "app/sub/tool.py": "",
         "tools/run.py": "import app.core\n",
     }
-    for rel, text in files.items():
-        _write(tmp_path, rel, text)
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({
+    _build(tmp_path, files, {
         "vars": ["extra.yaml:pkgname", {"mod": "app.cli"}],
         "stages": {
             "pkgmain": {"cmd": "${launcher} -m ${pkgname}", "deps": ["app", "data/${seeds.2}.txt", "data/${seeds.1}.txt"]},
             "script": {"cmd": "echo start; python ${scripts.main} --seed ${seeds.0} || python missing.py | cat "
                               "&& python -m${mod} -m", "deps": ["tools/run.py", "app/"]},
-        }}, sort_keys=False), encoding="utf-8")
+        }})
     stages = {stage.name: stage for stage in load_stages(tmp_path / "dvc.yaml")}
     assert stages["pkgmain"].cmds == ("python -m app",)
     assert stages["pkgmain"].deps == ("app", "data/4.txt")  # ${seeds.2} is out of range: not resolved, dropped
@@ -278,3 +283,73 @@ def test_entry_forms_vars_and_package_imports_on_a_project_built_here(tmp_path: 
     assert script["app/cli.py"] == ("-m app.cli", "app/cli.py")
     assert "missing.py" not in script and "app/__main__.py" not in script
     assert undeclared_imports(tmp_path / "dvc.yaml", tmp_path) == {}
+
+
+def test_foreach_stage_with_its_do_body_wdir_and_nested_package_imports(tmp_path: Path) -> None:
+    """A ``foreach``/``do`` stage (as dvc.yaml's prefix stages are written) is read from its ``do`` body: a list of
+    commands, a ``wdir`` from a ``vars`` file (``.yml``, after a ``vars`` mapping), deps relative to it (one written
+    as a mapping, one through ``..``, one through a key of a string: unresolved; a
+    wdir that depends on the item falls back to the root); relative imports in a nested
+    package's __init__ resolve from that package, and ``-m pkg.sub`` runs pkg/sub/__main__.py."""
+    files = {
+        "params.yaml": "launcher: python\n",
+        "more.yml": "sub: work\n",
+        "work/run.py": "import app.pkg\n",
+        "work/app/__init__.py": "",
+        "work/app/pkg/__init__.py": "from . import helper\nfrom .. import top\n",
+        "work/app/pkg/__main__.py": "",
+        "work/app/pkg/helper.py": "",
+        "work/app/top.py": "",
+    }
+    _build(tmp_path, files, {
+        "vars": [{"unused": 0}, "more.yml"],
+        "stages": {"each": {"foreach": [1, 2], "do": {
+            "cmd": ["echo ${item}", "${launcher} run.py --n ${item}", "python -m app.pkg"], "wdir": "${sub}",
+            "deps": ["run.py", "app/", {"app/top.py": None}, "../more.yml", "data/${item}.txt",
+                     "${launcher.y}/z.py"]}},  # "y" is in the string "python", but a string has no keys
+        "by_item": {"foreach": [1], "do": {"cmd": "python run.py", "wdir": "${item}"}}}})
+    stage, by_item = load_stages(tmp_path / "dvc.yaml")
+    assert by_item.wdir == "."  # a wdir that depends on the item: the repository root
+    assert (stage.name, stage.wdir) == ("each", "work")
+    assert stage.cmds == ("echo ${item}", "python run.py --n ${item}", "python -m app.pkg")
+    assert stage.deps == ("work/run.py", "work/app", "work/app/top.py", "more.yml")
+    entry = ("-m app.pkg",)
+    assert stage_code(stage, tmp_path) == {
+        "work/run.py": ("run.py", "work/run.py"),
+        "work/app/__init__.py": entry + ("work/app/__init__.py",),
+        "work/app/pkg/__init__.py": entry + ("work/app/pkg/__init__.py",),
+        "work/app/pkg/__main__.py": entry + ("work/app/pkg/__main__.py",),
+        "work/app/pkg/helper.py": entry + ("work/app/pkg/__init__.py:1", "work/app/pkg/helper.py"),
+        "work/app/top.py": entry + ("work/app/pkg/__init__.py:2", "work/app/top.py"),
+    }
+    assert undeclared_imports(tmp_path / "dvc.yaml", tmp_path) == {}
+
+
+def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
+    """Parsed imports are cached per file version: an edit that keeps the size, or one that keeps the mtime, is
+    still seen."""
+    import os
+
+    _write(tmp_path, "run.py", "import aa\n")
+    for rel in ("aa.py", "bb.py", "cc.py"):
+        _write(tmp_path, rel, "")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "python run.py", "deps": []}}}),
+                                       encoding="utf-8")
+    (stage,) = load_stages(tmp_path / "dvc.yaml")
+    script = tmp_path / "run.py"
+    assert "aa.py" in stage_code(stage, tmp_path)
+    before = script.stat().st_mtime_ns
+    script.write_text("import bb\n", encoding="utf-8")  # same size
+    os.utime(script, ns=(before + 10**9, before + 10**9))
+    assert "bb.py" in stage_code(stage, tmp_path) and "aa.py" not in stage_code(stage, tmp_path)
+    kept = script.stat().st_mtime_ns
+    script.write_text("import cc, aa\n", encoding="utf-8")  # another size, the same mtime
+    os.utime(script, ns=(kept, kept))
+    assert {"aa.py", "cc.py"} <= set(stage_code(stage, tmp_path))
+
+
+def test_entry_points_without_spaces_odd_quotes_and_option_values() -> None:
+    assert list(entry_points("python a.py|python -m b&&python c.py;python -mx")) == [
+        ("script", "a.py"), ("module", "b"), ("script", "c.py"), ("module", "x")]
+    assert list(entry_points('python run.py --msg "unclosed')) == [("script", "run.py")]  # shlex fails: split
+    assert list(entry_points("python tool.py --config=conf.py")) == [("script", "tool.py")]

@@ -383,6 +383,12 @@ def test_components_messages_name_the_cell_and_the_fix(run_detailed):
 
 
 # ---------------------------------------------------------------------------------------------- planning: edges
+def _with_settings(detailed: dict, settings: dict | None) -> dict:
+    """A copy of detailed.json with these settings (None: without any)."""
+    bare = {k: v for k, v in detailed.items() if k != "settings"}
+    return bare if settings is None else {**bare, "settings": settings}
+
+
 def test_headline_cells_carry_the_measured_row(run_detailed):
     (cell,) = headline_cells(run_detailed)
     row = run_detailed["comparisons"]["qa"]["f1"]["multi_vs_squad"]["typos"]["avg"]
@@ -393,10 +399,7 @@ def test_headline_cells_carry_the_measured_row(run_detailed):
     edited = json.loads(json.dumps(run_detailed))
     edited["comparisons"]["qa"]["f1"]["multi_vs_squad"]["typos"]["avg"]["delta"] = None
     assert math.isnan(headline_cells(edited)[0].delta)
-    for settings in ({"headline": []}, None):
-        bare = {k: v for k, v in run_detailed.items() if k != "settings"}
-        if settings is not None:
-            bare["settings"] = settings
+    for bare in (_with_settings(run_detailed, {"headline": []}), _with_settings(run_detailed, None)):
         with pytest.raises(ValueError) as none:
             headline_cells(bare)
         assert str(none.value) == "detailed.json names no headline cells (score.headline): nothing to plan for"
@@ -415,10 +418,7 @@ def test_run_shape_skips_tasks_without_a_clean_table(run_detailed):
     del edited["clean"]
     edited["settings"]["primary_metrics"] = {"qa": "f1"}
     assert run_shape(edited).items == {}
-    for settings in ({}, None):
-        bare = {k: v for k, v in run_detailed.items() if k != "settings"}
-        if settings is not None:
-            bare["settings"] = settings
+    for bare in (_with_settings(run_detailed, {}), _with_settings(run_detailed, None)):
         with pytest.raises(ValueError) as no_seeds:
             run_shape(bare)
         assert str(no_seeds.value) == "detailed.json settings lack n_seeds"

@@ -1,8 +1,8 @@
 """Mutation testing of the modules whose tests must catch what matters (mutmut; a benchmark-style check, not part
 of the default test run).
 
-    python tests/mutation/run.py                        # every module below (collect.py ~2 min idle, 20 min on a loaded
-                                                        # 2-core machine; statistics.py and deps_support.py hours there)
+    python tests/mutation/run.py                        # every module below (wall times per module, with the
+                                                        # machine's matmul speed, in the README's test section)
     python tests/mutation/run.py stages/xlt/scoring/collect.py --max-children 2
 
 For each module, in a scratch copy of the project (the checkout is never touched): mutmut mutates that module only
