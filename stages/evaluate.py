@@ -24,12 +24,12 @@ def main() -> None:
 
     from tqdm import tqdm
 
+    from stages.inference_params import evaluation_settings, window
+    from stages.xlt.evaluation import PredictionJob, for_family
     from stages.xlt.io import atomic_path, read_jsonl, write_jsonl
     from stages.xlt.modeling import prefix
     from stages.xlt.modeling.multitask import load_trained
     from stages.xlt.perturbations.knobs import CLEAN
-    from stages.inference_params import evaluation_settings, window
-    from stages.xlt.evaluation import PredictionJob, for_family
     from stages.xlt.tasks import registry
 
     depth = params.prefix_depth()
@@ -55,7 +55,8 @@ def main() -> None:
             examples = read_jsonl(conditions.inputs(cond, target, lang))
             job = PredictionJob(
                 condition=cond, examples=examples, changed=[ex for ex in examples if conditions.applied(ex)],
-                originals=read_jsonl(layout.test_set(target, lang)) if cond != CLEAN else examples,
+                originals=(lambda examples=examples: examples) if cond == CLEAN else (
+                    lambda t=target, lang=lang: read_jsonl(layout.test_set(t, lang))),
                 clean_predictions={} if cond == CLEAN else {
                     row["id"]: row for row in read_jsonl(layout.predictions(args.arm, args.seed, CLEAN, target, lang))},
                 states=lambda c, side, t=target, lang=lang: (

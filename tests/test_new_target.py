@@ -68,7 +68,7 @@ def test_prepared_evaluated_and_scored_without_naming_it(new_target, tmp_path, t
     perturbed = [{**test[0], "source": "Das ist ein Boot."}]
 
     def job(condition, examples, changed):
-        return PredictionJob(condition=condition, examples=examples, changed=changed, originals=test,
+        return PredictionJob(condition=condition, examples=examples, changed=changed, originals=lambda: test,
                              clean_predictions={}, states=lambda c, side: None, window=None, settings=settings)
 
     clean_rows = list(evaluation.predict_rows(model, None, job(CLEAN, test, test)))

@@ -38,7 +38,7 @@ class PredictionJob:
     """One test set under one condition, as a model is asked to predict it.
 
     ``examples``: the condition's inputs (every item; ``changed``: those the condition edited, all of them when
-    clean); ``originals``: the clean test set; ``clean_predictions``: the stored clean rows by id (a perturbed
+    clean); ``originals()``: the clean test set (read only by the families that need it: retrieval); ``clean_predictions``: the stored clean rows by id (a perturbed
     condition reuses them for the items it left unchanged: same input, same answer); ``states(condition, side)``:
     the cached frozen-bottom states of a condition's inputs (side "en": a retrieval pair's English sentences), or
     None without a cache."""
@@ -46,7 +46,7 @@ class PredictionJob:
     condition: str
     examples: Sequence[dict]
     changed: Sequence[dict]
-    originals: Sequence[dict]
+    originals: Callable[[], Sequence[dict]]
     clean_predictions: Mapping[str, dict]
     states: Callable[[str, str], Any]
     window: Window | None
@@ -92,16 +92,17 @@ class RetrievalEvaluation:
                                        layer=job.settings.retrieval_layer, batch_size=job.settings.batch_size,
                                        max_length=job.settings.retrieval_max_length, prefix=store)
 
-        english = embed([ex["target"] for ex in job.originals], job.states(CLEAN, "en"))
-        sources = embed([ex["source"] for ex in job.originals], job.states(CLEAN, ""))
+        originals = job.originals()
+        english = embed([ex["target"] for ex in originals], job.states(CLEAN, "en"))
+        sources = embed([ex["source"] for ex in originals], job.states(CLEAN, ""))
         if job.condition != CLEAN:
-            row_of = {ex["id"]: i for i, ex in enumerate(job.originals)}
+            row_of = {ex["id"]: i for i, ex in enumerate(originals)}
             new = embed([ex["source"] for ex in job.changed], job.states(job.condition, ""))
             for ex, vector in zip(job.changed, new, strict=True):
                 sources[row_of[ex["id"]]] = vector
         hits = retrieval_hits(sources, english)
         return ({"id": ex["id"], "src2tgt": bool(hits["src2tgt"][i]), "tgt2src": bool(hits["tgt2src"][i])}
-                for i, ex in enumerate(job.originals))
+                for i, ex in enumerate(originals))
 
 
 EVALUATIONS: dict[str, HeadEvaluation | RetrievalEvaluation] = {
