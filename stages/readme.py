@@ -113,10 +113,11 @@ def disk(root: Path) -> str:
     for run in runs:
         lines.append(f"| {run['label']} (`{run['commit']}`) | {run['cache_type']} | {run['data_bytes'] / 1e9:.2f} "
                      f"| {run['cache_bytes'] / 1e9:.2f} | **{run['total_bytes'] / 1e9:.2f}** |")
-    if len(runs) == 2:
-        saved = runs[0]["total_bytes"] - runs[1]["total_bytes"]
-        lines += ["", f"Linking saves {saved / 1e9:.2f} GB, {saved / runs[0]['total_bytes']:.0%} of the footprint: "
-                      "every output is on disk once instead of twice."]
+    first = runs[0]
+    for run in runs[1:]:  # each later row against the first (DVC's default copies)
+        saved = first["total_bytes"] - run["total_bytes"]
+        lines += ["", f"{run['label'][:1].upper()}{run['label'][1:]}: {saved / 1e9:.2f} GB less than {first['label']}, "
+                      f"{saved / first['total_bytes']:.0%} of its footprint."]
     return "\n".join(lines)
 
 

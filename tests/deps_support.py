@@ -204,7 +204,7 @@ class ProjectModules:
         for line, module, names, level in self._statements(path):
             if level:
                 anchor = package.split(".") if package else []
-                if level - 1 > len(anchor):
+                if level - 1 >= len(anchor):
                     continue  # beyond the top-level package: an ImportError at run time, nothing to follow
                 anchor = anchor[: len(anchor) - (level - 1)]
                 base = ".".join(anchor + ([module] if module else []))

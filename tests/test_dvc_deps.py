@@ -250,7 +250,9 @@ def test_entry_forms_vars_and_package_imports_on_a_project_built_here(tmp_path: 
         "app/__init__.py": "from . import core\n",
         "app/__main__.py": "from .cli import main\n",
         "app/core.py": "",
-        "app/cli.py": "from ... import nothing\nfrom .sub import *\nfrom app.sub import tool\n\n\ndef main():\n    pass\n",
+        "app/cli.py": "from ... import nothing\nfrom .sub import *\nfrom app.sub import tool\nfrom .. import outside\n"
+                      "\n\ndef main():\n    pass\n",
+        "outside.py": "",  # `from .. import outside` in the top-level package is an ImportError: never followed
         "app/sub/__init__.py": "",
         "app/sub/tool.py": "",
         "tools/run.py": "import app.core\n",
@@ -281,7 +283,7 @@ def test_entry_forms_vars_and_package_imports_on_a_project_built_here(tmp_path: 
     assert script["tools/run.py"] == ("tools/run.py", "tools/run.py")
     assert script["app/core.py"] == ("tools/run.py", "tools/run.py:1", "app/core.py")
     assert script["app/cli.py"] == ("-m app.cli", "app/cli.py")
-    assert "missing.py" not in script and "app/__main__.py" not in script
+    assert "missing.py" not in script and "app/__main__.py" not in script and "outside.py" not in script
     assert undeclared_imports(tmp_path / "dvc.yaml", tmp_path) == {}
 
 

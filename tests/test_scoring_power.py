@@ -441,6 +441,24 @@ def test_evaluate_projects_each_cell_to_the_design(run_detailed):
     assert both.objective == pytest.approx(both.projections[0].mde_family / cells[0].mde_family)
 
 
+def test_a_cell_over_fewer_languages_than_its_task_keeps_its_own_count():
+    """The run's own design reproduces a cell that averages two of the task's three languages, and a design that
+    adds a language adds it to that cell's two."""
+    scores = synthetic_scores({"multi": 0.3, "squad": 0.2}, langs=("de", "hi", "zh"), conditions=("typos",),
+                              seeds=(0, 1, 2), n_clusters=25, seed=8)
+    settings = SummarySettings(comparisons=(("multi", "squad"),), bootstrap=BootstrapSettings(n_resamples=400),
+                               headline=(("qa", ("multi", "squad"), "typos"),), n_permutations=100,
+                               average_languages={"qa": ("de", "hi")})
+    fewer = json.loads(json.dumps(detailed(summarize(scores, None, settings))))
+    cells, run = headline_cells(fewer), run_shape(fewer)
+    assert run.languages == {"qa": 3} and cells[0].components.n_languages == 2
+    own = evaluate(cells, run, run, 0.05)
+    assert own.objective == pytest.approx(1.0, rel=1e-3)
+    assert own.projections == (project(cells[0].components, 3, 1.0, 2),)
+    wider = evaluate(cells, run, Shape(3, {}, {"qa": 4}), 0.05)
+    assert wider.projections == (project(cells[0].components, 3, 1.0, 3),)
+
+
 def test_relative_mde_leaves_out_cells_without_both_mdes():
     assert relative_mde([1.0, 3.0], [2.0, 2.0]) == pytest.approx(1.0)
     assert relative_mde([1.0, math.nan, 3.0, 5.0, 2.0], [2.0, 1.0, math.nan, 0.0, 4.0]) == pytest.approx(0.5)

@@ -58,7 +58,8 @@ TRAIN = {
     "udpos": Data(21_253, 35),  # google/xtreme udpos.English train (XTREME's English treebanks), ~25 words
     "panx": Data(20_000, 25),  # google/xtreme PAN-X.en train, ~12 words
 }
-SQUAD_WINDOWS_AT = {256: 1.25, 384: 1.05}  # windows per question (doc stride 128), assumed
+# Windows per question by max length (doc stride 128), assumed, where a task's length matters: SQuAD's paragraphs.
+WINDOWS_AT = {"squad": {256: 1.25, 384: 1.05}}
 # Test items per language (MLQA: the English test set is larger; its other languages about 5,000) and lengths.
 TEST = {"xquad": Data(1_190, 210), "mlqa": Data(5_000, 230), "xnli": Data(5_010, 50), "pawsx": Data(2_000, 60),
         "tatoeba": Data(1_000, 15), "tydiqa": Data(1_000, 230), "bucc": Data(9_000, 30),
@@ -80,9 +81,8 @@ def _train_data(task: str, max_length: int) -> Data:
         raise ValueError(f"no size for training task {task!r}: the estimate covers the Hub tasks of the paper "
                          f"profile ({sorted(TRAIN)})")
     data = TRAIN[task]
-    if task == "squad":
-        return Data(data.examples, min(data.tokens, max_length), SQUAD_WINDOWS_AT.get(max_length, data.windows))
-    return Data(data.examples, min(data.tokens, max_length), data.windows)
+    windows = WINDOWS_AT.get(task, {}).get(max_length, data.windows)
+    return Data(data.examples, min(data.tokens, max_length), windows)
 
 
 def _features(task: str, max_length: int, cap: int | None) -> float:
@@ -157,7 +157,7 @@ def estimate(params) -> dict:
         spec = registry.target(target)
         data = TEST[target]
         items = sum(MLQA_EN_TEST if (target == "mlqa" and lang == "en") else data.examples for lang in langs)
-        if spec.family == "retrieval":
+        if not spec.protocol.trainable:  # retrieval: no head, it compares the encoder's states of both sides
             depth = params.evaluate.retrieval_layer if params.evaluate.retrieval_layer > 0 else None
             per_item = 2 * data.tokens * forward_flops_per_token(data.tokens, layers=depth)  # both sides
             per_condition = data.tokens * forward_flops_per_token(data.tokens, layers=depth)  # the changed side

@@ -376,7 +376,10 @@ def evaluate(cells: Sequence[HeadlineCell], run: Shape, design: Shape, alpha: fl
     projections = []
     for cell in cells:
         scale = design.items.get(cell.task, run.items[cell.task]) / run.items[cell.task]
-        languages = design.languages.get(cell.task, run.languages[cell.task])
+        # A cell may average fewer languages than its task has (a condition that applies in some only): it gains
+        # or loses the languages the design adds or drops, so the run's own design is the cell's own.
+        added = design.languages.get(cell.task, run.languages[cell.task]) - run.languages[cell.task]
+        languages = max(1, cell.components.n_languages + added)
         try:
             projections.append(project(cell.components, design.seeds, scale, languages, alpha, power))
         except ValueError:

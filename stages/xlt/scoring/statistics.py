@@ -644,7 +644,9 @@ class ClusterBootstrap:
         result = t_interval(float(estimate), var_items, K, runs, settings.confidence, tolerance)
         if settings.method == "percentile":
             chosen = snap_zero(hierarchical, tolerance)
-            interval = percentile_interval(estimate, chosen, settings.confidence)
+            # One cluster: every replicate resamples the same cluster, so their spread is not an interval.
+            interval = (percentile_interval(estimate, chosen, settings.confidence) if K >= 2
+                        else Interval(float(estimate), math.nan, math.nan))
             used = int(np.isfinite(chosen).sum())
             p = bootstrap_p_value(chosen) if np.isfinite(estimate) and K >= 2 else math.nan
             result = Interval(interval.estimate, interval.ci_low, interval.ci_high, p, result.se, result.df,
