@@ -121,6 +121,67 @@ def disk(root: Path) -> str:
     return "\n".join(lines)
 
 
+START_FLOOR = Path(".notes") / "bench_start_floor.json"
+STAGE_OVERHEAD = Path(".notes") / "bench_stage_overhead.json"
+
+
+def _machine(before: dict, after: dict) -> str:
+    return (f"fp32 matmul (2048² `torch.mm`, 2 threads) {before['matmul_gflops_2048_fp32']:.0f} GFLOP/s before and "
+            f"{after['matmul_gflops_2048_fp32']:.0f} after, load average {before['load_average'][0]:.1f} before")
+
+
+def start_floor(root: Path) -> str:
+    """What a model stage cannot start below, step by step in fresh processes
+    (tests/benchmarks/test_bench_start_floor.py writes the file)."""
+    data = json.loads((root / START_FLOOR).read_text(encoding="utf-8"))
+    lines = ["| a fresh process that … | wall (s) | CPU (s) | this step adds (wall s) |", "|---|---|---|---|"]
+    lines += [f"| {row['step']} | {row['wall']:.2f} | {row['cpu']:.2f} | {row['wall_added']:.2f} |"
+              for row in data["rows"]]
+    unused = ", ".join(f"`{name}` {seconds:.2f}" for name, seconds in
+                       sorted(data["unused_imports_seconds"].items(), key=lambda item: -item[1]))
+    packages = ", ".join(f"{name} {version}" for name, version in data["packages"].items())
+    return "\n".join(lines + [
+        "", f"Medians of {data['repeats']} processes per step, interleaved; {packages}, Python {data['python']}; "
+            f"{_machine(data['machine_before'], data['machine_after'])}. Imported with transformers' model code and "
+            f"used by no stage (cumulative import seconds under `-X importtime`, overlapping): {unused}."])
+
+
+def stage_overhead(root: Path) -> str:
+    """The tiny profile's stages before and after the start-up cuts, with which of them load a model
+    (tests/benchmarks/test_bench_stage_overhead.py writes the file)."""
+    data = json.loads((root / STAGE_OVERHEAD).read_text(encoding="utf-8"))
+    target = data["target_seconds"]
+    lines = [f"| stage | loads a model | wall before (s) | wall after (s) | CPU before (s) | CPU after (s) "
+             f"| after ≤ {target:.0f} s |", "|---|---|---|---|---|---|---|"]
+    for row in data["rows"]:
+        model = "yes" if row["imports_model_code"] else ("torch only" if row["imports_torch"] else "no")
+        lines.append(f"| `{row['stage']}` | {model} | {row['wall_before']:.1f} | {row['wall_after']:.1f} "
+                     f"| {row['cpu_before']:.1f} | {row['cpu_after']:.1f} "
+                     f"| {'yes' if row['wall_after'] <= target else 'no'} |")
+    totals = data["totals"]
+    lines.append(f"| **sum** | | **{totals['wall_before']:.0f}** | **{totals['wall_after']:.0f}** "
+                 f"| {totals['cpu_before']:.0f} | {totals['cpu_after']:.0f} | |")
+    rows = data["rows"]
+    within = [row for row in rows if row["wall_after"] <= target]
+    models = [row["wall_after"] for row in rows if row["imports_model_code"]]
+    others = [row for row in rows if not row["imports_model_code"]]
+    summary = (f"{len(within)} of {len(rows)} stages start, work and finish within {target:.0f} s; "
+               f"{sum(row['wall_after'] <= target for row in others)} of the {len(others)} that load no model do. "
+               f"The {len(models)} that load one take {min(models):.1f}–{max(models):.1f} s.")
+    repro = data["full_repro"]
+    if repro["after"]:
+        before, after = repro["before"][0]["wall"], repro["after"][0]["wall"]
+        summary += (f" The whole tiny pipeline, `dvc repro --force` with DVC's own bookkeeping: {before:.0f} s before, "
+                    f"{after:.0f} s after ({after / before:.0%}).")
+    only = data.get("stages_of_one_side_only", {})
+    new = ", ".join(f"`{name}`" for name in only.get("after", []))
+    return "\n".join(lines + [
+        "", summary,
+        "", f"Before = `{data['before']}`, after = this revision; medians of {data['repeats']} runs of each stage's own "
+            f"process, interleaved; {_machine(data['machine_before'], data['machine_after'])}."
+            + (f" Stages the earlier revision does not have are left out: {new}." if new else "")])
+
+
 def _report_section(root: Path, title: str) -> str:
     """One `## ` section of metrics/report.md, its heading one level down, links made relative to the README."""
     report = (root / layout.REPORT).read_text(encoding="utf-8")
@@ -142,7 +203,8 @@ def attack(root: Path) -> str:
 
 BLOCKS: dict[str, Callable[[Path], str]] = {"answer": answer, "detect": detect, "attack": attack,
                                             "stage_times": stage_times, "disk": disk,
-                                            "gpu_estimate": gpu_estimate}
+                                            "gpu_estimate": gpu_estimate, "start_floor": start_floor,
+                                            "stage_overhead": stage_overhead}
 
 
 def render(text: str, root: Path) -> tuple[str, list[str]]:

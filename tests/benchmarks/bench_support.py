@@ -116,6 +116,18 @@ def machine() -> dict:
             "load_average": load_average(), "cpu_count": os.cpu_count()}
 
 
+def machine_in_child(env: dict[str, str] | None = None) -> dict:
+    """``machine()`` measured in a child process. Benchmarks that time child processes use this: a parent that has
+    run torch itself slows every child it then starts by a second or more on this machine (seen here)."""
+    import json
+    import subprocess
+
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            "from bench_support import machine; print(json.dumps(machine()))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

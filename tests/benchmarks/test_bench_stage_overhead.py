@@ -3,13 +3,15 @@
 The tiny profile computes almost nothing (a 2-layer encoder of width 32, a dozen items per language), so each stage's
 time IS its fixed overhead: interpreter start, imports, model and state loading, writing, and DVC's bookkeeping.
 
-1. Set-up (not timed): the tiny profile of each side in its own temporary repository; one `dvc repro` (after) makes
-   every stage's inputs, and both sides get a copy of them (data/, DVC's cache, dvc.lock). BENCH_FROM=<a finished
-   tiny run> takes them from there instead. Both sides must read the same formats; a side that cannot fails loudly.
-2. Stage processes, interleaved: for every stage (or those in BENCH_STAGES), BENCH_REPEATS times in turn
+1. Set-up (not timed): the tiny profile of each side in its own temporary repository, and every stage's inputs made
+   by that side's own `dvc repro` (so an older revision reads the formats it wrote). BENCH_FROM=<a finished tiny
+   run> copies one run's outputs into both instead (data/, DVC's cache, dvc.lock): quicker, but both sides must then
+   read the same formats; a side that cannot fails loudly.
+2. Stage processes, interleaved: for every stage both sides have (or those in BENCH_STAGES), BENCH_REPEATS times in turn
    before, after, before, after, ...: delete the stage's outputs (as `dvc repro` does), run its command from
    dvc.lock and take that one process's wall time, CPU time (user + system, from ``os.wait4``) and peak RSS.
-3. Whole pipeline, interleaved: `dvc repro --force`, before then after, BENCH_FULL_RUNS times; the wall time of
+3. Which stages import torch and transformers' model code (after): one more run of each under -X importtime.
+4. Whole pipeline, interleaved: `dvc repro --force`, before then after, BENCH_FULL_RUNS times; the wall time of
    every stage from its "Running stage" line to the next (so DVC's bookkeeping counts too) and of the run.
 
 CPU seconds are the load-robust number: on a machine shared with other work, a process's wall time stretches with
@@ -34,7 +36,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench_support import machine, table, write_result
+from bench_support import machine_in_child, table, write_result
 from pipeline_support import DVC, copy_repo, dvc, require_mirror, stage_env
 
 BEFORE = os.environ.get("BENCH_BEFORE", "main")
@@ -91,6 +93,15 @@ def run_stage(repo: Path, name: str, env: dict[str, str]) -> dict:
     return run_process(shlex.split(entry["cmd"]), repo, {**env, "DVC_STAGE": name})
 
 
+def imports_of(repo: Path, name: str, env: dict[str, str]) -> dict[str, bool]:
+    """Whether the stage's process imports torch and transformers' model code: one more run under
+    ``PYTHONPROFILEIMPORTTIME`` (not timed), read from its log."""
+    run_stage(repo, name, {**env, "PYTHONPROFILEIMPORTTIME": "1"})
+    log = (repo.parent / "stage.log").read_text(errors="replace")
+    imported = set(re.findall(r"^import time:.*\|\s*(\S+)$", log, flags=re.MULTILINE))
+    return {"imports_torch": "torch" in imported, "imports_model_code": "transformers.modeling_utils" in imported}
+
+
 def full_repro(repo: Path, env: dict[str, str]) -> dict:
     """`dvc repro --force`: per-stage wall times from its "Running stage" lines, and the run's own wall and CPU."""
     began = time.perf_counter()
@@ -118,29 +129,31 @@ def test_fixed_cost_per_stage_before_and_after(tmp_path: Path) -> None:
              "after": copy_repo(tmp_path / "after" / "repo")}
     envs = {side: stage_env(repo.parent, mirror) for side, repo in repos.items()}
     source = Path(os.environ["BENCH_FROM"]) if os.environ.get("BENCH_FROM") else None
-    if source is None:
-        dvc(repos["after"], "repro", env=envs["after"], timeout=3600)
-        source = repos["after"]
-    for repo in repos.values():  # set-up: every stage's inputs
-        if repo != source:
+    for side, repo in repos.items():  # set-up: every stage's inputs
+        if source is None:
+            dvc(repo, "repro", env=envs[side], timeout=3600)
+        else:
             share_inputs(source, repo)
-    order = list(lock_stages(repos["after"]))
+    before_stages = set(lock_stages(repos["before"]))
+    order = [name for name in lock_stages(repos["after"]) if name in before_stages]
     names = STAGES or order
-    unknown = sorted(set(names) - set(order) - set(lock_stages(repos["before"])))
+    unknown = sorted(set(names) - set(order))
     if unknown:
-        pytest.fail(f"BENCH_STAGES names stages the tiny pipeline does not have: {unknown}")
+        pytest.fail(f"BENCH_STAGES names stages that not both sides' tiny pipelines have: {unknown}")
+    only = {side: sorted(set(lock_stages(repo)) - set(order)) for side, repo in repos.items()}
 
-    start_machine = machine()
+    start_machine = machine_in_child()
     samples: dict[str, dict[str, list[dict]]] = {name: {"before": [], "after": []} for name in names}
     for name in names:
         for _ in range(REPEATS):
             for side in ("before", "after"):
                 samples[name][side].append(run_stage(repos[side], name, envs[side]))
+    imports = {name: imports_of(repos["after"], name, envs["after"]) for name in names}
     full = {"before": [], "after": []}
     for _ in range(FULL_RUNS):
         for side in ("before", "after"):
             full[side].append(full_repro(repos[side], envs[side]))
-    end_machine = machine()
+    end_machine = machine_in_child()
 
     def med(side_samples: list[dict], key: str) -> float:
         return statistics.median(s[key] for s in side_samples)
@@ -152,12 +165,14 @@ def test_fixed_cost_per_stage_before_and_after(tmp_path: Path) -> None:
                "cpu_before": med(b, "cpu"), "cpu_after": med(a, "cpu"),
                "rss_gb_before": med(b, "rss_gb"), "rss_gb_after": med(a, "rss_gb")}
         row["cpu_ratio"] = row["cpu_after"] / row["cpu_before"]
+        row.update(imports[name])
         if full["after"]:
             row["in_repro_before"] = statistics.median(r["stages"].get(name, float("nan")) for r in full["before"])
             row["in_repro_after"] = statistics.median(r["stages"].get(name, float("nan")) for r in full["after"])
         rows.append(row)
     totals = {key: sum(row[key] for row in rows) for key in ("wall_before", "wall_after", "cpu_before", "cpu_after")}
     result = {"before": BEFORE, "repeats": REPEATS, "stages_measured": len(names), "full_runs": FULL_RUNS,
+              "stages_of_one_side_only": only,
               "machine_before": start_machine, "machine_after": end_machine, "rows": rows, "totals": totals,
               "cpu_ratio_total": totals["cpu_after"] / totals["cpu_before"],
               "mean_cpu_after": totals["cpu_after"] / len(names), "target_seconds": TARGET_SECONDS,
