@@ -128,6 +128,43 @@ def machine_in_child(env: dict[str, str] | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None  # for the peak RSS (run_process)
+
+
+def run_process(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
+    """Wall seconds, CPU seconds (``os.wait4``) and peak RSS of one process (and nothing else the machine runs); its
+    stdout and stderr go to ``log`` (a file, not a pipe that could fill up unread).
+
+    The peak RSS comes from GNU time, a small C program in between: Linux carries a parent's peak RSS over fork and
+    exec into the child's ``ru_maxrss``, so measured from this (large) pytest process every stage would report at
+    least pytest's memory."""
+    import subprocess
+
+    rss = log.with_suffix(".rss")
+    wrapper = [GNU_TIME, "-f", "%M", "-o", str(rss)] if GNU_TIME else []
+    with open(log, "wb") as out:
+        began = time.perf_counter()
+        proc = subprocess.Popen(wrapper + argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - began
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait for it again
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed in {cwd}:\n{log.read_text(errors='replace')[-3000:]}")
+    peak = int(rss.read_text().split()[-1]) * 1024 / 1e9 if GNU_TIME else float("nan")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_gb": peak}
+
+
+def imported_modules(text: str) -> dict[str, float]:
+    """Every module in ``python -X importtime`` output (``import time: self | cumulative | name``, in microseconds),
+    with the cumulative seconds of its first import."""
+    import re
+
+    found: dict[str, float] = {}
+    for match in re.finditer(r"^import time:\s+\d+ \|\s+(\d+) \|\s*(\S+)$", text, flags=re.MULTILINE):
+        found.setdefault(match.group(2), int(match.group(1)) / 1e6)
+    return found
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

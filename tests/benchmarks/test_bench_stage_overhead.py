@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench_support import machine_in_child, table, write_result
+from bench_support import imported_modules, machine_in_child, run_process, table, write_result
 from pipeline_support import DVC, copy_repo, dvc, require_mirror, stage_env
 
 BEFORE = os.environ.get("BENCH_BEFORE", "main")
@@ -44,7 +44,6 @@ STAGES = [s for s in os.environ.get("BENCH_STAGES", "").split(",") if s]
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 FULL_RUNS = int(os.environ.get("BENCH_FULL_RUNS", "1"))
 TARGET_SECONDS = 3.0
-GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None  # for the peak RSS (run_process)
 
 
 def lock_stages(repo: Path) -> dict[str, dict]:
@@ -67,38 +66,17 @@ def remove_outputs(repo: Path, entry: dict) -> None:
             path.unlink()
 
 
-def run_process(argv: list[str], cwd: Path, env: dict[str, str]) -> dict:
-    """Wall seconds, CPU seconds and peak RSS of one process (and nothing else the machine runs).
-
-    The peak RSS comes from GNU time, a small C program in between: Linux carries a parent's peak RSS over fork and
-    exec into the child's ``ru_maxrss``, so measured from this (large) pytest process every stage would report at
-    least pytest's memory."""
-    log, rss = cwd.parent / "stage.log", cwd.parent / "stage.rss"  # files, not pipes that could fill up unread
-    wrapper = [GNU_TIME, "-f", "%M", "-o", str(rss)] if GNU_TIME else []
-    with open(log, "wb") as out:
-        began = time.perf_counter()
-        proc = subprocess.Popen(wrapper + argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - began
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait for it again
-    if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed in {cwd}:\n{log.read_text(errors='replace')[-3000:]}")
-    peak = int(rss.read_text().split()[-1]) * 1024 / 1e9 if GNU_TIME else float("nan")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_gb": peak}
-
-
 def run_stage(repo: Path, name: str, env: dict[str, str]) -> dict:
     entry = lock_stages(repo)[name]
     remove_outputs(repo, entry)
-    return run_process(shlex.split(entry["cmd"]), repo, {**env, "DVC_STAGE": name})
+    return run_process(shlex.split(entry["cmd"]), repo, {**env, "DVC_STAGE": name}, repo.parent / "stage.log")
 
 
 def imports_of(repo: Path, name: str, env: dict[str, str]) -> dict[str, bool]:
     """Whether the stage's process imports torch and transformers' model code: one more run under
     ``PYTHONPROFILEIMPORTTIME`` (not timed), read from its log."""
     run_stage(repo, name, {**env, "PYTHONPROFILEIMPORTTIME": "1"})
-    log = (repo.parent / "stage.log").read_text(errors="replace")
-    imported = set(re.findall(r"^import time:.*\|\s*(\S+)$", log, flags=re.MULTILINE))
+    imported = imported_modules((repo.parent / "stage.log").read_text(errors="replace"))
     return {"imports_torch": "torch" in imported, "imports_model_code": "transformers.modeling_utils" in imported}
 
 
